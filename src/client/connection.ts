@@ -1,0 +1,545 @@
+/**
+ * The client's protocol engine: connect, handshake (trust on first use), register/login/resume,
+ * request/response correlation, events, liveness pings, reconnect with backoff and session resume,
+ * and a queue for what is sent while disconnected. It never imports a UI: plain mode and the
+ * blessed UI both drive it through its methods and events.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Channel } from '../crypto/channel.ts';
+import { clientKeyExchange, parseHello } from '../crypto/handshake.ts';
+import { fingerprint } from '../crypto/keys.ts';
+import { KnownServers, type TrustDecision } from '../crypto/known-servers.ts';
+import { isErrorCode, ParleyError, toParleyError } from '../protocol/errors.ts';
+import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from '../protocol/frame.ts';
+import {
+  normalizeUsername,
+  parseServerMessage,
+  type ClientRequest,
+  type LoginResult,
+  type SendResult,
+  type ServerMessage,
+  type ServerMessageOf,
+  type WhoResult,
+} from '../protocol/messages.ts';
+import { packJson, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { SessionStore } from './session-store.ts';
+
+export type ConnectionState = 'disconnected' | 'connecting' | 'handshaking' | 'connected' | 'reconnecting' | 'closed';
+
+export interface ClientOptions {
+  host: string;
+  port: number;
+  /** Directory for known_servers.json and sessions.json. */
+  storeDir: string;
+  /** Pin the server key up front (`--server-fingerprint`). */
+  expectedFingerprint?: string;
+  /** Reconnect after an unexpected drop (default true). */
+  reconnect?: boolean;
+  /** ms before a request without an answer fails with E_TIMEOUT */
+  requestTimeoutMs?: number;
+  /** ms of silence from the server before a ping; twice it drops the connection */
+  pingIntervalMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface TrustEvent {
+  address: string;
+  fingerprint: string;
+  decision: TrustDecision;
+}
+
+export interface ClientEvents {
+  state: [state: ConnectionState, detail: string];
+  trust: [event: TrustEvent];
+  login: [info: { user: string; resumed: boolean }];
+  message: [message: ServerMessageOf<'msg'>];
+  presence: [event: ServerMessageOf<'presence'>];
+  /** The server ended the session and said why. */
+  notice: [notice: ServerMessageOf<'notice'>];
+  /** An error not tied to a request, or one that ended the connection. */
+  error: [err: ParleyError];
+  /** A message queued while disconnected has been sent, or failed, after reconnecting. */
+  queued: [info: { msgId: string; to: string | null; outcome: SendResult | ParleyError }];
+}
+
+interface PendingRequest {
+  resolve: (result: Record<string, unknown>) => void;
+  reject: (err: ParleyError) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface QueuedSend {
+  request: Extract<ClientRequest, { type: 'send' | 'broadcast' }>;
+  resolve: (result: SendResult) => void;
+  reject: (err: ParleyError) => void;
+}
+
+/** Notices after which reconnecting would be wrong: the session was ended on purpose. */
+const FINAL_NOTICES = new Set(['E_REPLACED', 'E_IDLE_TIMEOUT']);
+/** How many recent message ids to remember for dropping duplicates. */
+const SEEN_IDS = 2048;
+
+export function newMessageId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+export class ParleyClient extends EventEmitter<ClientEvents> {
+  readonly address: string;
+  private readonly knownServers: KnownServers;
+  readonly sessions: SessionStore;
+  private readonly options: Required<Omit<ClientOptions, 'expectedFingerprint'>> & { expectedFingerprint?: string };
+
+  private socket: Socket | null = null;
+  private channel: Channel | null = null;
+  private decoder: FrameDecoder | null = null;
+  private _state: ConnectionState = 'disconnected';
+  private nextRequest = 1;
+  private readonly pending = new Map<string, PendingRequest>();
+  private outbox: string[] = [];
+  private flushScheduled = false;
+  private readonly offlineQueue: QueuedSend[] = [];
+  private readonly seen = new Set<string>();
+  private welcomeWaiter: { resolve: () => void; reject: (err: ParleyError) => void } | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private backoffMs: number;
+  private lastHeard = 0;
+  private pingOutstanding = false;
+  private wantReconnect: boolean;
+  /** Set once logged in; a reconnect resumes this user's session. */
+  user: string | null = null;
+  private token: string | null = null;
+  private authenticated = false;
+  serverFingerprint: string | null = null;
+  maxText = 8000;
+
+  constructor(options: ClientOptions) {
+    super();
+    this.options = {
+      reconnect: true,
+      requestTimeoutMs: 15_000,
+      pingIntervalMs: 30_000,
+      backoffInitialMs: 500,
+      backoffMaxMs: 15_000,
+      ...options,
+    };
+    this.address = `${options.host}:${options.port}`;
+    this.knownServers = new KnownServers(join(options.storeDir, 'known_servers.json'));
+    this.sessions = new SessionStore(join(options.storeDir, 'sessions.json'));
+    this.backoffMs = this.options.backoffInitialMs;
+    this.wantReconnect = this.options.reconnect;
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  /** Logged in on the current connection (not merely remembering who to resume as). */
+  get loggedIn(): boolean {
+    return this.authenticated && this._state === 'connected';
+  }
+
+  /** Messages typed while disconnected, waiting to be sent. */
+  get queuedCount(): number {
+    return this.offlineQueue.length;
+  }
+
+  private setState(state: ConnectionState, detail = ''): void {
+    this._state = state;
+    this.emit('state', state, detail);
+  }
+
+  // ---- connecting ------------------------------------------------------------------------
+
+  /** Connects and completes the handshake. Rejects with a coded error (E_UNREACHABLE, E_SERVER_KEY_CHANGED, ...). */
+  connect(): Promise<void> {
+    if (this._state === 'connected') return Promise.resolve();
+    this.wantReconnect = this.options.reconnect;
+    return this.open('connecting');
+  }
+
+  private open(state: 'connecting' | 'reconnecting'): Promise<void> {
+    this.setState(state, this.address);
+    return new Promise<void>((resolve, reject) => {
+      this.welcomeWaiter = { resolve, reject };
+      const socket = netConnect({ host: this.options.host, port: this.options.port, noDelay: true });
+      this.socket = socket;
+      this.decoder = new FrameDecoder({
+        maxFrame: DEFAULT_MAX_FRAME,
+        onFrame: (payload) => this.onFrame(payload),
+        onError: (err) => this.fail(err),
+      });
+      socket.setKeepAlive(true, 30_000);
+      socket.on('connect', () => this.setState('handshaking', this.address));
+      socket.on('data', (chunk: Buffer) => {
+        this.lastHeard = Date.now();
+        this.pingOutstanding = false;
+        this.decoder?.write(chunk);
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (this._state === 'connecting' || this._state === 'reconnecting') {
+          this.settleWelcome(new ParleyError('E_UNREACHABLE', `cannot reach ${this.address}: ${err.code ?? err.message}`));
+        }
+      });
+      socket.on('close', () => this.onClose(socket));
+    });
+  }
+
+  private settleWelcome(err?: ParleyError): void {
+    const waiter = this.welcomeWaiter;
+    this.welcomeWaiter = null;
+    if (!waiter) return;
+    if (err) waiter.reject(err);
+    else waiter.resolve();
+  }
+
+  private onFrame(payload: Buffer): void {
+    if (this.channel === null) {
+      this.onHandshakeFrame(payload);
+      return;
+    }
+    let records;
+    try {
+      records = unpackRecords(this.channel.open(payload));
+    } catch (err) {
+      // A server that fails here either lost our key or is not the server: read a clear error if any.
+      this.fail(this.clearError(payload) ?? toParleyError(err));
+      return;
+    }
+    for (const record of records) {
+      if (record.kind !== RECORD_JSON) continue;
+      let message: ServerMessage;
+      try {
+        message = parseServerMessage(record.body.toString('utf8'));
+      } catch (err) {
+        this.emit('error', toParleyError(err));
+        continue;
+      }
+      this.onMessage(message);
+    }
+  }
+
+  /** The server's clear-text `{type:"error"}` frame, sent when it fails before the channel exists. */
+  private clearError(payload: Buffer): ParleyError | null {
+    try {
+      const data = JSON.parse(payload.toString('utf8'));
+      if (data?.type === 'error' && typeof data.message === 'string') {
+        return new ParleyError(isErrorCode(data.code) ? data.code : 'E_HANDSHAKE', `server: ${data.message}`.slice(0, 500), { fatal: true });
+      }
+    } catch {
+      // not JSON: not an error frame
+    }
+    return null;
+  }
+
+  private onHandshakeFrame(payload: Buffer): void {
+    const serverError = this.clearError(payload);
+    if (serverError) {
+      this.fail(serverError);
+      return;
+    }
+    try {
+      const hello = parseHello(payload);
+      const presented = fingerprint(hello.key);
+      const decision = this.knownServers.check(this.address, presented, this.options.expectedFingerprint);
+      this.serverFingerprint = presented;
+      this.emit('trust', { address: this.address, fingerprint: presented, decision });
+      const exchange = clientKeyExchange(hello);
+      this.socket!.write(encodeFrame(exchange.payload));
+      this.channel = Channel.forClient(exchange.keys);
+    } catch (err) {
+      const error = toParleyError(err);
+      // A changed or refused key must not be retried in a loop: the user has to decide.
+      if (error.code === 'E_SERVER_KEY_CHANGED' || error.code === 'E_SERVER_KEY_REFUSED' || error.code === 'E_PROTOCOL_VERSION') {
+        this.wantReconnect = false;
+      }
+      this.fail(error.fatal ? error : new ParleyError(error.code, error.message, { fatal: true }));
+    }
+  }
+
+  private onMessage(message: ServerMessage): void {
+    switch (message.type) {
+      case 'welcome':
+        this.maxText = message.maxText;
+        this.backoffMs = this.options.backoffInitialMs;
+        this.setState('connected', this.address);
+        this.startPings();
+        this.settleWelcome();
+        return;
+      case 'ok':
+      case 'error': {
+        const pending = message.ref !== undefined ? this.pending.get(message.ref) : undefined;
+        if (!pending) {
+          if (message.type === 'error') this.emit('error', this.toError(message));
+          return;
+        }
+        this.pending.delete(message.ref!);
+        clearTimeout(pending.timer);
+        if (message.type === 'ok') pending.resolve(message.result ?? {});
+        else pending.reject(this.toError(message));
+        return;
+      }
+      case 'msg':
+        if (this.seen.has(message.msgId)) return; // a resend after a reconnect
+        this.seen.add(message.msgId);
+        if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value!);
+        this.emit('message', message);
+        return;
+      case 'presence':
+        this.emit('presence', message);
+        return;
+      case 'notice':
+        if (FINAL_NOTICES.has(message.code)) {
+          this.wantReconnect = false;
+          if (this.user) this.sessions.remove(this.address, this.user);
+          this.user = null;
+          this.token = null;
+        }
+        this.emit('notice', message);
+        return;
+      case 'ping':
+        this.queue({ type: 'pong', id: message.id });
+        return;
+      case 'pong':
+        return;
+    }
+  }
+
+  private toError(message: ServerMessageOf<'error'>): ParleyError {
+    return new ParleyError(isErrorCode(message.code) ? message.code : 'E_INTERNAL', message.message, { details: message.details });
+  }
+
+  private fail(err: ParleyError): void {
+    if (!this.socket) return;
+    this.settleWelcome(err);
+    if (this._state === 'connected') this.emit('error', err);
+    this.socket.destroy();
+  }
+
+  private onClose(socket: Socket): void {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    this.channel = null;
+    this.decoder = null;
+    this.outbox = [];
+    this.authenticated = false;
+    this.stopPings();
+    const wasConnected = this._state === 'connected';
+    this.settleWelcome(new ParleyError('E_UNREACHABLE', `connection to ${this.address} closed during the handshake`));
+    for (const [ref, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new ParleyError('E_DISCONNECTED', 'the connection dropped before the server answered'));
+      this.pending.delete(ref);
+    }
+    if (this._state === 'closed') return;
+    if (this.wantReconnect && (wasConnected || this._state === 'reconnecting')) {
+      this.scheduleReconnect();
+    } else {
+      this.setState('disconnected', wasConnected ? 'connection closed' : 'could not connect');
+    }
+  }
+
+  private scheduleReconnect(): void {
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.backoffMaxMs);
+    this.setState('reconnecting', `retrying in ${(delay / 1000).toFixed(1)} s`);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.open('reconnecting').then(
+        () => this.afterReconnect(),
+        () => undefined, // onClose schedules the next try
+      );
+    }, delay);
+  }
+
+  private async afterReconnect(): Promise<void> {
+    const user = this.user;
+    const token = this.token;
+    if (user && token) {
+      try {
+        await this.resume(user, token);
+      } catch (err) {
+        this.emit('error', toParleyError(err));
+        return;
+      }
+    }
+    this.sendQueued();
+  }
+
+  /** Sends what was typed while disconnected, in order, once logged in again. */
+  private sendQueued(): void {
+    while (this.offlineQueue.length > 0 && this.loggedIn) {
+      const item = this.offlineQueue.shift()!;
+      const to = item.request.type === 'send' ? item.request.to : null;
+      this.request<SendResult>(item.request).then(
+        (result) => {
+          item.resolve(result);
+          this.emit('queued', { msgId: item.request.msgId, to, outcome: result });
+        },
+        (err: ParleyError) => {
+          item.reject(err);
+          this.emit('queued', { msgId: item.request.msgId, to, outcome: err });
+        },
+      );
+    }
+  }
+
+  private startPings(): void {
+    this.stopPings();
+    this.lastHeard = Date.now();
+    const interval = this.options.pingIntervalMs;
+    this.pingTimer = setInterval(() => {
+      const silent = Date.now() - this.lastHeard;
+      if (silent > 2 * interval) {
+        this.socket?.destroy(); // half-open: the server is gone without a FIN
+      } else if (silent > interval && !this.pingOutstanding) {
+        this.pingOutstanding = true;
+        this.queue({ type: 'ping' });
+      }
+    }, Math.max(50, interval / 2));
+    this.pingTimer.unref();
+  }
+
+  private stopPings(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  private queue(message: object): void {
+    if (!this.channel) return;
+    this.outbox.push(JSON.stringify(message));
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (!this.channel || !this.socket || this.outbox.length === 0) return;
+      const batch = this.outbox;
+      this.outbox = [];
+      this.socket.write(encodeFrame(this.channel.seal(packJson(batch))));
+    });
+  }
+
+  /** Sends one request and resolves with the `ok` result, or rejects with the coded error. */
+  request<T = Record<string, unknown>>(request: ClientRequest): Promise<T> {
+    if (this._state !== 'connected' || !this.channel) {
+      return Promise.reject(new ParleyError('E_DISCONNECTED', `not connected to ${this.address}`));
+    }
+    const id = String(this.nextRequest++);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ParleyError('E_TIMEOUT', `the server did not answer within ${this.options.requestTimeoutMs / 1000} s`));
+      }, this.options.requestTimeoutMs);
+      this.pending.set(id, { resolve: resolve as (r: Record<string, unknown>) => void, reject, timer });
+      this.queue({ ...request, id });
+    });
+  }
+
+  // ---- account -----------------------------------------------------------------------------
+
+  private loggedInAs(result: LoginResult, resumed: boolean): LoginResult {
+    this.user = result.user;
+    this.token = result.token;
+    this.authenticated = true;
+    this.sessions.save(this.address, result.user, { token: result.token, expiresAt: result.expiresAt });
+    this.emit('login', { user: result.user, resumed });
+    this.sendQueued();
+    return result;
+  }
+
+  async register(user: string, password: string): Promise<LoginResult> {
+    const result = await this.request<LoginResult>({ type: 'register', user, password });
+    return this.loggedInAs(result, false);
+  }
+
+  async login(user: string, password: string): Promise<LoginResult> {
+    const result = await this.request<LoginResult>({ type: 'login', user, password });
+    return this.loggedInAs(result, false);
+  }
+
+  async resume(user: string, token: string): Promise<LoginResult> {
+    try {
+      const result = await this.request<Omit<LoginResult, 'token'>>({ type: 'resume', user, token });
+      return this.loggedInAs({ ...result, token }, true);
+    } catch (err) {
+      if (err instanceof ParleyError && err.code === 'E_BAD_TOKEN') this.sessions.remove(this.address, normalizeUsername(user));
+      throw err;
+    }
+  }
+
+  /** Resumes the saved session of `user` (or of the last user on this server). False if none. */
+  async resumeSaved(user?: string): Promise<boolean> {
+    const name = user ? normalizeUsername(user) : this.sessions.lastUser(this.address);
+    const saved = name ? this.sessions.get(this.address, name) : undefined;
+    if (!name || !saved) return false;
+    try {
+      await this.resume(name, saved.token);
+      return true;
+    } catch (err) {
+      if (err instanceof ParleyError && (err.code === 'E_BAD_TOKEN' || err.code === 'E_NO_SUCH_USER')) return false;
+      throw err;
+    }
+  }
+
+  /** Ends this session and revokes its token: the next start asks for the password. */
+  async logout(): Promise<void> {
+    const user = this.user;
+    this.wantReconnect = false;
+    await this.request({ type: 'logout' });
+    if (user) this.sessions.remove(this.address, user);
+    this.user = null;
+    this.token = null;
+  }
+
+  /** Leaves politely; the saved token stays, so the next start resumes. */
+  async quit(): Promise<void> {
+    this.wantReconnect = false;
+    if (this._state === 'connected') {
+      await this.request({ type: 'quit' }).catch(() => undefined);
+    }
+    this.close();
+  }
+
+  /** Closes the connection for good, without a word to the server. */
+  close(): void {
+    this.wantReconnect = false;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.stopPings();
+    this.setState('closed', 'closed');
+    this.socket?.destroy();
+    for (const item of this.offlineQueue.splice(0)) item.reject(new ParleyError('E_DISCONNECTED', 'the client closed before it could send this'));
+  }
+
+  // ---- chat ------------------------------------------------------------------------------
+
+  who(since?: number): Promise<WhoResult> {
+    return this.request<WhoResult>(since === undefined ? { type: 'who' } : { type: 'who', since });
+  }
+
+  /**
+   * Sends a private message. While disconnected (but logged in before), it is queued and sent
+   * after the reconnect; the promise settles then.
+   */
+  sendPrivate(to: string, text: string, msgId = newMessageId()): Promise<SendResult> {
+    return this.sendOrQueue({ type: 'send', msgId, to, text });
+  }
+
+  broadcast(text: string, msgId = newMessageId()): Promise<SendResult> {
+    return this.sendOrQueue({ type: 'broadcast', msgId, text });
+  }
+
+  private sendOrQueue(request: QueuedSend['request']): Promise<SendResult> {
+    if (this.loggedIn) return this.request<SendResult>(request);
+    if (this.user !== null && (this._state === 'reconnecting' || this._state === 'connecting' || this._state === 'handshaking' || this._state === 'connected')) {
+      return new Promise((resolve, reject) => this.offlineQueue.push({ request, resolve, reject }));
+    }
+    return Promise.reject(new ParleyError(this.user === null ? 'E_NOT_LOGGED_IN' : 'E_DISCONNECTED'));
+  }
+}

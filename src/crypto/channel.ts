@@ -1,0 +1,76 @@
+/**
+ * The encrypted channel: AES-256-GCM with one key per direction and a 96-bit frame counter as
+ * nonce. Because the receiver computes the nonce it expects, a replayed, dropped, reordered or
+ * altered frame fails authentication. Runs on node:crypto (hot path; see docs/ARCHITECTURE.md).
+ */
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { ParleyError } from '../protocol/errors.ts';
+
+export const KEY_BYTES = 32;
+export const SECRET_BYTES = 32;
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+export const INFO_CLIENT_TO_SERVER = 'parley/1 c2s';
+export const INFO_SERVER_TO_CLIENT = 'parley/1 s2c';
+
+export interface DirectionKeys {
+  clientToServer: Buffer;
+  serverToClient: Buffer;
+}
+
+/** HKDF-SHA256(secret, salt = the server's hello nonce) into the two direction keys. */
+export function deriveKeys(secret: Uint8Array, salt: Uint8Array): DirectionKeys {
+  const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, salt, info, KEY_BYTES));
+  return { clientToServer: derive(INFO_CLIENT_TO_SERVER), serverToClient: derive(INFO_SERVER_TO_CLIENT) };
+}
+
+/** The GCM nonce of frame number `counter`: 4 zero bytes, then the counter as u64 big-endian. */
+export function counterNonce(counter: bigint): Buffer {
+  const nonce = Buffer.alloc(NONCE_BYTES);
+  nonce.writeBigUInt64BE(counter, 4);
+  return nonce;
+}
+
+/** One side of a channel: seals what it sends, opens what it receives, each with its own counter. */
+export class Channel {
+  private sendCounter = 0n;
+  private receiveCounter = 0n;
+
+  constructor(
+    private readonly sendKey: Buffer,
+    private readonly receiveKey: Buffer,
+  ) {}
+
+  static forServer(keys: DirectionKeys): Channel {
+    return new Channel(keys.serverToClient, keys.clientToServer);
+  }
+
+  static forClient(keys: DirectionKeys): Channel {
+    return new Channel(keys.clientToServer, keys.serverToClient);
+  }
+
+  /** Encrypts one frame payload: ciphertext followed by the 16-byte tag. */
+  seal(plaintext: Uint8Array): Buffer {
+    const cipher = createCipheriv('aes-256-gcm', this.sendKey, counterNonce(this.sendCounter++));
+    const head = cipher.update(plaintext);
+    const tail = cipher.final();
+    return Buffer.concat([head, tail, cipher.getAuthTag()]);
+  }
+
+  /** Decrypts one frame payload; any failure is fatal for the connection (E_DECRYPT). */
+  open(sealed: Buffer): Buffer {
+    if (sealed.length < TAG_BYTES) {
+      throw new ParleyError('E_DECRYPT', 'sealed frame shorter than its tag', { fatal: true });
+    }
+    const decipher = createDecipheriv('aes-256-gcm', this.receiveKey, counterNonce(this.receiveCounter));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+    try {
+      const tail = decipher.final();
+      this.receiveCounter++;
+      return tail.length ? Buffer.concat([body, tail]) : body;
+    } catch {
+      throw new ParleyError('E_DECRYPT', undefined, { fatal: true });
+    }
+  }
+}

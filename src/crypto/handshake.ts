@@ -1,0 +1,122 @@
+/**
+ * The two clear-text handshake messages and the key agreement around them
+ * (docs/PROTOCOL.md, "Handshake"):
+ *
+ *   server → client  hello {protocol, server, key (SPKI PEM), nonce (32 bytes)}
+ *   client → server  key   {protocol, wrapped: RSA-OAEP-SHA256(server key, 32-byte secret)}
+ *
+ * Both sides then derive the direction keys with HKDF(secret, salt = nonce). The client wraps with
+ * node-forge; the server unwraps with WebCrypto, which runs on libuv's thread pool so a 2048-bit
+ * private-key operation never blocks the event loop.
+ */
+import { randomBytes, webcrypto } from 'node:crypto';
+import forge from 'node-forge';
+import { z } from 'zod';
+import { ParleyError } from '../protocol/errors.ts';
+import { PROTOCOL_VERSION } from '../protocol/messages.ts';
+import { deriveKeys, SECRET_BYTES, type DirectionKeys } from './channel.ts';
+import { privateKeyPkcs8Der } from './keys.ts';
+
+export const HELLO_NONCE_BYTES = 32;
+const base64 = z.string().max(4096).regex(/^[A-Za-z0-9+/]*={0,2}$/);
+
+const Hello = z.object({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
+  server: z.string().max(100),
+  key: z.string().max(4096),
+  nonce: base64,
+});
+export type Hello = z.infer<typeof Hello>;
+
+const KeyExchange = z.object({ type: z.literal('key'), protocol: z.number().int(), wrapped: base64 });
+
+function handshakeError(message: string): ParleyError {
+  return new ParleyError('E_HANDSHAKE', message, { fatal: true });
+}
+
+function parseJson<T>(schema: z.ZodType<T>, payload: Buffer, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw handshakeError(`${what} is not JSON`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw handshakeError(`${what} is malformed: ${parsed.error.issues[0].message}`);
+  return parsed.data;
+}
+
+// ---- server side -----------------------------------------------------------------------
+
+/** The hello frame's payload and the nonce the server must remember for the key derivation. */
+export function createHello(publicPem: string, serverName: string): { payload: Buffer; nonce: Buffer } {
+  const nonce = randomBytes(HELLO_NONCE_BYTES);
+  const hello: Hello = { type: 'hello', protocol: PROTOCOL_VERSION, server: serverName, key: publicPem, nonce: nonce.toString('base64') };
+  return { payload: Buffer.from(JSON.stringify(hello)), nonce };
+}
+
+/** Imports the server's private key into WebCrypto once, at start-up. */
+export function importUnwrapKey(privatePem: string): Promise<webcrypto.CryptoKey> {
+  return webcrypto.subtle.importKey('pkcs8', privateKeyPkcs8Der(privatePem), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['decrypt']);
+}
+
+/** Checks the client's key message, unwraps the secret and derives the direction keys. */
+export async function acceptKeyExchange(
+  unwrapKey: webcrypto.CryptoKey,
+  modulusBytes: number,
+  helloNonce: Buffer,
+  payload: Buffer,
+): Promise<DirectionKeys> {
+  const message = parseJson(KeyExchange, payload, 'key exchange');
+  if (message.protocol !== PROTOCOL_VERSION) {
+    throw new ParleyError('E_PROTOCOL_VERSION', `client speaks protocol ${message.protocol}, server speaks ${PROTOCOL_VERSION}`, { fatal: true });
+  }
+  const wrapped = Buffer.from(message.wrapped, 'base64');
+  if (wrapped.length !== modulusBytes) {
+    throw handshakeError(`wrapped key is ${wrapped.length} bytes, expected ${modulusBytes}`);
+  }
+  let secret: ArrayBuffer;
+  try {
+    secret = await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, unwrapKey, wrapped);
+  } catch {
+    throw handshakeError('wrapped key does not decrypt with the server key');
+  }
+  if (secret.byteLength !== SECRET_BYTES) throw handshakeError(`secret is ${secret.byteLength} bytes, expected ${SECRET_BYTES}`);
+  return deriveKeys(new Uint8Array(secret), helloNonce);
+}
+
+// ---- client side -----------------------------------------------------------------------
+
+/** Validates the server's hello. The caller then checks `key` against its known servers. */
+export function parseHello(payload: Buffer): Hello {
+  const hello = parseJson(Hello, payload, 'server hello');
+  if (hello.protocol !== PROTOCOL_VERSION) {
+    throw new ParleyError('E_PROTOCOL_VERSION', `server speaks protocol ${hello.protocol}, this client speaks ${PROTOCOL_VERSION}`, { fatal: true });
+  }
+  if (Buffer.from(hello.nonce, 'base64').length !== HELLO_NONCE_BYTES) throw handshakeError('hello nonce must be 32 bytes');
+  return hello;
+}
+
+/** Wraps `secret` for the server with node-forge RSA-OAEP, SHA-256 for both hash and MGF1. */
+export function wrapSecret(publicPem: string, secret: Uint8Array): Buffer {
+  let key: forge.pki.rsa.PublicKey;
+  try {
+    key = forge.pki.publicKeyFromPem(publicPem);
+  } catch {
+    throw handshakeError('server key is not an RSA public key');
+  }
+  const wrapped = key.encrypt(Buffer.from(secret).toString('binary'), 'RSA-OAEP', {
+    md: forge.md.sha256.create(),
+    mgf1: { md: forge.md.sha256.create() },
+  });
+  return Buffer.from(wrapped, 'binary');
+}
+
+/** The client's reply to a (trusted) hello, and the keys both sides will derive. */
+export function clientKeyExchange(hello: Hello): { payload: Buffer; keys: DirectionKeys } {
+  const secret = randomBytes(SECRET_BYTES);
+  const wrapped = wrapSecret(hello.key, secret);
+  const payload = Buffer.from(JSON.stringify({ type: 'key', protocol: PROTOCOL_VERSION, wrapped: wrapped.toString('base64') }));
+  return { payload, keys: deriveKeys(secret, Buffer.from(hello.nonce, 'base64')) };
+}

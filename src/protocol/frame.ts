@@ -1,0 +1,107 @@
+/**
+ * Length-prefixed framing: a 4-byte big-endian payload length, then the payload.
+ * The decoder knows nothing of sockets: feed it chunks of any size with `write`.
+ */
+import { ParleyError } from './errors.ts';
+
+export const FRAME_HEADER_BYTES = 4;
+/** Default largest payload accepted, in bytes (1 MiB). */
+export const DEFAULT_MAX_FRAME = 1024 * 1024;
+
+/** Prefixes `payload` with its length. */
+export function encodeFrame(payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  frame.writeUInt32BE(payload.length, 0);
+  frame.set(payload, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+export interface FrameDecoderOptions {
+  maxFrame?: number;
+  onFrame: (payload: Buffer) => void;
+  /** Called once; the decoder then ignores further input. */
+  onError: (err: ParleyError) => void;
+}
+
+/**
+ * Reassembles frames from arbitrary chunks. Buffers at most one frame: an oversize length is
+ * refused as soon as its 4 header bytes arrive, before any of its payload is kept.
+ */
+export class FrameDecoder {
+  private readonly maxFrame: number;
+  private readonly onFrame: (payload: Buffer) => void;
+  private readonly onError: (err: ParleyError) => void;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private expected = -1; // payload length of the frame being read, -1 while reading a header
+  private failed = false;
+
+  constructor(options: FrameDecoderOptions) {
+    this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.onFrame = options.onFrame;
+    this.onError = options.onError;
+  }
+
+  /** Bytes held waiting for the rest of a frame. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  write(chunk: Buffer): void {
+    if (this.failed || chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (!this.failed) {
+      if (this.expected < 0) {
+        if (this.buffered < FRAME_HEADER_BYTES) return;
+        const length = this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
+        if (length > this.maxFrame) {
+          this.fail(new ParleyError('E_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the ${this.maxFrame}-byte limit`, { fatal: true }));
+          return;
+        }
+        this.expected = length;
+      }
+      if (this.buffered < this.expected) return;
+      const payload = this.take(this.expected);
+      this.expected = -1;
+      this.onFrame(payload);
+    }
+  }
+
+  private fail(err: ParleyError): void {
+    this.failed = true;
+    this.chunks = [];
+    this.buffered = 0;
+    this.onError(err);
+  }
+
+  /** Removes and returns the first `n` buffered bytes (n <= buffered). */
+  private take(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.chunks[0];
+    if (n === first.length) {
+      this.chunks.shift();
+      return first;
+    }
+    if (n < first.length) {
+      this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let offset = 0;
+    while (offset < n) {
+      const chunk = this.chunks[0];
+      const wanted = n - offset;
+      if (chunk.length <= wanted) {
+        out.set(chunk, offset);
+        offset += chunk.length;
+        this.chunks.shift();
+      } else {
+        out.set(chunk.subarray(0, wanted), offset);
+        this.chunks[0] = chunk.subarray(wanted);
+        offset = n;
+      }
+    }
+    return out;
+  }
+}

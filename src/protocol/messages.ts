@@ -1,0 +1,168 @@
+/**
+ * The messages of the Parley protocol, as zod schemas (validation) and the TypeScript types
+ * inferred from them. Every field that comes off the wire passes through `parseClientMessage`
+ * (server side) or `parseServerMessage` (client side) before any code looks at it.
+ *
+ * Unknown fields are ignored, so that a newer peer may add fields without breaking an older one;
+ * an unknown `type` is answered with E_UNKNOWN_TYPE.
+ */
+import { z } from 'zod';
+import { ParleyError, type ErrorCode } from './errors.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Usernames: 2-24 characters, a letter first, then letters, digits, `_` or `-`. Case-insensitive. */
+export const USERNAME_PATTERN = /^[a-z][a-z0-9_-]{1,23}$/;
+/** Names no one may register: they would read as something else in a chat window. */
+export const RESERVED_NAMES = new Set(['all', 'admin', 'server', 'system', 'parley', 'me', 'everyone']);
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 1024;
+/** Longest chat text, in UTF-16 code units. */
+export const TEXT_MAX = 8000;
+
+/** Lower-cases a typed name; validity is checked separately so errors can say what is wrong. */
+export function normalizeUsername(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+/** Returns why `name` is not a valid username, or null when it is. */
+export function usernameProblem(name: string): string | null {
+  if (name.length < 2 || name.length > 24) return 'usernames are 2 to 24 characters long';
+  if (!USERNAME_PATTERN.test(name)) return 'usernames start with a letter and use only letters, digits, _ and -';
+  if (RESERVED_NAMES.has(name)) return `'${name}' is reserved`;
+  return null;
+}
+
+const requestId = z.string().min(1).max(64);
+/** Client-chosen message ids: recipients drop duplicates by them. */
+const messageId = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'message ids are 6-64 characters of A-Z a-z 0-9 _ -');
+// Names on the wire are only length-checked here; the hub decides whether they exist.
+const username = z.string().min(1).max(64);
+const text = z.string().min(1).max(TEXT_MAX);
+
+// ---- client → server -------------------------------------------------------------------
+
+const credentials = { id: requestId, user: username, password: z.string().max(PASSWORD_MAX) };
+
+export const clientSchemas = {
+  register: z.object({ type: z.literal('register'), ...credentials }),
+  login: z.object({ type: z.literal('login'), ...credentials }),
+  resume: z.object({ type: z.literal('resume'), id: requestId, user: username, token: z.string().min(1).max(128) }),
+  logout: z.object({ type: z.literal('logout'), id: requestId }),
+  quit: z.object({ type: z.literal('quit'), id: requestId }),
+  who: z.object({ type: z.literal('who'), id: requestId, since: z.number().int().min(0).max(10 * 365 * 86400).optional() }),
+  send: z.object({ type: z.literal('send'), id: requestId, msgId: messageId, to: username, text }),
+  broadcast: z.object({ type: z.literal('broadcast'), id: requestId, msgId: messageId, text }),
+  ping: z.object({ type: z.literal('ping'), id: requestId.optional() }),
+  pong: z.object({ type: z.literal('pong'), id: requestId.optional() }),
+};
+
+export const ClientMessage = z.discriminatedUnion('type', Object.values(clientSchemas) as unknown as [typeof clientSchemas.register, ...Array<(typeof clientSchemas)[keyof typeof clientSchemas]>]);
+export type ClientMessage = z.infer<(typeof clientSchemas)[keyof typeof clientSchemas]>;
+export type ClientMessageOf<T extends ClientMessage['type']> = Extract<ClientMessage, { type: T }>;
+/** A request as the client engine builds it, before it assigns the id. */
+export type ClientRequest = ClientMessage extends infer M ? (M extends { id: string } ? Omit<M, 'id'> : never) : never;
+
+// ---- server → client -------------------------------------------------------------------
+
+const timestamp = z.number().int().nonnegative(); // milliseconds since the Unix epoch
+const userStatus = z.object({
+  user: username,
+  online: z.boolean(),
+  /** when the current session started (online) or the last one ended (offline) */
+  since: timestamp,
+  /** last user command, for "active N s ago" */
+  lastActive: timestamp,
+});
+export type UserStatus = z.infer<typeof userStatus>;
+
+export const serverSchemas = {
+  welcome: z.object({
+    type: z.literal('welcome'),
+    server: z.string().max(100),
+    protocol: z.number().int(),
+    maxFrame: z.number().int().positive(),
+    maxText: z.number().int().positive(),
+  }),
+  ok: z.object({ type: z.literal('ok'), ref: requestId, result: z.record(z.string(), z.unknown()).optional() }),
+  error: z.object({
+    type: z.literal('error'),
+    ref: requestId.optional(),
+    code: z.string().max(64),
+    message: z.string().max(1000),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+  msg: z.object({
+    type: z.literal('msg'),
+    msgId: messageId,
+    scope: z.enum(['private', 'broadcast']),
+    from: username,
+    to: username.optional(),
+    text,
+    ts: timestamp,
+  }),
+  presence: z.object({ type: z.literal('presence'), user: username, event: z.enum(['joined', 'left']), at: timestamp }),
+  /** The server is ending this session; the connection closes right after. */
+  notice: z.object({ type: z.literal('notice'), code: z.string().max(64), message: z.string().max(1000) }),
+  ping: z.object({ type: z.literal('ping'), id: requestId.optional() }),
+  pong: z.object({ type: z.literal('pong'), id: requestId.optional() }),
+};
+
+export const ServerMessage = z.discriminatedUnion('type', Object.values(serverSchemas) as unknown as [typeof serverSchemas.welcome, ...Array<(typeof serverSchemas)[keyof typeof serverSchemas]>]);
+export type ServerMessage = z.infer<(typeof serverSchemas)[keyof typeof serverSchemas]>;
+export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+
+/** Results carried by `ok` replies, per request type. */
+export interface LoginResult { user: string; token: string; expiresAt: number; }
+export interface WhoResult { users: UserStatus[]; }
+export interface SendResult { msgId: string; status: 'sent'; recipients?: number; }
+
+// ---- parsing ---------------------------------------------------------------------------
+
+/** A message that could not be parsed, with the request id when one could be read. */
+export class MessageError extends ParleyError {
+  readonly ref: string | undefined;
+  constructor(code: ErrorCode, message: string, ref: string | undefined) {
+    super(code, message);
+    this.ref = ref;
+  }
+}
+
+function parseWith<T>(
+  schemas: Record<string, z.ZodType>,
+  union: z.ZodType<T>,
+  json: string,
+): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new MessageError('E_BAD_JSON', 'message is not valid JSON', undefined);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new MessageError('E_INVALID', 'a message is a JSON object', undefined);
+  }
+  const record = raw as Record<string, unknown>;
+  const ref = typeof record.id === 'string' && record.id.length <= 64 ? record.id : undefined;
+  if (typeof record.type !== 'string' || !Object.hasOwn(schemas, record.type)) {
+    const shown = typeof record.type === 'string' ? `'${record.type.slice(0, 40)}'` : 'missing';
+    throw new MessageError('E_UNKNOWN_TYPE', `unknown message type ${shown}`, ref);
+  }
+  const parsed = union.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new MessageError('E_INVALID', `${record.type}: ${where}${issue.message}`, ref);
+  }
+  return parsed.data;
+}
+
+/** Parses and validates one message a client sent. Throws MessageError. */
+export function parseClientMessage(json: string): ClientMessage {
+  return parseWith(clientSchemas, ClientMessage as z.ZodType<ClientMessage>, json);
+}
+
+/** Parses and validates one message the server sent. Throws MessageError. */
+export function parseServerMessage(json: string): ServerMessage {
+  return parseWith(serverSchemas, ServerMessage as z.ZodType<ServerMessage>, json);
+}

@@ -1,0 +1,54 @@
+/**
+ * The plaintext inside one sealed frame is a sequence of records, so that the server can batch
+ * everything queued for a client in one event-loop pass into one frame (one seal, one write).
+ *
+ *   record = kind (u8) | length (u32 BE) | body
+ *
+ * Kind 1 is a UTF-8 JSON message. Kind 2 is reserved for binary data (file chunks travel as bytes,
+ * not base64); a receiver that does not know a kind skips the record.
+ */
+import { ParleyError } from './errors.ts';
+
+export const RECORD_JSON = 1;
+export const RECORD_BINARY = 2;
+const RECORD_HEADER = 5;
+
+export interface RawRecord {
+  kind: number;
+  body: Buffer;
+}
+
+/** Packs JSON texts (already serialised) into one plaintext. */
+export function packJson(texts: readonly string[]): Buffer {
+  let size = 0;
+  for (const text of texts) size += RECORD_HEADER + Buffer.byteLength(text);
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const text of texts) {
+    const length = out.write(text, offset + RECORD_HEADER, 'utf8');
+    out.writeUInt8(RECORD_JSON, offset);
+    out.writeUInt32BE(length, offset + 1);
+    offset += RECORD_HEADER + length;
+  }
+  return out;
+}
+
+/** Splits a plaintext into records. A record running past the end is a broken frame. */
+export function unpackRecords(plaintext: Buffer): RawRecord[] {
+  const records: RawRecord[] = [];
+  let offset = 0;
+  while (offset < plaintext.length) {
+    if (plaintext.length - offset < RECORD_HEADER) throw brokenRecord();
+    const kind = plaintext.readUInt8(offset);
+    const length = plaintext.readUInt32BE(offset + 1);
+    const start = offset + RECORD_HEADER;
+    if (length > plaintext.length - start) throw brokenRecord();
+    records.push({ kind, body: plaintext.subarray(start, start + length) });
+    offset = start + length;
+  }
+  return records;
+}
+
+function brokenRecord(): ParleyError {
+  return new ParleyError('E_BAD_FRAME', 'a record runs past the end of its frame', { fatal: true });
+}

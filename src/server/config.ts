@@ -1,0 +1,126 @@
+/**
+ * Server settings: every limit is a value here with a one-line reason, and every flag of
+ * `parley-server` maps onto one of them.
+ */
+import { parseArgs } from 'node:util';
+import { ParleyError } from '../protocol/errors.ts';
+import { DEFAULT_MAX_FRAME } from '../protocol/frame.ts';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** seconds an account stays locked after too many failed logins */
+  blockDuration: number;
+  /** seconds without a user command before a client is logged out; 0 turns it off */
+  timeout: number;
+  /** consecutive wrong passwords that lock an account */
+  maxLoginFailures: number;
+  keysDir: string;
+  storeDir: string;
+  logLevel: LogLevel;
+  /** largest frame payload accepted, bytes; bounds what one peer can make the server buffer */
+  maxFrame: number;
+  /** seconds a new connection has to finish the handshake and log in (slowloris guard) */
+  handshakeTimeout: number;
+  /** seconds of silence from a client before the server pings it; twice this closes it */
+  pingInterval: number;
+  /** outbound bytes queued for one client before it is dropped as a slow consumer */
+  maxQueuedBytes: number;
+  /** days a session token stays valid */
+  tokenDays: number;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: '127.0.0.1',
+  port: 7513,
+  blockDuration: 60,
+  timeout: 1800,
+  maxLoginFailures: 3,
+  keysDir: 'keys',
+  storeDir: 'store/server',
+  logLevel: 'info',
+  maxFrame: DEFAULT_MAX_FRAME,
+  handshakeTimeout: 10,
+  pingInterval: 30,
+  maxQueuedBytes: 8 * 1024 * 1024,
+  tokenDays: 30,
+};
+
+export const SERVER_USAGE = `Usage: parley-server [options]
+
+Options:
+  --host ADDR              address to listen on (default ${DEFAULT_CONFIG.host})
+  --port N                 TCP port (default ${DEFAULT_CONFIG.port}; 0 picks a free one)
+  --block-duration SECONDS lock-out after too many failed logins (default ${DEFAULT_CONFIG.blockDuration})
+  --timeout SECONDS        log out users idle this long; 0 = never (default ${DEFAULT_CONFIG.timeout})
+  --max-login-failures N   wrong passwords in a row before a lock-out (default ${DEFAULT_CONFIG.maxLoginFailures})
+  --keys DIR               where the server key pair lives (default ${DEFAULT_CONFIG.keysDir})
+  --store DIR              where accounts are stored (default ${DEFAULT_CONFIG.storeDir})
+  --log-level LEVEL        ${LOG_LEVELS.join('|')} (default ${DEFAULT_CONFIG.logLevel})
+  --max-frame BYTES        largest frame accepted (default ${DEFAULT_CONFIG.maxFrame})
+  --handshake-timeout S    time to finish the handshake and log in (default ${DEFAULT_CONFIG.handshakeTimeout})
+  --ping-interval S        ping clients silent this long, drop them at twice it (default ${DEFAULT_CONFIG.pingInterval})
+  --help                   show this help
+`;
+
+function number(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || value < min || value > max) {
+    throw new ParleyError('E_USAGE', `--${flag} takes a number from ${min} to ${max}, not '${raw}'`);
+  }
+  return value;
+}
+
+/** Parses command-line flags. Throws E_USAGE with a sentence naming the bad flag. */
+export function parseServerArgs(argv: string[]): { help: true } | { help: false; config: ServerConfig } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'block-duration': { type: 'string' },
+        timeout: { type: 'string' },
+        'max-login-failures': { type: 'string' },
+        keys: { type: 'string' },
+        store: { type: 'string' },
+        'log-level': { type: 'string' },
+        'max-frame': { type: 'string' },
+        'handshake-timeout': { type: 'string' },
+        'ping-interval': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new ParleyError('E_USAGE', (err as Error).message);
+  }
+  if (values.help) return { help: true };
+  const str = (key: string) => values[key] as string | undefined;
+  const logLevel = str('log-level') ?? DEFAULT_CONFIG.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ParleyError('E_USAGE', `--log-level is one of ${LOG_LEVELS.join(', ')}, not '${logLevel}'`);
+  }
+  const d = DEFAULT_CONFIG;
+  return {
+    help: false,
+    config: {
+      ...d,
+      host: str('host') ?? d.host,
+      port: number('port', str('port'), d.port, 0, 65535),
+      blockDuration: number('block-duration', str('block-duration'), d.blockDuration, 0, 86400 * 365),
+      timeout: number('timeout', str('timeout'), d.timeout, 0, 86400 * 365),
+      maxLoginFailures: number('max-login-failures', str('max-login-failures'), d.maxLoginFailures, 1, 1000),
+      keysDir: str('keys') ?? d.keysDir,
+      storeDir: str('store') ?? d.storeDir,
+      logLevel: logLevel as LogLevel,
+      maxFrame: number('max-frame', str('max-frame'), d.maxFrame, 1024, 64 * 1024 * 1024),
+      handshakeTimeout: number('handshake-timeout', str('handshake-timeout'), d.handshakeTimeout, 0.1, 3600),
+      pingInterval: number('ping-interval', str('ping-interval'), d.pingInterval, 0.1, 3600),
+    },
+  };
+}

@@ -1,0 +1,310 @@
+/**
+ * One client connection on the server: handshake, then sealed frames both ways.
+ *
+ *   bytes → FrameDecoder → (handshake | Channel.open → records → parseClientMessage) → Hub
+ *   Hub → send → outbox → once per event-loop pass: packJson → Channel.seal → one socket write
+ *
+ * Framing and authentication failures close the connection with a coded error; anything wrong
+ * with a single message gets a coded error reply and the connection carries on.
+ */
+import type { Socket } from 'node:net';
+import type { webcrypto } from 'node:crypto';
+import { Channel } from '../crypto/channel.ts';
+import { acceptKeyExchange, createHello } from '../crypto/handshake.ts';
+import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
+import { encodeFrame, FrameDecoder } from '../protocol/frame.ts';
+import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
+import { packJson, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { TAG_BYTES } from '../crypto/channel.ts';
+import { NO_REPLY, type Hub } from './hub.ts';
+import type { Logger } from './log.ts';
+import type { Session } from './session.ts';
+
+export interface ServerIdentity {
+  name: string;
+  publicPem: string;
+  unwrapKey: webcrypto.CryptoKey;
+  modulusBytes: number;
+}
+
+export interface ConnectionContext {
+  identity: ServerIdentity;
+  hub: Hub;
+  log: Logger;
+  maxFrame: number;
+  maxQueuedBytes: number;
+  /** Asks the server to call `flush` on this connection in this event-loop pass's check phase. */
+  scheduleFlush(connection: ServerConnection): void;
+  now(): number;
+}
+
+type State = 'handshake' | 'unwrapping' | 'open' | 'closing' | 'closed';
+
+/** Frames a client may send ahead while its key is being unwrapped (it may pipeline a login). */
+const MAX_EARLY_FRAMES = 8;
+/** How long a closing connection may take to drain before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+export class ServerConnection implements Session {
+  private static nextId = 1;
+  readonly id = ServerConnection.nextId++;
+  readonly remote: string;
+  readonly openedAt: number;
+  user: string | null = null;
+  token: string | null = null;
+  loginAt = 0;
+  lastActive: number;
+  /** Last frame received, for liveness (pings count here, unlike lastActive). */
+  lastHeard: number;
+  pingSent = false;
+
+  private state: State = 'handshake';
+  private readonly decoder: FrameDecoder;
+  private channel: Channel | null = null;
+  private helloNonce: Buffer;
+  private earlyFrames: Buffer[] = [];
+  private outbox: string[] = [];
+  private inbox: ClientMessage[] = [];
+  private handling = false;
+  private ended = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.openedAt = this.lastActive = this.lastHeard = ctx.now();
+    this.decoder = new FrameDecoder({
+      maxFrame: ctx.maxFrame,
+      onFrame: (payload) => this.onFrame(payload),
+      onError: (err) => this.fail(err),
+    });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
+    socket.on('error', (err) => this.socketOnError(err));
+    socket.on('close', () => this.socketOnClose());
+    const hello = createHello(ctx.identity.publicPem, ctx.identity.name);
+    this.helloNonce = hello.nonce;
+    socket.write(encodeFrame(hello.payload));
+    ctx.log.info(`conn#${this.id} connected from ${this.remote}`);
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get isHandshaking(): boolean {
+    return this.state === 'handshake' || this.state === 'unwrapping';
+  }
+
+  private socketOnData(chunk: Buffer): void {
+    this.lastHeard = this.ctx.now();
+    this.pingSent = false;
+    this.decoder.write(chunk);
+  }
+
+  private socketOnError(err: NodeJS.ErrnoException): void {
+    // Resets and broken pipes are how clients vanish; they are not server errors.
+    this.ctx.log.debug(`conn#${this.id} socket error ${err.code ?? err.message}`);
+  }
+
+  private socketOnClose(): void {
+    const wasUser = this.user;
+    this.state = 'closed';
+    this.outbox = [];
+    this.inbox = [];
+    this.ctx.hub.detach(this, 'connection closed');
+    this.ctx.log.info(`conn#${this.id} disconnected${wasUser ? ` (${wasUser})` : ''}`);
+  }
+
+  private onFrame(payload: Buffer): void {
+    switch (this.state) {
+      case 'handshake':
+        this.state = 'unwrapping';
+        this.unwrap(payload);
+        return;
+      case 'unwrapping':
+        if (this.earlyFrames.length >= MAX_EARLY_FRAMES) {
+          this.fail(new ParleyError('E_HANDSHAKE', 'too many frames before the handshake finished', { fatal: true }));
+          return;
+        }
+        this.earlyFrames.push(Buffer.from(payload));
+        return;
+      case 'open':
+        this.onSealedFrame(payload);
+        return;
+      default:
+        return; // closing: the peer's late frames are of no use
+    }
+  }
+
+  private unwrap(payload: Buffer): void {
+    const { identity } = this.ctx;
+    acceptKeyExchange(identity.unwrapKey, identity.modulusBytes, this.helloNonce, Buffer.from(payload)).then(
+      (keys) => {
+        if (this.state !== 'unwrapping') return;
+        this.channel = Channel.forServer(keys);
+        this.state = 'open';
+        this.ctx.log.info(`conn#${this.id} handshake complete`);
+        // The first sealed frame proves the server holds the private key.
+        this.send({ type: 'welcome', server: identity.name, protocol: PROTOCOL_VERSION, maxFrame: this.ctx.maxFrame, maxText: TEXT_MAX });
+        const early = this.earlyFrames;
+        this.earlyFrames = [];
+        for (const frame of early) if (this.state === 'open') this.onSealedFrame(frame);
+      },
+      (err) => this.fail(toParleyError(err)),
+    );
+  }
+
+  private onSealedFrame(payload: Buffer): void {
+    let records;
+    try {
+      records = unpackRecords(this.channel!.open(payload));
+    } catch (err) {
+      this.fail(toParleyError(err));
+      return;
+    }
+    for (const record of records) {
+      if (record.kind !== RECORD_JSON) {
+        this.replyError(undefined, new ParleyError('E_UNKNOWN_TYPE', `record kind ${record.kind} is not supported by this server`));
+        continue;
+      }
+      try {
+        this.inbox.push(parseClientMessage(record.body.toString('utf8')));
+      } catch (err) {
+        this.replyError(err instanceof MessageError ? err.ref : undefined, toParleyError(err));
+      }
+    }
+    this.drainInbox();
+  }
+
+  /**
+   * Handles queued messages in order. While an asynchronous handler (login: scrypt) runs, the
+   * socket is paused, so a client's messages are handled in the order it sent them.
+   */
+  private drainInbox(): void {
+    while (!this.handling && this.inbox.length > 0 && this.state === 'open') {
+      const message = this.inbox.shift()!;
+      const ref = 'id' in message ? message.id : undefined;
+      let outcome;
+      try {
+        outcome = this.ctx.hub.handle(this, message);
+      } catch (err) {
+        this.replyError(ref, toParleyError(err));
+        continue;
+      }
+      if (!(outcome instanceof Promise)) {
+        this.reply(ref, outcome);
+        continue;
+      }
+      this.handling = true;
+      this.socket.pause();
+      outcome
+        .then((result) => this.reply(ref, result), (err) => this.replyError(ref, toParleyError(err)))
+        .finally(() => {
+          this.handling = false;
+          if (this.state === 'open') this.socket.resume();
+          this.drainInbox();
+        });
+    }
+  }
+
+  private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {
+    if (result === NO_REPLY || ref === undefined) return;
+    this.send(Object.keys(result).length ? { type: 'ok', ref, result } : { type: 'ok', ref });
+  }
+
+  private replyError(ref: string | undefined, err: ParleyError): void {
+    if (err.code === 'E_INTERNAL') this.ctx.log.error(`conn#${this.id} internal error: ${err.message}`);
+    const message = err.code === 'E_INTERNAL' ? ERROR_TEXT.E_INTERNAL : err.message;
+    const details = Object.keys(err.details).length ? err.details : undefined;
+    this.send({ type: 'error', ...(ref !== undefined && { ref }), code: err.code, message, ...(details && { details }) });
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  send(message: ServerMessage): void {
+    this.sendSerialized(JSON.stringify(message));
+  }
+
+  sendSerialized(json: string): void {
+    if (this.state !== 'open' && this.state !== 'closing') return;
+    if (this.outbox.length === 0) this.ctx.scheduleFlush(this);
+    this.outbox.push(json);
+  }
+
+  /** Seals everything queued into as few frames as the frame limit allows, and writes them. */
+  flush(): void {
+    if (this.state === 'closed') return;
+    if (this.outbox.length > 0 && this.channel !== null) this.writeQueued();
+    if (this.state === 'closing' && !this.ended) {
+      this.ended = true;
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    }
+  }
+
+  private writeQueued(): void {
+    const limit = this.ctx.maxFrame - TAG_BYTES;
+    const queued = this.outbox;
+    this.outbox = [];
+    let batch: string[] = [];
+    let batchBytes = 0;
+    for (const json of queued) {
+      const size = 5 + Buffer.byteLength(json);
+      if (batch.length > 0 && batchBytes + size > limit) {
+        this.writeSealed(batch);
+        batch = [];
+        batchBytes = 0;
+      }
+      batch.push(json);
+      batchBytes += size;
+    }
+    this.writeSealed(batch);
+    if (this.socket.writableLength > this.ctx.maxQueuedBytes) {
+      this.ctx.log.warn(`conn#${this.id} ${this.user ?? ''} not reading: ${this.socket.writableLength} B queued, disconnecting`);
+      this.state = 'closed';
+      this.socket.destroy();
+    }
+  }
+
+  private writeSealed(batch: string[]): void {
+    this.socket.write(encodeFrame(this.channel!.seal(packJson(batch))));
+  }
+
+  // ---- closing ---------------------------------------------------------------------------
+
+  end(code: ErrorCode, message: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.send({ type: 'notice', code, message });
+    this.close();
+  }
+
+  /** Ends the connection after this pass's flush, so queued replies still go out. */
+  close(): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.ctx.scheduleFlush(this);
+  }
+
+  /** Closes on a framing, handshake or authentication failure, telling the peer the code. */
+  fail(err: ParleyError): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.ctx.log.warn(`conn#${this.id} ${this.remote} closed: ${err.code} ${err.message}`);
+    if (this.channel && this.state === 'open') {
+      this.end(err.code, err.message);
+      return;
+    }
+    // Before the channel exists the reason can only go in clear; it holds nothing secret.
+    this.socket.write(encodeFrame(Buffer.from(JSON.stringify({ type: 'error', code: err.code, message: err.message }))));
+    this.state = 'closing';
+    this.flush();
+  }
+
+  /** Closes at once without a word (server shutdown after notices, half-open peers). */
+  destroy(): void {
+    this.state = 'closed';
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The hub: who is logged in, and what each request does. It routes by calling sessions' `send`
+ * and never sees a socket. Each handler returns the `result` of the `ok` reply (or throws a
+ * ParleyError, which becomes the `error` reply); the connection does the replying.
+ */
+import { ParleyError } from '../protocol/errors.ts';
+import {
+  normalizeUsername,
+  type ClientMessage,
+  type ClientMessageOf,
+  type ServerMessageOf,
+  type UserStatus,
+} from '../protocol/messages.ts';
+import type { Accounts } from './accounts.ts';
+import type { Logger } from './log.ts';
+import type { Session } from './session.ts';
+
+/** What a handler gives back: the `ok` result, or NO_REPLY for messages that take no reply. */
+export type HandlerResult = Record<string, unknown> | typeof NO_REPLY;
+export const NO_REPLY = Symbol('no reply');
+
+export interface HubOptions {
+  /** ms without a user command before logout; 0 = never */
+  idleTimeoutMs: number;
+  now?: () => number;
+}
+
+export class Hub {
+  /** Logged-in sessions by user name. One session per user: a new login replaces the old. */
+  private readonly online = new Map<string, Session>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly log: Logger,
+    private readonly options: HubOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get onlineCount(): number {
+    return this.online.size;
+  }
+
+  isOnline(user: string): boolean {
+    return this.online.has(user);
+  }
+
+  /** Runs one validated request. Throws ParleyError for the error reply. */
+  handle(session: Session, message: ClientMessage): HandlerResult | Promise<HandlerResult> {
+    if (message.type === 'ping') {
+      session.send({ type: 'pong', id: message.id });
+      return NO_REPLY;
+    }
+    if (message.type === 'pong') return NO_REPLY;
+    session.lastActive = this.now();
+    switch (message.type) {
+      case 'register':
+        return this.register(session, message);
+      case 'login':
+        return this.login(session, message);
+      case 'resume':
+        return this.resume(session, message);
+      case 'quit':
+        session.close();
+        return {};
+      case 'logout':
+        return this.logout(session);
+    }
+    const user = this.requireUser(session);
+    switch (message.type) {
+      case 'who':
+        return this.who(message.since);
+      case 'send':
+        return this.sendPrivate(session, user, message);
+      case 'broadcast':
+        return this.broadcast(user, message);
+    }
+  }
+
+  private requireUser(session: Session): string {
+    if (session.user === null) throw new ParleyError('E_NOT_LOGGED_IN', 'log in first: /login NAME or /register NAME');
+    return session.user;
+  }
+
+  private refuseSecondLogin(session: Session): void {
+    if (session.user !== null) throw new ParleyError('E_ALREADY_LOGGED_IN', `already logged in as ${session.user}`);
+  }
+
+  private async register(session: Session, message: ClientMessageOf<'register'>): Promise<HandlerResult> {
+    this.refuseSecondLogin(session);
+    const account = await this.accounts.register(message.user, message.password);
+    return this.attach(session, account.name, account.token, account.expiresAt, 'registered');
+  }
+
+  private async login(session: Session, message: ClientMessageOf<'login'>): Promise<HandlerResult> {
+    this.refuseSecondLogin(session);
+    try {
+      const account = await this.accounts.login(message.user, message.password);
+      return this.attach(session, account.name, account.token, account.expiresAt, 'logged in');
+    } catch (err) {
+      if (err instanceof ParleyError) this.log.warn(`conn#${session.id} login as ${normalizeUsername(message.user).slice(0, 40)} refused: ${err.code}`);
+      throw err;
+    }
+  }
+
+  private async resume(session: Session, message: ClientMessageOf<'resume'>): Promise<HandlerResult> {
+    this.refuseSecondLogin(session);
+    const { name, expiresAt } = await this.accounts.resume(message.user, message.token);
+    return this.attach(session, name, message.token, expiresAt, 'resumed');
+  }
+
+  /** Makes `session` the one session of `user`, replacing an earlier one. */
+  private attach(session: Session, user: string, token: string, expiresAt: number, how: string): HandlerResult {
+    // The connection may have gone while scrypt ran; then there is no one to attach.
+    if (session.user !== null) throw new ParleyError('E_ALREADY_LOGGED_IN', `already logged in as ${session.user}`);
+    const now = this.now();
+    const previous = this.online.get(user);
+    session.user = user;
+    session.token = token;
+    session.loginAt = now;
+    session.lastActive = now;
+    this.online.set(user, session);
+    if (previous) {
+      // Latest login wins: the person at the new terminal is the one typing now.
+      previous.user = null;
+      previous.end('E_REPLACED', `you logged in as ${user} from another connection (${session.remote}); this one is closed`);
+      this.log.info(`conn#${session.id} ${user} ${how}, replacing conn#${previous.id}`);
+    } else {
+      this.log.info(`conn#${session.id} ${user} ${how}`);
+      this.announce(user, 'joined', now);
+    }
+    return { user, token, expiresAt };
+  }
+
+  private async logout(session: Session): Promise<HandlerResult> {
+    const user = this.requireUser(session);
+    if (session.token) await this.accounts.revoke(user, session.token);
+    session.token = null;
+    session.close();
+    return {};
+  }
+
+  /** Called when a connection closes, for whatever reason. */
+  detach(session: Session, reason: string): void {
+    const user = session.user;
+    if (user === null) return;
+    session.user = null;
+    if (this.online.get(user) !== session) return;
+    this.online.delete(user);
+    const now = this.now();
+    this.accounts.touch(user, now);
+    this.log.info(`conn#${session.id} ${user} left (${reason})`);
+    this.announce(user, 'left', now);
+  }
+
+  private announce(user: string, event: 'joined' | 'left', at: number): void {
+    const json = JSON.stringify({ type: 'presence', user, event, at } satisfies ServerMessageOf<'presence'>);
+    for (const [name, other] of this.online) if (name !== user) other.sendSerialized(json);
+  }
+
+  private who(sinceSeconds: number | undefined): HandlerResult {
+    const now = this.now();
+    const users: UserStatus[] = [];
+    for (const [user, session] of this.online) {
+      users.push({ user, online: true, since: session.loginAt, lastActive: session.lastActive });
+    }
+    if (sinceSeconds !== undefined) {
+      const cutoff = now - sinceSeconds * 1000;
+      for (const name of this.accounts.names()) {
+        const lastSeen = this.accounts.get(name)!.lastSeenAt;
+        if (!this.online.has(name) && lastSeen >= cutoff) users.push({ user: name, online: false, since: lastSeen, lastActive: lastSeen });
+      }
+    }
+    users.sort((a, b) => a.user.localeCompare(b.user));
+    return { users };
+  }
+
+  private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>): HandlerResult {
+    const to = normalizeUsername(message.to);
+    if (to === from) throw new ParleyError('E_SELF', 'you cannot send a private message to yourself');
+    const recipient = this.online.get(to);
+    if (!recipient) {
+      if (!this.accounts.exists(to)) throw new ParleyError('E_NO_SUCH_USER', `no user named '${to.slice(0, 40)}'`);
+      const lastSeen = this.accounts.get(to)!.lastSeenAt;
+      throw new ParleyError('E_USER_OFFLINE', `${to} is offline; the message was not delivered`, { details: { user: to, lastSeen } });
+    }
+    recipient.send({ type: 'msg', msgId: message.msgId, scope: 'private', from, to, text: message.text, ts: this.now() });
+    this.log.info(`conn#${session.id} msg ${from} → ${to} ${Buffer.byteLength(message.text)} B`);
+    return { msgId: message.msgId, status: 'sent' };
+  }
+
+  private broadcast(from: string, message: ClientMessageOf<'broadcast'>): HandlerResult {
+    const json = JSON.stringify({
+      type: 'msg',
+      msgId: message.msgId,
+      scope: 'broadcast',
+      from,
+      text: message.text,
+      ts: this.now(),
+    } satisfies ServerMessageOf<'msg'>);
+    let recipients = 0;
+    for (const [name, other] of this.online) {
+      if (name === from) continue;
+      other.sendSerialized(json);
+      recipients++;
+    }
+    this.log.info(`msg ${from} → * (${recipients} online) ${Buffer.byteLength(message.text)} B`);
+    return { msgId: message.msgId, status: 'sent', recipients };
+  }
+
+  /** Logs out sessions idle longer than the timeout. Called about once a second. */
+  sweepIdle(sessions: Iterable<Session>): void {
+    if (this.options.idleTimeoutMs <= 0) return;
+    const cutoff = this.now() - this.options.idleTimeoutMs;
+    const seconds = Math.round(this.options.idleTimeoutMs / 1000);
+    for (const session of sessions) {
+      if (session.lastActive >= cutoff) continue;
+      const user = session.user;
+      if (user !== null && session.token) {
+        // A timed-out login must not come back by itself: its token goes too.
+        void this.accounts.revoke(user, session.token).catch(() => undefined);
+      }
+      this.log.info(`conn#${session.id} ${user ?? '(not logged in)'} idle for ${seconds} s, logging out`);
+      session.end('E_IDLE_TIMEOUT', `logged out after ${seconds} s without activity`);
+    }
+  }
+}

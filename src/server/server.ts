@@ -1,0 +1,164 @@
+/**
+ * parley-server's core: the only file that listens on sockets. One process, one thread, one
+ * event loop; every connection is a ServerConnection, every request goes through the Hub.
+ */
+import { createServer, type Server } from 'node:net';
+import { ensureServerKeys, type ServerKeyPair } from '../crypto/keys.ts';
+import { importUnwrapKey } from '../crypto/handshake.ts';
+import { ParleyError } from '../protocol/errors.ts';
+import { Store } from '../store/store.ts';
+import { Accounts } from './accounts.ts';
+import type { ServerConfig } from './config.ts';
+import { ServerConnection, type ConnectionContext } from './connection.ts';
+import { Hub } from './hub.ts';
+import { createLogger, type Logger } from './log.ts';
+
+export const SERVER_NAME = 'parley-server/0.1.0';
+
+export interface StartOptions {
+  log?: Logger;
+  /** An in-memory store instead of files (tests). */
+  memoryStore?: boolean;
+  /** scrypt cost override (tests use a cheap one). */
+  scrypt?: { N: number; r: number; p: number };
+}
+
+export class ParleyServer {
+  private readonly connections = new Set<ServerConnection>();
+  private readonly toFlush = new Set<ServerConnection>();
+  private flushScheduled = false;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  private constructor(
+    private readonly server: Server,
+    readonly config: ServerConfig,
+    readonly keys: ServerKeyPair,
+    readonly store: Store,
+    readonly accounts: Accounts,
+    readonly hub: Hub,
+    readonly log: Logger,
+  ) {}
+
+  /** Loads keys and accounts, then listens. Rejects with a ParleyError a person can act on. */
+  static async start(config: ServerConfig, options: StartOptions = {}): Promise<ParleyServer> {
+    const log = options.log ?? createLogger(config.logLevel);
+    const keys = ensureServerKeys(config.keysDir);
+    if (keys.created) log.info(`created server key pair in ${config.keysDir}/ (fingerprint ${keys.fingerprint})`);
+    const unwrapKey = await importUnwrapKey(keys.privatePem);
+    const store = options.memoryStore ? Store.memory() : await Store.open(config.storeDir);
+    const accounts = await Accounts.load(store, {
+      maxLoginFailures: config.maxLoginFailures,
+      blockDurationMs: config.blockDuration * 1000,
+      tokenTtlMs: config.tokenDays * 86400_000,
+      scrypt: options.scrypt,
+    });
+    const hub = new Hub(accounts, log, { idleTimeoutMs: config.timeout * 1000 });
+    const server = createServer({ noDelay: true, keepAlive: true });
+    const parley = new ParleyServer(server, config, keys, store, accounts, hub, log);
+    const context: ConnectionContext = {
+      identity: { name: SERVER_NAME, publicPem: keys.publicPem, unwrapKey, modulusBytes: 256 },
+      hub,
+      log,
+      maxFrame: config.maxFrame,
+      maxQueuedBytes: config.maxQueuedBytes,
+      scheduleFlush: (connection) => parley.scheduleFlush(connection),
+      now: Date.now,
+    };
+    server.on('connection', (socket) => {
+      const connection = new ServerConnection(socket, context);
+      parley.connections.add(connection);
+      socket.once('close', () => parley.connections.delete(connection));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const where = `${config.host}:${config.port}`;
+        if (err.code === 'EADDRINUSE') reject(new ParleyError('E_USAGE', `port ${config.port} on ${config.host} is already in use (another parley-server?); pick another with --port`));
+        else if (err.code === 'EACCES') reject(new ParleyError('E_USAGE', `not allowed to listen on ${where}; ports below 1024 need privileges, pick another with --port`));
+        else reject(new ParleyError('E_USAGE', `cannot listen on ${where}: ${err.message}`));
+      });
+      server.listen(config.port, config.host, () => resolve());
+    });
+    server.on('error', (err) => log.error(`listener error: ${err.message}`));
+    parley.startSweeper();
+    log.info(`listening on ${parley.address.host}:${parley.address.port}, key ${keys.fingerprint}`);
+    return parley;
+  }
+
+  get address(): { host: string; port: number } {
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') return { host: this.config.host, port: this.config.port };
+    return { host: address.address, port: address.port };
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Writes are gathered per connection and leave once per event-loop pass (one seal, one write). */
+  private scheduleFlush(connection: ServerConnection): void {
+    this.toFlush.add(connection);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const batch = [...this.toFlush];
+      this.toFlush.clear();
+      for (const c of batch) c.flush();
+    });
+  }
+
+  /** Once a tick: handshake deadlines, pings to silent clients, dead peers, idle logouts. */
+  private startSweeper(): void {
+    const { handshakeTimeout, pingInterval, timeout } = this.config;
+    const periods = [1000, handshakeTimeout * 500, pingInterval * 500];
+    if (timeout > 0) periods.push(timeout * 250);
+    const tick = Math.max(20, Math.min(...periods));
+    this.sweeper = setInterval(() => this.sweep(), tick);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const pingMs = this.config.pingInterval * 1000;
+    const open: ServerConnection[] = [];
+    for (const c of this.connections) {
+      if (c.isHandshaking) {
+        if (now - c.openedAt > this.config.handshakeTimeout * 1000) {
+          c.fail(new ParleyError('E_HANDSHAKE_TIMEOUT', `handshake not completed within ${this.config.handshakeTimeout} s`, { fatal: true }));
+        }
+        continue;
+      }
+      if (!c.isOpen) continue;
+      const silent = now - c.lastHeard;
+      if (silent > 2 * pingMs) {
+        // Half-open: TCP keepalive may take minutes; the missing pong tells us sooner.
+        this.log.info(`conn#${c.id} ${c.user ?? ''} silent for ${Math.round(silent / 1000)} s, dropping`);
+        c.destroy();
+        continue;
+      }
+      if (silent > pingMs && !c.pingSent) {
+        c.pingSent = true;
+        c.send({ type: 'ping' });
+      }
+      open.push(c);
+    }
+    this.hub.sweepIdle(open);
+  }
+
+  /** Tells every client the server is going away, writes the store, and closes. */
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.connections) {
+      if (c.isOpen) {
+        c.end('E_SERVER_SHUTDOWN', 'the server is shutting down');
+        c.flush();
+      } else c.destroy();
+    }
+    await this.store.flush();
+    setTimeout(() => {
+      for (const c of this.connections) c.destroy();
+    }, 200).unref();
+    await closed;
+  }
+}
