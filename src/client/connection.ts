@@ -473,11 +473,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Resumes the saved session of `user` (or of the last user on this server). False if none. */
-  async resumeSaved(user?: string): Promise<boolean> {
-    const name = user ? normalizeUsername(user) : this.sessions.lastUser(this.address);
-    const saved = name ? this.sessions.get(this.address, name) : undefined;
-    if (!name || !saved) return false;
+  /** Resumes the saved session of `user`, if there is one. False when none is saved or it expired. */
+  async resumeSaved(user: string): Promise<boolean> {
+    const name = normalizeUsername(user);
+    const saved = this.sessions.get(this.address, name);
+    if (!saved) return false;
     try {
       await this.resume(name, saved.token);
       return true;

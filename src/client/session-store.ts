@@ -38,18 +38,9 @@ export class SessionStore {
     return saved;
   }
 
-  /** The most recently saved user for a server, for "resume whoever was logged in". */
-  lastUser(address: string, now = Date.now()): string | undefined {
-    const users = Object.entries(this.read()[address] ?? {}).filter(([, s]) => s.expiresAt > now);
-    return users.length ? users[users.length - 1][0] : undefined;
-  }
-
   save(address: string, user: string, session: SavedSession): void {
     const all = this.read();
-    const forServer = { ...(all[address] ?? {}) };
-    delete forServer[user]; // re-insert last so lastUser finds it
-    forServer[user] = session;
-    all[address] = forServer;
+    all[address] = { ...(all[address] ?? {}), [user]: session };
     this.write(all);
   }
 

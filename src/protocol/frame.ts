@@ -77,6 +77,7 @@ export class FrameDecoder {
 
   /** Removes and returns the first `n` buffered bytes (n <= buffered). */
   private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     this.buffered -= n;
     const first = this.chunks[0];
     if (n === first.length) {

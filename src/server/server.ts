@@ -2,7 +2,9 @@
  * parley-server's core: the only file that listens on sockets. One process, one thread, one
  * event loop; every connection is a ServerConnection, every request goes through the Hub.
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { ensureServerKeys, type ServerKeyPair } from '../crypto/keys.ts';
 import { importUnwrapKey } from '../crypto/handshake.ts';
 import { ParleyError } from '../protocol/errors.ts';
@@ -14,6 +16,8 @@ import { Hub } from './hub.ts';
 import { createLogger, type Logger } from './log.ts';
 
 export const SERVER_NAME = 'parley-server/0.1.0';
+/** Written in the store directory while a server runs, so parley-admin can tell. */
+export const PID_FILE = 'server.pid';
 
 export interface StartOptions {
   log?: Logger;
@@ -80,6 +84,7 @@ export class ParleyServer {
     });
     server.on('error', (err) => log.error(`listener error: ${err.message}`));
     parley.startSweeper();
+    if (!options.memoryStore) writeFileSync(join(config.storeDir, PID_FILE), `${process.pid}\n`);
     log.info(`listening on ${parley.address.host}:${parley.address.port}, key ${keys.fingerprint}`);
     return parley;
   }
@@ -156,6 +161,7 @@ export class ParleyServer {
       } else c.destroy();
     }
     await this.store.flush();
+    if (this.store.dir !== null) rmSync(join(this.store.dir, PID_FILE), { force: true });
     setTimeout(() => {
       for (const c of this.connections) c.destroy();
     }, 200).unref();

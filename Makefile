@@ -1,0 +1,46 @@
+# Parley: `make run-server` and `make run-client` in terminal windows; `make test` for the tests.
+# Every target that runs code installs the dependencies first when node_modules is missing.
+
+NODE      ?= node
+DEPS      := node_modules/.package-lock.json
+HOST      ?= 127.0.0.1
+PORT      ?= 7513
+# Extra flags, e.g. make run-server ARGS="--timeout 60"  or  make run-client ARGS="--user alice"
+ARGS      ?=
+
+.PHONY: run-server run-client test typecheck keys deps clean-store help
+
+help:
+	@echo "make run-server   start the server on $(HOST):$(PORT) (ARGS=... for more flags)"
+	@echo "make run-client   start a client (full screen; ARGS=--plain for line mode)"
+	@echo "make test         run the tests with coverage (ends with 'N passed, N failed')"
+	@echo "make test-NAME    run test/**/NAME.test.ts only, e.g. make test-frame"
+	@echo "make typecheck    tsc --noEmit"
+	@echo "make keys         create the server key pair in keys/"
+
+$(DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(DEPS)
+
+deps: $(DEPS)
+
+run-server: $(DEPS)
+	$(NODE) bin/parley-server.js --host $(HOST) --port $(PORT) $(ARGS)
+
+run-client: $(DEPS)
+	$(NODE) bin/parley.js --host $(HOST) --port $(PORT) $(ARGS)
+
+test: $(DEPS)
+	$(NODE) scripts/test.mjs
+
+test-%: $(DEPS)
+	NO_COLOR=1 $(NODE) --import tsx node_modules/uvu/bin.js test '(^|/)$*\.test\.ts$$'
+
+typecheck: $(DEPS)
+	npx tsc --noEmit
+
+keys: $(DEPS)
+	$(NODE) bin/parley-admin.js keys
+
+clean-store:
+	rm -rf store/server store/client

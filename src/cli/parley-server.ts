@@ -1,0 +1,40 @@
+/**
+ * parley-server: parse flags, start, log, and shut down cleanly on SIGINT/SIGTERM.
+ * Exit codes: 0 clean stop, 1 could not start, 2 bad flags.
+ */
+import { parseServerArgs, SERVER_USAGE } from '../server/config.ts';
+import { ParleyServer } from '../server/server.ts';
+import { ParleyError } from '../protocol/errors.ts';
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseServerArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`parley-server: ${(err as Error).message}\n\n${SERVER_USAGE}`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    process.stdout.write(SERVER_USAGE);
+    return;
+  }
+  let server: ParleyServer;
+  try {
+    server = await ParleyServer.start(parsed.config);
+  } catch (err) {
+    const message = err instanceof ParleyError ? err.message : String(err);
+    process.stderr.write(`parley-server: ${message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(130); // a second Ctrl+C does not wait
+    stopping = true;
+    server.log.info(`${signal}: shutting down`);
+    server.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+await main();

@@ -1,0 +1,170 @@
+/**
+ * The input parser: one line of what a person typed → a command value. Pure: no I/O, no
+ * terminal, so every rule is tested directly (test/client/commands.test.ts). Plain mode and the
+ * full-screen UI share it, and `/help` is generated from the same table.
+ */
+import { emojify } from 'node-emoji';
+
+export type Command =
+  | { command: 'register'; user: string }
+  | { command: 'login'; user: string }
+  | { command: 'logout' }
+  | { command: 'quit' }
+  | { command: 'who'; since?: number }
+  | { command: 'msg'; to: string; text: string }
+  | { command: 'all'; text: string }
+  | { command: 'help'; topic?: string }
+  /** text without a command prefix: goes to the focused conversation */
+  | { command: 'say'; text: string }
+  | { command: 'empty' }
+  | { command: 'invalid'; message: string };
+
+interface CommandSpec {
+  name: string;
+  aliases: string[];
+  usage: string;
+  summary: string;
+  parse(args: string): Command;
+}
+
+const usageError = (spec: { usage: string }): Command => ({ command: 'invalid', message: `usage: ${spec.usage}` });
+
+/** Splits "first rest of line" at the first run of spaces. */
+function splitFirst(args: string): [string, string] {
+  const match = /^(\S+)\s*([\s\S]*)$/.exec(args);
+  return match ? [match[1], match[2]] : ['', ''];
+}
+
+/** Turns `:shortcode:` into emoji, leaving unknown codes as typed. */
+export function withEmoji(text: string): string {
+  return emojify(text);
+}
+
+function userCommand(name: 'register' | 'login', summary: string): CommandSpec {
+  const spec: CommandSpec = {
+    name,
+    aliases: name === 'login' ? ['l'] : ['reg'],
+    usage: `/${name} USER`,
+    summary,
+    parse(args) {
+      const [user, rest] = splitFirst(args);
+      if (!user || rest) return usageError(spec);
+      return { command: name, user };
+    },
+  };
+  return spec;
+}
+
+function message(to: string, text: string, spec: { usage: string }): Command {
+  if (!to || !text.trim()) return usageError(spec);
+  return { command: 'msg', to: to.startsWith('@') ? to.slice(1) : to, text: withEmoji(text) };
+}
+
+export const COMMANDS: CommandSpec[] = [
+  userCommand('register', 'create an account and log in (asks for a password)'),
+  userCommand('login', 'log in (asks for a password)'),
+  {
+    name: 'msg',
+    aliases: ['m', 'tell'],
+    usage: '/msg USER TEXT',
+    summary: 'send a private message (also: @USER TEXT)',
+    parse(args) {
+      const [to, text] = splitFirst(args);
+      return message(to, text, this);
+    },
+  },
+  {
+    name: 'all',
+    aliases: ['broadcast', 'shout'],
+    usage: '/all TEXT',
+    summary: 'send a message to everyone online',
+    parse(args) {
+      if (!args.trim()) return usageError(this);
+      return { command: 'all', text: withEmoji(args) };
+    },
+  },
+  {
+    name: 'who',
+    aliases: ['w', 'online'],
+    usage: '/who [since SECONDS]',
+    summary: 'list who is online, or who was online in the last SECONDS',
+    parse(args) {
+      const words = args.trim().split(/\s+/).filter(Boolean);
+      if (words.length === 0) return { command: 'who' };
+      const seconds = words.length === 2 && words[0] === 'since' ? words[1] : words.length === 1 ? words[0] : '';
+      if (!/^\d{1,9}$/.test(seconds)) return usageError(this);
+      return { command: 'who', since: Number(seconds) };
+    },
+  },
+  {
+    name: 'logout',
+    aliases: [],
+    usage: '/logout',
+    summary: 'log out and forget this session (next start asks for the password)',
+    parse: () => ({ command: 'logout' }),
+  },
+  {
+    name: 'quit',
+    aliases: ['q', 'exit', 'bye'],
+    usage: '/quit',
+    summary: 'leave (the next start resumes your session)',
+    parse: () => ({ command: 'quit' }),
+  },
+  {
+    name: 'help',
+    aliases: ['h', '?'],
+    usage: '/help [COMMAND]',
+    summary: 'show the commands, or one command',
+    parse: (args) => (args.trim() ? { command: 'help', topic: args.trim().replace(/^\//, '') } : { command: 'help' }),
+  },
+];
+
+const byName = new Map<string, CommandSpec>();
+for (const spec of COMMANDS) for (const name of [spec.name, ...spec.aliases]) byName.set(name, spec);
+
+/** All command words with their slash, for tab completion. */
+export const COMMAND_WORDS = COMMANDS.map((spec) => `/${spec.name}`);
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return byName.get(name.toLowerCase());
+}
+
+/** Closest known command to a mistyped one, for "did you mean" hints. */
+function suggest(word: string): string | undefined {
+  const candidates = [...byName.keys()].filter((name) => name.length > 1);
+  return candidates.find((name) => name.startsWith(word) || word.startsWith(name));
+}
+
+/** Parses one line of input. */
+export function parseInput(line: string): Command {
+  const trimmed = line.replace(/[\r\n]+$/, '');
+  if (!trimmed.trim()) return { command: 'empty' };
+  if (trimmed.startsWith('@')) {
+    const [to, text] = splitFirst(trimmed.slice(1));
+    return message(to, text, { usage: '@USER TEXT' });
+  }
+  // "//text" sends text that starts with a slash
+  if (trimmed.startsWith('//')) return { command: 'say', text: withEmoji(trimmed.slice(1)) };
+  if (!trimmed.startsWith('/')) return { command: 'say', text: withEmoji(trimmed) };
+  const [word, args] = splitFirst(trimmed.slice(1));
+  const spec = findCommand(word);
+  if (!spec) {
+    const guess = suggest(word.toLowerCase());
+    const hint = guess ? ` Did you mean /${byName.get(guess)!.name}?` : '';
+    return { command: 'invalid', message: `unknown command /${word}.${hint} Type /help for the list.` };
+  }
+  return spec.parse(args);
+}
+
+/** The /help text: every command, or one. */
+export function helpText(topic?: string): string {
+  if (topic) {
+    const spec = findCommand(topic);
+    if (!spec) return `no command /${topic}; type /help for the list`;
+    const aliases = spec.aliases.length ? `  (also ${spec.aliases.map((a) => '/' + a).join(', ')})` : '';
+    return `${spec.usage} — ${spec.summary}${aliases}`;
+  }
+  const width = Math.max(...COMMANDS.map((spec) => spec.usage.length));
+  const lines = COMMANDS.map((spec) => `  ${spec.usage.padEnd(width)}  ${spec.summary}`);
+  return ['Commands:', '  @USER TEXT'.padEnd(width + 2) + '  send a private message', ...lines, 'Emoji: :smile: :tada: :+1: ... become 😄 🎉 👍'].join('\n');
+}

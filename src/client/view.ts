@@ -1,0 +1,42 @@
+/**
+ * The small interface between the chat logic and whatever draws it. The controller turns
+ * commands and network events into ViewEvents; plain mode prints them as lines (or JSON), the
+ * full-screen UI draws them into panes. Neither UI talks to the network directly.
+ */
+import type { ConnectionState } from './connection.ts';
+import type { UserStatus } from '../protocol/messages.ts';
+
+export type ViewEvent =
+  /** a chat message someone sent to you (private) or to everyone (broadcast) */
+  | { kind: 'message'; msgId: string; scope: 'private' | 'broadcast'; from: string; to?: string; text: string; ts: number }
+  /** one of your own messages and what became of it */
+  | { kind: 'sent'; msgId: string; scope: 'private' | 'broadcast'; to?: string; text: string; ts: number; status: 'sent' | 'queued' | 'failed'; recipients?: number; error?: { code: string; message: string } }
+  | { kind: 'presence'; user: string; event: 'joined' | 'left'; ts: number }
+  | { kind: 'who'; users: UserStatus[]; since?: number; ts: number }
+  | { kind: 'login'; user: string; resumed: boolean; ts: number }
+  | { kind: 'logout'; ts: number }
+  | { kind: 'trust'; address: string; fingerprint: string; decision: 'known' | 'pinned' | 'first-use'; ts: number }
+  | { kind: 'info'; text: string; ts: number }
+  | { kind: 'help'; text: string; ts: number }
+  /** something went wrong with what you asked for; the session goes on */
+  | { kind: 'error'; code: string; message: string; ts: number }
+  /** the server ended the session, or the connection is gone for good */
+  | { kind: 'notice'; code: string; message: string; ts: number };
+
+export interface StatusLine {
+  state: ConnectionState;
+  detail: string;
+  user: string | null;
+  address: string;
+  fingerprint: string | null;
+  queued: number;
+}
+
+export interface View {
+  show(event: ViewEvent): void;
+  status(status: StatusLine): void;
+  /** Asks for a password (or other secret) without echoing it. */
+  askSecret(prompt: string): Promise<string>;
+  /** The session is over (quit, logout, refused key): restore the terminal and exit. */
+  exit(code: number): void;
+}

@@ -1,0 +1,60 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
+import type { ParleyError } from '../../src/protocol/errors.ts';
+
+function collect(maxFrame?: number) {
+  const frames: string[] = [];
+  const errors: ParleyError[] = [];
+  const decoder = new FrameDecoder({ maxFrame, onFrame: (p) => frames.push(p.toString()), onError: (e) => errors.push(e) });
+  return { decoder, frames, errors };
+}
+
+const payloads = ['hello', '', 'x'.repeat(300), '{"type":"ping"}'];
+const stream = Buffer.concat(payloads.map((p) => encodeFrame(Buffer.from(p))));
+
+test('decodes frames written whole', () => {
+  const { decoder, frames, errors } = collect();
+  decoder.write(stream);
+  assert.equal(frames, payloads);
+  assert.is(errors.length, 0);
+});
+
+test('decodes frames written byte by byte', () => {
+  const { decoder, frames } = collect();
+  for (let i = 0; i < stream.length; i++) decoder.write(stream.subarray(i, i + 1));
+  assert.equal(frames, payloads);
+  assert.is(decoder.pendingBytes, 0);
+});
+
+test('decodes frames split at every boundary', () => {
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const { decoder, frames } = collect();
+    decoder.write(stream.subarray(0, cut));
+    decoder.write(stream.subarray(cut));
+    assert.equal(frames, payloads, `split at ${cut}`);
+  }
+});
+
+test('refuses an oversize length before buffering its payload', () => {
+  const { decoder, frames, errors } = collect(1024);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(0xffffffff);
+  decoder.write(header);
+  assert.is(errors.length, 1);
+  assert.is(errors[0].code, 'E_FRAME_TOO_LARGE');
+  assert.ok(errors[0].fatal);
+  assert.is(decoder.pendingBytes, 0);
+  decoder.write(encodeFrame(Buffer.from('late')));
+  assert.equal(frames, []);
+  assert.is(errors.length, 1, 'reports once, then ignores input');
+});
+
+test('accepts a frame of exactly the maximum size', () => {
+  const { decoder, frames, errors } = collect(16);
+  decoder.write(encodeFrame(Buffer.alloc(16, 97)));
+  assert.equal(frames, ['a'.repeat(16)]);
+  assert.is(errors.length, 0);
+});
+
+test.run();
