@@ -191,7 +191,7 @@ export class ServerConnection implements Session {
       try {
         outcome = this.ctx.hub.handle(this, message);
       } catch (err) {
-        this.replyError(ref, toParleyError(err));
+        this.replyError(ref, toParleyError(err), message.type);
         continue;
       }
       if (!(outcome instanceof Promise)) {
@@ -201,7 +201,7 @@ export class ServerConnection implements Session {
       this.handling = true;
       this.socket.pause();
       outcome
-        .then((result) => this.reply(ref, result), (err) => this.replyError(ref, toParleyError(err)))
+        .then((result) => this.reply(ref, result), (err) => this.replyError(ref, toParleyError(err), message.type))
         .finally(() => {
           this.handling = false;
           if (this.state === 'open') this.socket.resume();
@@ -215,8 +215,9 @@ export class ServerConnection implements Session {
     this.send(Object.keys(result).length ? { type: 'ok', ref, result } : { type: 'ok', ref });
   }
 
-  private replyError(ref: string | undefined, err: ParleyError): void {
+  private replyError(ref: string | undefined, err: ParleyError, requestType = 'message'): void {
     if (err.code === 'E_INTERNAL') this.ctx.log.error(`conn#${this.id} internal error: ${err.message}`);
+    else this.ctx.log.info(`conn#${this.id} ${this.user ?? '-'} ${requestType} refused: ${err.code}`);
     const message = err.code === 'E_INTERNAL' ? ERROR_TEXT.E_INTERNAL : err.message;
     const details = Object.keys(err.details).length ? err.details : undefined;
     this.send({ type: 'error', ...(ref !== undefined && { ref }), code: err.code, message, ...(details && { details }) });

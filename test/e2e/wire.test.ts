@@ -1,0 +1,233 @@
+/**
+ * The server against a client that speaks the wire protocol by hand: broken frames, tampering,
+ * replays, bad messages, and peers that stop answering. The server must answer each with a coded
+ * error, close only when the frame or channel is broken, and never crash.
+ */
+import { connect, type Socket } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Channel, type DirectionKeys } from '../../src/crypto/channel.ts';
+import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
+import { packJson, unpackRecords } from '../../src/protocol/records.ts';
+import { registered, startServer, waitFor, record, type TestServer } from './helpers.ts';
+
+/** A hand-driven connection: raw frames in and out, plus the channel once keyed. */
+class RawClient {
+  readonly socket: Socket;
+  readonly frames: Buffer[] = [];
+  channel: Channel | null = null;
+  keys: DirectionKeys | null = null;
+  closed = false;
+  private readonly decoder = new FrameDecoder({ maxFrame: 1 << 24, onFrame: (f) => this.frames.push(Buffer.from(f)), onError: () => undefined });
+
+  constructor(port: number) {
+    this.socket = connect({ host: '127.0.0.1', port });
+    this.socket.on('data', (chunk) => this.decoder.write(chunk));
+    this.socket.on('close', () => (this.closed = true));
+    this.socket.on('error', () => undefined);
+  }
+
+  async nextFrame(ms = 2000): Promise<Buffer> {
+    await waitFor(() => this.frames.length > 0 || this.closed, ms, 'a frame');
+    const frame = this.frames.shift();
+    if (!frame) throw new Error('connection closed without a frame');
+    return frame;
+  }
+
+  /** Completes the handshake; returns the key frame sent, for replay tests. */
+  async handshake(): Promise<Buffer> {
+    const hello = parseHello(await this.nextFrame());
+    const exchange = clientKeyExchange(hello);
+    const frame = encodeFrame(exchange.payload);
+    this.socket.write(frame);
+    this.keys = exchange.keys;
+    this.channel = Channel.forClient(exchange.keys);
+    const welcome = await this.nextMessages();
+    assert.is(welcome[0].type, 'welcome');
+    return frame;
+  }
+
+  sealed(messages: object[]): Buffer {
+    return encodeFrame(this.channel!.seal(packJson(messages.map((m) => JSON.stringify(m)))));
+  }
+
+  send(messages: object[]): void {
+    this.socket.write(this.sealed(messages));
+  }
+
+  sendRaw(texts: string[]): void {
+    this.socket.write(encodeFrame(this.channel!.seal(packJson(texts))));
+  }
+
+  async nextMessages(ms = 2000): Promise<Array<Record<string, any>>> {
+    const frame = await this.nextFrame(ms);
+    return unpackRecords(this.channel!.open(frame)).map((r) => JSON.parse(r.body.toString('utf8')));
+  }
+
+  /** Reads sealed messages until one matches. */
+  async expect(predicate: (m: Record<string, any>) => boolean, ms = 2000): Promise<Record<string, any>> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      for (const m of await this.nextMessages(Math.max(10, deadline - Date.now()))) if (predicate(m)) return m;
+    }
+  }
+
+  async closedWithin(ms = 2000): Promise<void> {
+    await waitFor(() => this.closed, ms, 'the server to close the connection');
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+let served: TestServer;
+
+test.before(async () => {
+  served = await startServer({ maxFrame: 64 * 1024, handshakeTimeout: 0.5, pingInterval: 0.3 });
+});
+test.after(() => served.stop());
+
+test('an oversize frame length is refused with E_FRAME_TOO_LARGE before any payload', async () => {
+  const raw = new RawClient(served.port);
+  await raw.nextFrame(); // hello
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(0xffffffff); // 4 GB
+  raw.socket.write(header);
+  const error = JSON.parse((await raw.nextFrame()).toString());
+  assert.is(error.code, 'E_FRAME_TOO_LARGE');
+  await raw.closedWithin();
+});
+
+test('garbage before the handshake is a handshake error, in clear, then a close', async () => {
+  const raw = new RawClient(served.port);
+  await raw.nextFrame();
+  raw.socket.write(encodeFrame(Buffer.from('GET / HTTP/1.1\r\n\r\n')));
+  const error = JSON.parse((await raw.nextFrame()).toString());
+  assert.is(error.code, 'E_HANDSHAKE');
+  await raw.closedWithin();
+});
+
+test('a wrong-size wrapped key is refused', async () => {
+  const raw = new RawClient(served.port);
+  await raw.nextFrame();
+  raw.socket.write(encodeFrame(Buffer.from(JSON.stringify({ type: 'key', protocol: 1, wrapped: Buffer.alloc(100).toString('base64') }))));
+  const error = JSON.parse((await raw.nextFrame()).toString());
+  assert.is(error.code, 'E_HANDSHAKE');
+  assert.match(error.message, /100 bytes/);
+  await raw.closedWithin();
+});
+
+test('a replayed handshake on a new connection yields nothing: the server never proves itself to it', async () => {
+  const first = new RawClient(served.port);
+  const keyFrame = await first.handshake();
+  first.destroy();
+  const replay = new RawClient(served.port);
+  await replay.nextFrame();
+  replay.socket.write(keyFrame); // a fresh nonce means fresh keys: the old secret does not fit
+  const welcome = await replay.nextFrame();
+  // Even from counter 0, the first session's keys do not open it (different hello nonce).
+  assert.throws(() => Channel.forClient(first.keys!).open(welcome), (err: Error & { code?: string }) => err.code === 'E_DECRYPT');
+  replay.destroy();
+});
+
+test('a slow handshake is dropped at the deadline', async () => {
+  const raw = new RawClient(served.port);
+  await raw.nextFrame();
+  raw.socket.write(Buffer.from([0])); // one byte, then nothing
+  const error = JSON.parse((await raw.nextFrame(3000)).toString());
+  assert.is(error.code, 'E_HANDSHAKE_TIMEOUT');
+  await raw.closedWithin();
+});
+
+test('bad JSON, unknown types and wrong fields get coded replies and the connection stays usable', async () => {
+  const raw = new RawClient(served.port);
+  await raw.handshake();
+  raw.sendRaw(['{not json']);
+  assert.is((await raw.expect((m) => m.type === 'error')).code, 'E_BAD_JSON');
+  raw.send([{ type: 'teleport', id: 'r1' }]);
+  const unknown = await raw.expect((m) => m.type === 'error');
+  assert.is(unknown.code, 'E_UNKNOWN_TYPE');
+  assert.is(unknown.ref, 'r1');
+  raw.send([{ type: 'login', id: 'r2', user: 'alice', password: 42 }]);
+  const invalid = await raw.expect((m) => m.type === 'error');
+  assert.is(invalid.code, 'E_INVALID');
+  assert.match(invalid.message, /password/);
+  raw.send([{ type: 'send', id: 'r3', msgId: 'abcdefgh', to: 'bob', text: 'hi' }]);
+  assert.is((await raw.expect((m) => m.type === 'error')).code, 'E_NOT_LOGGED_IN');
+  // several messages in one frame are all answered, in order
+  raw.send([{ type: 'ping', id: 'p1' }, { type: 'ping', id: 'p2' }]);
+  const pongs = await raw.nextMessages();
+  assert.equal(pongs.map((m) => m.id), ['p1', 'p2']);
+  assert.not.ok(raw.closed);
+  raw.destroy();
+});
+
+test('a tampered frame closes the connection with E_DECRYPT', async () => {
+  const raw = new RawClient(served.port);
+  await raw.handshake();
+  const frame = raw.sealed([{ type: 'ping', id: 'x' }]);
+  frame[frame.length - 3] ^= 0x01;
+  raw.socket.write(frame);
+  const notice = await raw.expect((m) => m.type === 'notice');
+  assert.is(notice.code, 'E_DECRYPT');
+  await raw.closedWithin();
+});
+
+test('a replayed sealed frame closes the connection with E_DECRYPT', async () => {
+  const raw = new RawClient(served.port);
+  await raw.handshake();
+  const frame = raw.sealed([{ type: 'ping', id: 'once' }]);
+  raw.socket.write(frame);
+  assert.is((await raw.expect((m) => m.type === 'pong')).id, 'once');
+  raw.socket.write(frame);
+  assert.is((await raw.expect((m) => m.type === 'notice')).code, 'E_DECRYPT');
+  await raw.closedWithin();
+});
+
+test('reordered frames close the connection with E_DECRYPT', async () => {
+  const raw = new RawClient(served.port);
+  await raw.handshake();
+  const first = raw.sealed([{ type: 'ping', id: '1' }]);
+  const second = raw.sealed([{ type: 'ping', id: '2' }]);
+  raw.socket.write(second);
+  raw.socket.write(first);
+  assert.is((await raw.expect((m) => m.type === 'notice')).code, 'E_DECRYPT');
+  await raw.closedWithin();
+});
+
+test('a truncated sealed frame closes the connection with E_DECRYPT', async () => {
+  const raw = new RawClient(served.port);
+  await raw.handshake();
+  const payload = raw.channel!.seal(Buffer.from('x'));
+  raw.socket.write(encodeFrame(payload.subarray(0, 10))); // shorter than a tag
+  assert.is((await raw.expect((m) => m.type === 'notice')).code, 'E_DECRYPT');
+  await raw.closedWithin();
+});
+
+test('a half-open peer that stops answering pings is dropped and leaves presence', async () => {
+  const watcher = await registered(served.port, 'watcher');
+  const presence = record(watcher, 'presence');
+  const raw = new RawClient(served.port);
+  await raw.handshake();
+  raw.send([{ type: 'register', id: 'r', user: 'ghost', password: 'ghost password' }]);
+  await raw.expect((m) => m.type === 'ok');
+  await waitFor(() => presence.some((p) => p.user === 'ghost' && p.event === 'joined'), 2000, 'ghost joined');
+  raw.socket.pause(); // stops reading and answering, like a peer whose network vanished
+  await waitFor(() => presence.some((p) => p.user === 'ghost' && p.event === 'left'), 3000, 'ghost dropped');
+  assert.ok(watcher.loggedIn, 'a client that answers pings stays');
+  raw.destroy();
+  watcher.close();
+});
+
+test('the server survives a storm of abrupt disconnects mid-handshake and mid-login', async () => {
+  const raws = Array.from({ length: 40 }, () => new RawClient(served.port));
+  await Promise.all(raws.slice(0, 20).map((r) => r.nextFrame()));
+  for (const r of raws) r.destroy();
+  const survivor = await registered(served.port, 'survivor');
+  assert.ok(survivor.loggedIn);
+  survivor.close();
+});
+
+test.run();
