@@ -1,0 +1,131 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { Channel, counterNonce, deriveKeys, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from '../../src/crypto/channel.ts';
+import { ParleyError } from '../../src/protocol/errors.ts';
+
+function throwsDecrypt(fn: () => unknown, what: string): void {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, ParleyError, what);
+    assert.is((err as ParleyError).code, 'E_DECRYPT', what);
+    assert.is((err as ParleyError).fatal, true, what);
+    return;
+  }
+  assert.unreachable(`${what}: expected E_DECRYPT`);
+}
+
+const secret = Buffer.alloc(32, 7);
+const salt = Buffer.alloc(32, 9);
+
+function pair() {
+  const keys = deriveKeys(secret, salt);
+  return { keys, server: Channel.forServer(keys), client: Channel.forClient(keys) };
+}
+
+test('deriveKeys gives two 32-byte keys that differ by direction', () => {
+  const keys = deriveKeys(secret, salt);
+  assert.is(keys.clientToServer.length, KEY_BYTES);
+  assert.is(keys.serverToClient.length, KEY_BYTES);
+  assert.not.ok(keys.clientToServer.equals(keys.serverToClient));
+  // deterministic
+  const again = deriveKeys(Buffer.from(secret), Buffer.from(salt));
+  assert.ok(again.clientToServer.equals(keys.clientToServer));
+  assert.ok(again.serverToClient.equals(keys.serverToClient));
+});
+
+test('different salts or secrets give different keys', () => {
+  const base = deriveKeys(secret, salt);
+  const otherSalt = deriveKeys(secret, Buffer.alloc(32, 10));
+  const otherSecret = deriveKeys(Buffer.alloc(32, 8), salt);
+  for (const other of [otherSalt, otherSecret]) {
+    assert.not.ok(other.clientToServer.equals(base.clientToServer));
+    assert.not.ok(other.serverToClient.equals(base.serverToClient));
+  }
+});
+
+test('counterNonce is 12 bytes: 4 zero bytes then the counter big-endian', () => {
+  assert.equal([...counterNonce(0n)], new Array(NONCE_BYTES).fill(0));
+  assert.equal([...counterNonce(1n)], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+  assert.equal([...counterNonce(0x0102030405060708n)], [0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+});
+
+test('client seals, server opens, and back, many frames in a row', () => {
+  const { server, client } = pair();
+  for (let i = 0; i < 20; i++) {
+    const up = Buffer.from(`client frame ${i} 😄`);
+    const sealed = client.seal(up);
+    assert.is(sealed.length, up.length + TAG_BYTES);
+    assert.ok(server.open(sealed).equals(up));
+    const down = randomBytes(i * 37);
+    assert.ok(client.open(server.seal(down)).equals(down));
+  }
+  // empty plaintext works too
+  assert.is(server.open(client.seal(Buffer.alloc(0))).length, 0);
+});
+
+test('counters advance: the same plaintext seals differently each time', () => {
+  const { client } = pair();
+  const text = Buffer.from('same text');
+  const a = client.seal(text);
+  const b = client.seal(text);
+  assert.not.ok(a.equals(b));
+});
+
+test('a channel cannot open what it sealed itself (directions use different keys)', () => {
+  const { client } = pair();
+  const sealed = client.seal(Buffer.from('loop'));
+  throwsDecrypt(() => client.open(sealed), 'own frame');
+});
+
+test('a tampered byte in the ciphertext or in the tag fails, fatally', () => {
+  const text = Buffer.from('pay alice 10 coins');
+  for (let i = 0; i < text.length + TAG_BYTES; i++) {
+    const { server, client } = pair();
+    const sealed = client.seal(text);
+    sealed[i] ^= 0x01;
+    throwsDecrypt(() => server.open(sealed), `flip byte ${i}`);
+  }
+});
+
+test('a replayed frame fails', () => {
+  const { server, client } = pair();
+  const first = client.seal(Buffer.from('one'));
+  server.open(first);
+  throwsDecrypt(() => server.open(first), 'replay');
+});
+
+test('two frames reordered fail', () => {
+  const { server, client } = pair();
+  const first = client.seal(Buffer.from('one'));
+  const second = client.seal(Buffer.from('two'));
+  throwsDecrypt(() => server.open(second), 'second first');
+  // a failed open does not advance the counter: the in-order frame still opens
+  assert.is(server.open(first).toString(), 'one');
+});
+
+test('a dropped frame makes the next one fail', () => {
+  const { server, client } = pair();
+  client.seal(Buffer.from('lost'));
+  throwsDecrypt(() => server.open(client.seal(Buffer.from('next'))), 'after drop');
+});
+
+test('a truncated frame fails: shorter than the tag, and one byte short', () => {
+  const { server, client } = pair();
+  const sealed = client.seal(Buffer.from('hello there'));
+  throwsDecrypt(() => server.open(sealed.subarray(0, TAG_BYTES - 1)), 'shorter than tag');
+  throwsDecrypt(() => server.open(Buffer.alloc(0)), 'empty');
+  throwsDecrypt(() => server.open(sealed.subarray(0, sealed.length - 1)), 'one byte short');
+  throwsDecrypt(() => server.open(sealed.subarray(1)), 'first byte missing');
+  throwsDecrypt(() => server.open(Buffer.concat([sealed, Buffer.from([0])])), 'one byte extra');
+  assert.is(server.open(sealed).toString(), 'hello there');
+});
+
+test('a frame sealed under other keys fails', () => {
+  const { server } = pair();
+  const stranger = Channel.forClient(deriveKeys(secret, Buffer.alloc(32, 1)));
+  throwsDecrypt(() => server.open(stranger.seal(Buffer.from('hi'))), 'other salt');
+});
+
+test.run();

@@ -1,0 +1,148 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateKeyPairSync, type webcrypto } from 'node:crypto';
+import {
+  acceptKeyExchange,
+  clientKeyExchange,
+  createHello,
+  HELLO_NONCE_BYTES,
+  importUnwrapKey,
+  parseHello,
+  wrapSecret,
+} from '../../src/crypto/handshake.ts';
+import { Channel } from '../../src/crypto/channel.ts';
+import { generateKeyPair } from '../../src/crypto/keys.ts';
+import { ParleyError } from '../../src/protocol/errors.ts';
+import { PROTOCOL_VERSION } from '../../src/protocol/messages.ts';
+
+const MODULUS_BYTES = 256;
+const server = generateKeyPair();
+// A second 2048-bit key (node:crypto is quicker to make one and gives the same PEM forms).
+const other = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+let unwrapKey: webcrypto.CryptoKey;
+
+test.before(async () => {
+  unwrapKey = await importUnwrapKey(server.privatePem);
+});
+
+function expectCode(err: unknown, code: string): ParleyError {
+  assert.instance(err, ParleyError);
+  const e = err as ParleyError;
+  assert.is(e.code, code, e.message);
+  assert.is(e.fatal, true, `${code} is fatal`);
+  return e;
+}
+
+function throwsSync(fn: () => unknown, code: string): ParleyError {
+  try {
+    fn();
+  } catch (err) {
+    return expectCode(err, code);
+  }
+  assert.unreachable(`expected ${code}`);
+  throw new Error('unreachable');
+}
+
+async function rejects(promise: Promise<unknown>, code: string): Promise<ParleyError> {
+  try {
+    await promise;
+  } catch (err) {
+    return expectCode(err, code);
+  }
+  assert.unreachable(`expected ${code}`);
+  throw new Error('unreachable');
+}
+
+const helloJson = (fields: Record<string, unknown>) =>
+  Buffer.from(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, server: 'test', key: server.publicPem, nonce: Buffer.alloc(32, 1).toString('base64'), ...fields }));
+
+test('createHello → parseHello round trip', () => {
+  const { payload, nonce } = createHello(server.publicPem, 'parley-test');
+  assert.is(nonce.length, HELLO_NONCE_BYTES);
+  const hello = parseHello(payload);
+  assert.is(hello.type, 'hello');
+  assert.is(hello.protocol, PROTOCOL_VERSION);
+  assert.is(hello.server, 'parley-test');
+  assert.is(hello.key, server.publicPem);
+  assert.ok(Buffer.from(hello.nonce, 'base64').equals(nonce));
+  // a fresh nonce every time
+  assert.not.ok(createHello(server.publicPem, 'x').nonce.equals(nonce));
+});
+
+test('parseHello rejects bad JSON, a wrong protocol and a wrong nonce size', () => {
+  throwsSync(() => parseHello(Buffer.from('{not json')), 'E_HANDSHAKE');
+  throwsSync(() => parseHello(Buffer.from('"hello"')), 'E_HANDSHAKE');
+  throwsSync(() => parseHello(helloJson({ type: 'key' })), 'E_HANDSHAKE');
+  throwsSync(() => parseHello(helloJson({ key: undefined })), 'E_HANDSHAKE');
+  throwsSync(() => parseHello(helloJson({ nonce: 'not base64!' })), 'E_HANDSHAKE');
+  throwsSync(() => parseHello(helloJson({ protocol: PROTOCOL_VERSION + 1 })), 'E_PROTOCOL_VERSION');
+  throwsSync(() => parseHello(helloJson({ nonce: Buffer.alloc(31).toString('base64') })), 'E_HANDSHAKE');
+  throwsSync(() => parseHello(helloJson({ nonce: Buffer.alloc(33).toString('base64') })), 'E_HANDSHAKE');
+  assert.is(parseHello(helloJson({})).server, 'test');
+});
+
+test('clientKeyExchange → acceptKeyExchange gives identical DirectionKeys on both sides', async () => {
+  const { payload: helloPayload, nonce } = createHello(server.publicPem, 'parley-test');
+  const hello = parseHello(helloPayload);
+  const { payload, keys } = clientKeyExchange(hello);
+  const serverKeys = await acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload);
+  assert.ok(serverKeys.clientToServer.equals(keys.clientToServer));
+  assert.ok(serverKeys.serverToClient.equals(keys.serverToClient));
+  // and the channels built on them talk
+  const up = Channel.forClient(keys).seal(Buffer.from('hi server'));
+  assert.is(Channel.forServer(serverKeys).open(up).toString(), 'hi server');
+});
+
+test('two exchanges give different keys (fresh secret each time)', () => {
+  const hello = parseHello(createHello(server.publicPem, 's').payload);
+  const a = clientKeyExchange(hello);
+  const b = clientKeyExchange(hello);
+  assert.not.ok(a.keys.clientToServer.equals(b.keys.clientToServer));
+  assert.not.ok(a.payload.equals(b.payload));
+});
+
+const keyMessage = (fields: Record<string, unknown>) => Buffer.from(JSON.stringify({ type: 'key', protocol: PROTOCOL_VERSION, ...fields }));
+
+test('acceptKeyExchange rejects a wrapped key of the wrong size', async () => {
+  const nonce = Buffer.alloc(32, 3);
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: Buffer.alloc(255).toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: Buffer.alloc(257).toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: '' })), 'E_HANDSHAKE');
+});
+
+test('acceptKeyExchange rejects a key wrapped for a different server key', async () => {
+  const wrapped = wrapSecret(other.publicKey, Buffer.alloc(32, 5));
+  assert.is(wrapped.length, MODULUS_BYTES);
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
+  // random bytes of the right size do not decrypt either
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: Buffer.alloc(256, 0x42).toString('base64') })), 'E_HANDSHAKE');
+});
+
+test('acceptKeyExchange rejects a secret of the wrong length', async () => {
+  const wrapped = wrapSecret(server.publicPem, Buffer.alloc(16, 5));
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
+});
+
+test('acceptKeyExchange rejects garbage JSON and a malformed message', async () => {
+  const nonce = Buffer.alloc(32);
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, Buffer.from('\x00\x01garbage')), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, Buffer.from('{"type":"key"}')), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ type: 'hello', wrapped: '' })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: '***' })), 'E_HANDSHAKE');
+});
+
+test('acceptKeyExchange rejects a wrong protocol', async () => {
+  const wrapped = wrapSecret(server.publicPem, Buffer.alloc(32, 5)).toString('base64');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ protocol: 99, wrapped })), 'E_PROTOCOL_VERSION');
+});
+
+test('wrapSecret refuses something that is not an RSA public key', () => {
+  throwsSync(() => wrapSecret('-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n', Buffer.alloc(32)), 'E_HANDSHAKE');
+  throwsSync(() => wrapSecret('', Buffer.alloc(32)), 'E_HANDSHAKE');
+});
+
+test.run();

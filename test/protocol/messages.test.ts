@@ -1,0 +1,182 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  clientSchemas,
+  MessageError,
+  normalizeUsername,
+  parseClientMessage,
+  parseServerMessage,
+  RESERVED_NAMES,
+  serverSchemas,
+  TEXT_MAX,
+  usernameProblem,
+} from '../../src/protocol/messages.ts';
+
+function fails(fn: () => unknown, code: string): MessageError {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, MessageError);
+    const e = err as MessageError;
+    assert.is(e.code, code, e.message);
+    return e;
+  }
+  assert.unreachable(`expected ${code}`);
+  throw new Error('unreachable');
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+
+const validClient: Record<string, Record<string, unknown>> = {
+  register: { type: 'register', id: 'r1', user: 'alice', password: 'correct horse' },
+  login: { type: 'login', id: 'r2', user: 'alice', password: 'correct horse' },
+  resume: { type: 'resume', id: 'r3', user: 'alice', token: 'tok_123' },
+  logout: { type: 'logout', id: 'r4' },
+  quit: { type: 'quit', id: 'r5' },
+  who: { type: 'who', id: 'r6', since: 30 },
+  send: { type: 'send', id: 'r7', msgId: 'msg-0001', to: 'bob', text: 'hi bob 😄' },
+  broadcast: { type: 'broadcast', id: 'r8', msgId: 'msg_0002', text: 'hi all' },
+  ping: { type: 'ping', id: 'p1' },
+  pong: { type: 'pong' },
+};
+
+test('the table of valid client messages covers every client type', () => {
+  assert.equal(Object.keys(validClient).sort(), Object.keys(clientSchemas).sort());
+});
+
+test('parseClientMessage accepts every client message type with valid fields', () => {
+  for (const [type, message] of Object.entries(validClient)) {
+    assert.equal(parseClientMessage(json(message)), message, type);
+  }
+  assert.equal(parseClientMessage(json({ type: 'who', id: 'x' })), { type: 'who', id: 'x' });
+  assert.equal(parseClientMessage(json({ type: 'ping' })), { type: 'ping' });
+  const long = 'x'.repeat(TEXT_MAX);
+  assert.is((parseClientMessage(json({ ...validClient.send, text: long })) as { text: string }).text.length, TEXT_MAX);
+});
+
+test('extra unknown fields are ignored', () => {
+  const parsed = parseClientMessage(json({ ...validClient.send, color: 'red', nested: { a: 1 } }));
+  assert.equal(parsed, validClient.send);
+  assert.not.ok('color' in parsed);
+});
+
+test('an unknown type is E_UNKNOWN_TYPE, with ref when the id is a string', () => {
+  let e = fails(() => parseClientMessage(json({ type: 'dance', id: 'req-9' })), 'E_UNKNOWN_TYPE');
+  assert.is(e.ref, 'req-9');
+  assert.match(e.message, 'dance');
+  e = fails(() => parseClientMessage(json({ type: 'dance', id: 7 })), 'E_UNKNOWN_TYPE');
+  assert.is(e.ref, undefined);
+  e = fails(() => parseClientMessage(json({ id: 'a' })), 'E_UNKNOWN_TYPE');
+  assert.is(e.ref, 'a');
+  assert.match(e.message, 'missing');
+  // a server-only type is unknown to the server
+  fails(() => parseClientMessage(json({ type: 'welcome', id: 'a' })), 'E_UNKNOWN_TYPE');
+  // inherited property names are not types
+  fails(() => parseClientMessage(json({ type: 'toString', id: 'a' })), 'E_UNKNOWN_TYPE');
+});
+
+test('bad JSON is E_BAD_JSON', () => {
+  for (const text of ['', '{', '{"type":"ping"', 'nope', '{type:"ping"}']) {
+    const e = fails(() => parseClientMessage(text), 'E_BAD_JSON');
+    assert.is(e.ref, undefined);
+  }
+});
+
+test('non-object JSON is E_INVALID', () => {
+  for (const text of ['null', '42', '"ping"', '[]', '[{"type":"ping"}]', 'true']) fails(() => parseClientMessage(text), 'E_INVALID');
+});
+
+test('wrong field types, missing fields, too-long text and bad msgIds are E_INVALID naming the field', () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ ...validClient.login, password: 5 }, 'password'],
+    [{ ...validClient.login, user: undefined }, 'user'],
+    [{ ...validClient.login, user: '' }, 'user'],
+    [{ ...validClient.register, id: 12 }, 'id'],
+    [{ type: 'logout' }, 'id'],
+    [{ ...validClient.resume, token: '' }, 'token'],
+    [{ ...validClient.who, since: -1 }, 'since'],
+    [{ ...validClient.who, since: 1.5 }, 'since'],
+    [{ ...validClient.who, since: '30' }, 'since'],
+    [{ ...validClient.send, text: 'x'.repeat(TEXT_MAX + 1) }, 'text'],
+    [{ ...validClient.send, text: '' }, 'text'],
+    [{ ...validClient.send, to: undefined }, 'to'],
+    [{ ...validClient.send, msgId: 'short' }, 'msgId'],
+    [{ ...validClient.send, msgId: 'has space!' }, 'msgId'],
+    [{ ...validClient.send, msgId: 'x'.repeat(65) }, 'msgId'],
+    [{ ...validClient.broadcast, msgId: undefined }, 'msgId'],
+    [{ ...validClient.broadcast, text: ['a'] }, 'text'],
+    [{ type: 'ping', id: 3 }, 'id'],
+  ];
+  for (const [message, field] of cases) {
+    const e = fails(() => parseClientMessage(json(message)), 'E_INVALID');
+    assert.match(e.message, field, `${json(message).slice(0, 80)} → ${e.message}`);
+    assert.match(e.message, String(message.type));
+    if (typeof message.id === 'string') assert.is(e.ref, message.id);
+  }
+});
+
+test('an id longer than 64 characters is not echoed as ref', () => {
+  const e = fails(() => parseClientMessage(json({ type: 'dance', id: 'i'.repeat(65) })), 'E_UNKNOWN_TYPE');
+  assert.is(e.ref, undefined);
+});
+
+const validServer: Record<string, Record<string, unknown>> = {
+  welcome: { type: 'welcome', server: 'parley', protocol: 1, maxFrame: 1048576, maxText: TEXT_MAX },
+  ok: { type: 'ok', ref: 'r1', result: { user: 'alice', token: 't', expiresAt: 5 } },
+  error: { type: 'error', ref: 'r2', code: 'E_NO_SUCH_USER', message: "no user named 'carol'", details: { user: 'carol' } },
+  msg: { type: 'msg', msgId: 'msg-0001', scope: 'private', from: 'alice', to: 'bob', text: 'hi', ts: 1700000000000 },
+  presence: { type: 'presence', user: 'bob', event: 'joined', at: 1700000000000 },
+  notice: { type: 'notice', code: 'E_IDLE_TIMEOUT', message: 'bye' },
+  ping: { type: 'ping', id: 'p' },
+  pong: { type: 'pong', id: 'p' },
+};
+
+test('parseServerMessage accepts every server message type', () => {
+  assert.equal(Object.keys(validServer).sort(), Object.keys(serverSchemas).sort());
+  for (const [type, message] of Object.entries(validServer)) assert.equal(parseServerMessage(json(message)), message, type);
+  assert.equal(parseServerMessage(json({ type: 'ok', ref: 'x' })), { type: 'ok', ref: 'x' });
+  assert.equal(parseServerMessage(json({ type: 'error', code: 'E_X', message: 'm' })), { type: 'error', code: 'E_X', message: 'm' });
+  const broadcast = { type: 'msg', msgId: 'abcdef', scope: 'broadcast', from: 'a', text: 't', ts: 0 };
+  assert.equal(parseServerMessage(json({ ...broadcast, extra: true })), broadcast);
+});
+
+test('parseServerMessage rejects what is wrong, with codes', () => {
+  fails(() => parseServerMessage('{'), 'E_BAD_JSON');
+  fails(() => parseServerMessage('[1]'), 'E_INVALID');
+  const unknown = fails(() => parseServerMessage(json({ type: 'send', id: 'q' })), 'E_UNKNOWN_TYPE');
+  assert.is(unknown.ref, 'q');
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ ...validServer.msg, scope: 'group' }, 'scope'],
+    [{ ...validServer.msg, ts: -1 }, 'ts'],
+    [{ ...validServer.msg, text: 'x'.repeat(TEXT_MAX + 1) }, 'text'],
+    [{ ...validServer.presence, event: 'danced' }, 'event'],
+    [{ ...validServer.welcome, maxFrame: 0 }, 'maxFrame'],
+    [{ ...validServer.error, code: undefined }, 'code'],
+    [{ ...validServer.notice, message: 'm'.repeat(1001) }, 'message'],
+    [{ ...validServer.ok, ref: undefined }, 'ref'],
+  ];
+  for (const [message, field] of cases) {
+    const e = fails(() => parseServerMessage(json(message)), 'E_INVALID');
+    assert.match(e.message, field, e.message);
+  }
+});
+
+test('normalizeUsername trims and lower-cases', () => {
+  assert.is(normalizeUsername('  Alice '), 'alice');
+  assert.is(normalizeUsername('BOB_2'), 'bob_2');
+});
+
+test('usernameProblem: length 2-24, a letter first, allowed characters, reserved names', () => {
+  for (const ok of ['al', 'alice', 'bob_2', 'x-y', 'a'.repeat(24), 'z9']) assert.is(usernameProblem(ok), null, ok);
+  for (const short of ['', 'a']) assert.match(usernameProblem(short) ?? '', '2 to 24');
+  assert.match(usernameProblem('a'.repeat(25)) ?? '', '2 to 24');
+  for (const bad of ['1abc', '_abc', '-abc', 'al ice', 'alice!', 'Alice', 'ålice', 'ali.ce', 'al😄']) {
+    assert.match(usernameProblem(bad) ?? '', 'start with a letter', bad);
+  }
+  for (const reserved of ['all', 'admin', 'server', 'me', 'everyone']) {
+    assert.ok(RESERVED_NAMES.has(reserved));
+    assert.match(usernameProblem(reserved) ?? '', 'reserved', reserved);
+  }
+});
+
+test.run();

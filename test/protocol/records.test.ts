@@ -1,0 +1,76 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { packJson, RECORD_BINARY, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
+import { ParleyError } from '../../src/protocol/errors.ts';
+
+function throwsCode(fn: () => unknown, code: string, fatal?: boolean): ParleyError {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, ParleyError);
+    const e = err as ParleyError;
+    assert.is(e.code, code);
+    if (fatal !== undefined) assert.is(e.fatal, fatal);
+    return e;
+  }
+  assert.unreachable(`expected ${code}`);
+  throw new Error('unreachable');
+}
+
+const texts = ['{"type":"ping"}', '{"text":"héllo wörld"}', '{"text":"日本語のテキスト"}', '{"text":"emoji 😄🎉👍🏽 👨‍👩‍👧"}', ''];
+
+test('packJson then unpackRecords gives back every text, multi-byte UTF-8 and emoji included', () => {
+  const packed = packJson(texts);
+  const records = unpackRecords(packed);
+  assert.is(records.length, texts.length);
+  for (let i = 0; i < texts.length; i++) {
+    assert.is(records[i].kind, RECORD_JSON);
+    assert.is(records[i].body.toString('utf8'), texts[i]);
+  }
+});
+
+test('lengths are in bytes, not characters', () => {
+  const packed = packJson(['😄']);
+  assert.is(packed.length, 5 + 4);
+  assert.is(packed.readUInt8(0), RECORD_JSON);
+  assert.is(packed.readUInt32BE(1), 4);
+});
+
+test('an empty list packs to nothing and unpacks to no records', () => {
+  const packed = packJson([]);
+  assert.is(packed.length, 0);
+  assert.equal(unpackRecords(packed), []);
+  assert.equal(unpackRecords(Buffer.alloc(0)), []);
+});
+
+test('a truncated header is a fatal E_BAD_FRAME', () => {
+  const packed = packJson(['{"a":1}', '{"b":2}']);
+  const firstLength = 5 + 7;
+  for (let extra = 1; extra < 5; extra++) {
+    throwsCode(() => unpackRecords(packed.subarray(0, firstLength + extra)), 'E_BAD_FRAME', true);
+  }
+  throwsCode(() => unpackRecords(Buffer.from([RECORD_JSON])), 'E_BAD_FRAME', true);
+});
+
+test('a length past the end is a fatal E_BAD_FRAME', () => {
+  const packed = packJson(['{"a":1}']);
+  throwsCode(() => unpackRecords(packed.subarray(0, packed.length - 1)), 'E_BAD_FRAME', true);
+  const lying = Buffer.from(packed);
+  lying.writeUInt32BE(0xffffffff, 1);
+  throwsCode(() => unpackRecords(lying), 'E_BAD_FRAME', true);
+});
+
+test('unknown kinds come back with their kind, alongside known ones', () => {
+  const binary = Buffer.from([RECORD_BINARY, 0, 0, 0, 3, 1, 2, 3]);
+  const unknown = Buffer.from([99, 0, 0, 0, 0]);
+  const records = unpackRecords(Buffer.concat([packJson(['{}']), binary, unknown, packJson(['[]'])]));
+  assert.equal(
+    records.map((r) => r.kind),
+    [RECORD_JSON, RECORD_BINARY, 99, RECORD_JSON],
+  );
+  assert.equal([...records[1].body], [1, 2, 3]);
+  assert.is(records[2].body.length, 0);
+  assert.is(records[3].body.toString(), '[]');
+});
+
+test.run();
