@@ -10,7 +10,7 @@
  *
  * `Store.memory()` is the twin used by tests: same code, lowdb's Memory adapter.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low, Memory, type Adapter } from 'lowdb';
 import { DataFile } from 'lowdb/node';
@@ -27,10 +27,18 @@ function checkSegment(segment: string): string {
   return segment;
 }
 
+/** Collections may nest (`mailbox/alice`): every `/`-separated part must be a safe segment. */
+function checkCollection(collection: string): string {
+  for (const part of collection.split('/')) checkSegment(part);
+  return collection;
+}
+
 interface Doc {
   low: Low<unknown>;
   collection: string;
   key: string;
+  /** removed: the next batch deletes the file instead of writing it */
+  removed: boolean;
 }
 
 export class Store {
@@ -58,12 +66,12 @@ export class Store {
   }
 
   private path(collection: string, key: string): string {
-    return join(this.dir ?? '', checkSegment(collection), `${checkSegment(key)}.json`);
+    return join(this.dir ?? '', checkCollection(collection), `${checkSegment(key)}.json`);
   }
 
   private adapter(collection: string, key: string): Adapter<unknown> {
+    const file = this.path(collection, key); // checks the names, for the memory twin too
     if (this.dir === null) return new Memory<unknown>();
-    const file = this.path(collection, key);
     return new DataFile<unknown>(file, {
       parse: (text) => {
         try {
@@ -85,7 +93,7 @@ export class Store {
     const id = `${collection}/${key}`;
     let doc = this.docs.get(id);
     if (!doc) {
-      doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key };
+      doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, removed: false };
       await doc.low.read();
       // Another caller may have loaded it while we awaited the read: keep the first.
       const raced = this.docs.get(id);
@@ -103,7 +111,7 @@ export class Store {
 
   /** Keys of the documents in `collection`. */
   async keys(collection: string): Promise<string[]> {
-    checkSegment(collection);
+    checkCollection(collection);
     if (this.dir === null) return [...(this.memoryKeys.get(collection) ?? [])];
     let names: string[];
     try {
@@ -120,10 +128,11 @@ export class Store {
     const id = `${collection}/${key}`;
     let doc = this.docs.get(id);
     if (!doc) {
-      doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key };
+      doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, removed: false };
       this.docs.set(id, doc);
     }
     doc.low.data = data;
+    doc.removed = false;
     this.dirty.add(doc);
     if (this.dir === null) {
       let keys = this.memoryKeys.get(collection);
@@ -131,6 +140,51 @@ export class Store {
       keys.add(key);
     }
     return this.schedule();
+  }
+
+  /** Deletes a document. Resolves when the batch holding the deletion is on disk. */
+  remove(collection: string, key: string): Promise<void> {
+    const id = `${collection}/${key}`;
+    let doc = this.docs.get(id);
+    if (!doc) {
+      doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, removed: true };
+      this.docs.set(id, doc);
+    }
+    doc.low.data = null;
+    doc.removed = true;
+    this.dirty.add(doc);
+    this.memoryKeys.get(collection)?.delete(key);
+    return this.schedule();
+  }
+
+  /**
+   * Forgets the cached copy of a clean document, so that large collections read piece by piece
+   * (old mailbox segments) do not stay in memory. A dirty document stays until it is written.
+   */
+  evict(collection: string, key: string): void {
+    const id = `${collection}/${key}`;
+    const doc = this.docs.get(id);
+    if (doc && !this.dirty.has(doc) && this.dir !== null) this.docs.delete(id);
+  }
+
+  /** Names of the sub-collections of `collection` (e.g. the users under `mailbox`). */
+  async collections(collection: string): Promise<string[]> {
+    checkCollection(collection);
+    if (this.dir === null) {
+      const prefix = `${collection}/`;
+      const names = new Set<string>();
+      for (const [name, keys] of this.memoryKeys) {
+        if (name.startsWith(prefix) && keys.size > 0) names.add(name.slice(prefix.length).split('/')[0]);
+      }
+      return [...names];
+    }
+    try {
+      const entries = await readdir(join(this.dir, collection), { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
   }
 
   private schedule(): Promise<void> {
@@ -166,11 +220,18 @@ export class Store {
           }
         }
       }
-      await Promise.all(docs.map((doc) => doc.low.write()));
+      await Promise.all(docs.map((doc) => (doc.removed ? this.unlink(doc) : doc.low.write())));
       batch?.resolve();
     } catch (err) {
       batch?.reject(err);
     }
+  }
+
+  private async unlink(doc: Doc): Promise<void> {
+    const id = `${doc.collection}/${doc.key}`;
+    if (this.docs.get(id) === doc && doc.removed) this.docs.delete(id);
+    if (this.dir === null) return;
+    await rm(this.path(doc.collection, doc.key), { force: true });
   }
 
   /** Writes everything still dirty. */

@@ -1,0 +1,161 @@
+/**
+ * An append-only log on the sharded store, cut into fixed-size segments:
+ *
+ *   <collection>/meta.json           { first, next }   first kept seq, next seq to assign
+ *   <collection>/s000000000042.json  entries with seq 42*SEGMENT .. 43*SEGMENT-1
+ *
+ * Appending writes only the meta document and the tail segment, so storing one entry costs the
+ * same whether the log holds a thousand entries or a million (lowdb rewrites whole files; this
+ * keeps every file small). Reading old segments does not keep them in memory. Mailboxes and
+ * conversation histories are logs.
+ */
+import { z } from 'zod';
+import type { Store } from './store.ts';
+
+/** Entries per segment: small enough that rewriting the tail is cheap, large enough to page well. */
+export const SEGMENT = 128;
+
+const Meta = z.object({ first: z.number().int().nonnegative(), next: z.number().int().nonnegative() });
+type Meta = z.infer<typeof Meta>;
+
+export interface LogEntry<E> {
+  seq: number;
+  entry: E;
+}
+
+const segmentKey = (index: number) => `s${String(index).padStart(12, '0')}`;
+
+export class SegmentedLog<E> {
+  /**
+   * The segment appends go to, owned here: the store hands out validated copies, and two
+   * appends in one tick must land in the same array, so appends never read the store.
+   */
+  private tail: { index: number; items: Array<LogEntry<E>> } = { index: 0, items: [] };
+  /** Rewrites of older segments run one at a time (read, change, write). */
+  private updating: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly store: Store,
+    readonly collection: string,
+    private readonly meta: Meta,
+    private readonly segmentSchema: z.ZodType<Array<LogEntry<E>>>,
+  ) {}
+
+  /** Opens (or starts) the log stored under `collection`. */
+  static async open<E>(store: Store, collection: string, entrySchema: z.ZodType<E>): Promise<SegmentedLog<E>> {
+    const segmentSchema = z.array(z.object({ seq: z.number().int(), entry: entrySchema })) as unknown as z.ZodType<Array<LogEntry<E>>>;
+    const meta = (await store.get(collection, 'meta', Meta)) ?? { first: 0, next: 0 };
+    const log = new SegmentedLog(store, collection, meta, segmentSchema);
+    const index = Math.floor(meta.next / SEGMENT);
+    log.tail = { index, items: meta.next % SEGMENT === 0 ? [] : await log.segment(index) };
+    return log;
+  }
+
+  /** Seq of the oldest kept entry. */
+  get first(): number {
+    return this.meta.first;
+  }
+
+  /** Seq the next appended entry gets; also the count of entries ever appended. */
+  get next(): number {
+    return this.meta.next;
+  }
+
+  /** Entries kept. */
+  get size(): number {
+    return this.meta.next - this.meta.first;
+  }
+
+  private async segment(index: number): Promise<Array<LogEntry<E>>> {
+    if (index === this.tail.index) return this.tail.items;
+    return (await this.store.get(this.collection, segmentKey(index), this.segmentSchema)) ?? [];
+  }
+
+  /** Appends one entry. `written` resolves when it is on disk. */
+  append(entry: E): { seq: number; written: Promise<void> } {
+    const seq = this.meta.next++;
+    const index = Math.floor(seq / SEGMENT);
+    if (index !== this.tail.index) this.tail = { index, items: [] };
+    this.tail.items.push({ seq, entry });
+    const writes = [this.store.put(this.collection, segmentKey(index), this.tail.items), this.store.put(this.collection, 'meta', this.meta)];
+    return { seq, written: Promise.all(writes).then(() => undefined) };
+  }
+
+  /** Up to `limit` entries with seq >= `from`, oldest first. */
+  async read(from: number, limit: number): Promise<Array<LogEntry<E>>> {
+    const out: Array<LogEntry<E>> = [];
+    let seq = Math.max(from, this.meta.first);
+    while (seq < this.meta.next && out.length < limit) {
+      const index = Math.floor(seq / SEGMENT);
+      for (const item of await this.segment(index)) {
+        if (item.seq >= seq && out.length < limit) out.push(item);
+      }
+      this.release(index);
+      seq = (index + 1) * SEGMENT;
+    }
+    return out;
+  }
+
+  /** Up to `limit` entries with seq < `before`, returned oldest first (for paging backwards). */
+  async readBefore(before: number, limit: number): Promise<Array<LogEntry<E>>> {
+    const out: Array<LogEntry<E>> = [];
+    let end = Math.min(before, this.meta.next); // exclusive
+    while (end > this.meta.first && out.length < limit) {
+      const index = Math.floor((end - 1) / SEGMENT);
+      const items = (await this.segment(index)).filter((item) => item.seq < end && item.seq >= this.meta.first);
+      out.unshift(...items.slice(-(limit - out.length)));
+      this.release(index);
+      end = index * SEGMENT;
+    }
+    return out;
+  }
+
+  /** Finds the newest entry matching `predicate`, searching back at most `maxEntries`. */
+  async findLast(predicate: (entry: E) => boolean, maxEntries = 10_000): Promise<LogEntry<E> | undefined> {
+    let end = this.meta.next;
+    const stop = Math.max(this.meta.first, this.meta.next - maxEntries);
+    while (end > stop) {
+      const index = Math.floor((end - 1) / SEGMENT);
+      const items = await this.segment(index);
+      this.release(index);
+      for (let i = items.length - 1; i >= 0; i--) {
+        if (items[i].seq < end && items[i].seq >= stop && predicate(items[i].entry)) return items[i];
+      }
+      end = index * SEGMENT;
+    }
+    return undefined;
+  }
+
+  /** Replaces the entry at `seq` (edits, deletions). Resolves when written. */
+  update(seq: number, change: (entry: E) => E): Promise<void> {
+    const run = async () => {
+      const index = Math.floor(seq / SEGMENT);
+      const segment = await this.segment(index);
+      const position = segment.findIndex((item) => item.seq === seq);
+      if (position < 0) return;
+      segment[position] = { seq, entry: change(segment[position].entry) };
+      await this.store.put(this.collection, segmentKey(index), segment);
+    };
+    const done = this.updating.then(run, run);
+    this.updating = done.catch(() => undefined);
+    return done;
+  }
+
+  /** Forgets entries with seq < `seq`: whole segments are deleted, the meta moves on. */
+  async dropBefore(seq: number): Promise<void> {
+    const target = Math.min(seq, this.meta.next);
+    if (target <= this.meta.first) return;
+    const writes: Promise<void>[] = [];
+    for (let index = Math.floor(this.meta.first / SEGMENT); (index + 1) * SEGMENT <= target; index++) {
+      writes.push(this.store.remove(this.collection, segmentKey(index)));
+    }
+    this.meta.first = target;
+    writes.push(this.store.put(this.collection, 'meta', this.meta));
+    await Promise.all(writes);
+  }
+
+  /** Old segments are read once and let go. */
+  private release(index: number): void {
+    if (index !== this.tail.index) this.store.evict(this.collection, segmentKey(index));
+  }
+}
