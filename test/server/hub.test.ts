@@ -1,0 +1,356 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Accounts } from '../../src/server/accounts.ts';
+import { Hub, NO_REPLY, type HandlerResult } from '../../src/server/hub.ts';
+import { createLogger } from '../../src/server/log.ts';
+import { RecordingSession } from '../../src/server/session.ts';
+import { Store } from '../../src/store/store.ts';
+import { ParleyError } from '../../src/protocol/errors.ts';
+import type { ClientMessage, UserStatus } from '../../src/protocol/messages.ts';
+
+const PASSWORD = 'correct horse battery';
+const IDLE_MS = 30_000;
+const START = 1_700_000_000_000;
+
+async function setup(idleTimeoutMs = IDLE_MS) {
+  let t = START;
+  const now = () => t;
+  const advance = (ms: number) => (t += ms);
+  const store = Store.memory();
+  const accounts = await Accounts.load(store, { maxLoginFailures: 3, blockDurationMs: 60_000, tokenTtlMs: 86_400_000, scrypt: { N: 1024, r: 8, p: 1 }, now });
+  const hub = new Hub(accounts, createLogger('silent'), { idleTimeoutMs, now });
+  let n = 0;
+  const id = () => `r${++n}`;
+  const handle = async (session: RecordingSession, message: Record<string, unknown>): Promise<HandlerResult> =>
+    hub.handle(session, { id: id(), ...message } as ClientMessage);
+  /** A session logged in as `user` (registering it), with its sent list cleared. */
+  const online = async (user: string): Promise<RecordingSession> => {
+    const session = new RecordingSession();
+    if (accounts.exists(user)) await handle(session, { type: 'login', user, password: PASSWORD });
+    else await handle(session, { type: 'register', user, password: PASSWORD });
+    session.sent.length = 0;
+    return session;
+  };
+  return { hub, accounts, store, now, advance, handle, online };
+}
+
+async function rejects(result: unknown, code: string): Promise<ParleyError> {
+  try {
+    await (typeof result === 'function' ? result() : result);
+  } catch (err) {
+    assert.instance(err, ParleyError);
+    assert.is((err as ParleyError).code, code, (err as Error).message);
+    return err as ParleyError;
+  }
+  assert.unreachable(`expected ${code}`);
+  throw new Error('unreachable');
+}
+
+let msgCounter = 0;
+const msgId = () => `msg-${String(++msgCounter).padStart(6, '0')}`;
+
+test('register attaches the user and the others see them join', async () => {
+  const { hub, handle, online, now } = await setup();
+  const bob = await online('bob');
+  const alice = new RecordingSession();
+  const result = (await handle(alice, { type: 'register', user: 'Alice', password: PASSWORD })) as Record<string, unknown>;
+  assert.is(result.user, 'alice');
+  assert.type(result.token, 'string');
+  assert.type(result.expiresAt, 'number');
+  assert.is(alice.user, 'alice');
+  assert.is(alice.token, result.token);
+  assert.is(alice.loginAt, now());
+  assert.ok(hub.isOnline('alice'));
+  assert.is(hub.onlineCount, 2);
+  assert.equal(bob.of('presence'), [{ type: 'presence', user: 'alice', event: 'joined', at: now() }]);
+  assert.equal(alice.of('presence'), [], 'no presence about yourself');
+});
+
+test('login attaches the user and the others see them join', async () => {
+  const { hub, handle, online, accounts } = await setup();
+  await accounts.register('alice', PASSWORD);
+  const bob = await online('bob');
+  const carol = await online('carol');
+  bob.sent.length = 0;
+  const alice = new RecordingSession();
+  const result = (await handle(alice, { type: 'login', user: 'alice', password: PASSWORD })) as Record<string, unknown>;
+  assert.is(result.user, 'alice');
+  assert.is(alice.user, 'alice');
+  assert.ok(hub.isOnline('alice'));
+  for (const other of [bob, carol]) assert.equal(other.of('presence').map((p) => [p.user, p.event]), [['alice', 'joined']]);
+});
+
+test('a failed login leaves the session logged out and passes the code on', async () => {
+  const { handle, accounts } = await setup();
+  await accounts.register('alice', PASSWORD);
+  const session = new RecordingSession();
+  await rejects(handle(session, { type: 'login', user: 'alice', password: 'wrong password' }), 'E_BAD_CREDENTIALS');
+  await rejects(handle(session, { type: 'login', user: 'nobody', password: PASSWORD }), 'E_NO_SUCH_USER');
+  await rejects(handle(session, { type: 'register', user: 'alice', password: PASSWORD }), 'E_USER_EXISTS');
+  assert.is(session.user, null);
+});
+
+test('a second login of the same user replaces the first, without a left/joined announcement', async () => {
+  const { hub, handle, online } = await setup();
+  const bob = await online('bob');
+  const first = await online('alice');
+  bob.sent.length = 0;
+  const second = new RecordingSession();
+  await handle(second, { type: 'login', user: 'alice', password: PASSWORD });
+  assert.is(first.ended?.code, 'E_REPLACED');
+  assert.ok(first.closed);
+  assert.is(first.user, null);
+  assert.is(second.user, 'alice');
+  assert.is(hub.onlineCount, 2);
+  // the old connection's close must not announce alice as gone
+  hub.detach(first, 'replaced');
+  assert.ok(hub.isOnline('alice'));
+  assert.equal(bob.of('presence'), []);
+  // messages now go to the new session
+  await handle(bob, { type: 'send', msgId: msgId(), to: 'alice', text: 'hi' });
+  assert.is(second.of('msg').length, 1);
+  assert.is(first.of('msg').length, 0);
+});
+
+test('detach announces left to everyone else and takes the user offline', async () => {
+  const { hub, online, now } = await setup();
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const carol = await online('carol');
+  hub.detach(alice, 'closed');
+  assert.not.ok(hub.isOnline('alice'));
+  assert.is(alice.user, null);
+  for (const other of [bob, carol]) assert.equal(other.of('presence').filter((p) => p.event === 'left'), [{ type: 'presence', user: 'alice', event: 'left', at: now() }]);
+  // detaching again, or a session that never logged in, does nothing
+  hub.detach(alice, 'again');
+  hub.detach(new RecordingSession(), 'never logged in');
+  assert.is(bob.of('presence').filter((p) => p.event === 'left').length, 1);
+});
+
+test('who lists the online users, sorted, with since and lastActive', async () => {
+  const { handle, online, advance, now } = await setup();
+  const carol = await online('carol');
+  const t0 = now();
+  advance(1000);
+  const alice = await online('alice');
+  const t1 = now();
+  advance(1000);
+  const bob = await online('bob');
+  advance(5000);
+  await handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text: 'hello' });
+  const tActive = now();
+  advance(2000);
+  const result = (await handle(bob, { type: 'who' })) as { users: UserStatus[] };
+  assert.equal(result.users.map((u) => u.user), ['alice', 'bob', 'carol']);
+  assert.ok(result.users.every((u) => u.online));
+  assert.equal(result.users[0], { user: 'alice', online: true, since: t1, lastActive: tActive });
+  assert.equal(result.users[1].lastActive, now(), 'who itself is activity');
+  assert.equal(result.users[2], { user: 'carol', online: true, since: t0, lastActive: t0 });
+  void carol;
+});
+
+test('who since N includes recently departed users and excludes older ones', async () => {
+  const { hub, handle, online, advance, now, accounts } = await setup();
+  await accounts.register('dave', PASSWORD); // registered, never seen since
+  advance(3600_000);
+  const eve = await online('eve');
+  hub.detach(eve, 'closed');
+  const eveLeft = now();
+  advance(120_000);
+  const bob = await online('bob');
+  hub.detach(bob, 'closed');
+  const bobLeft = now();
+  advance(10_000);
+  const alice = await online('alice');
+
+  let users = ((await handle(alice, { type: 'who' })) as { users: UserStatus[] }).users;
+  assert.equal(users.map((u) => u.user), ['alice'], 'without since: online only');
+
+  users = ((await handle(alice, { type: 'who', since: 60 })) as { users: UserStatus[] }).users;
+  assert.equal(users.map((u) => [u.user, u.online]), [['alice', true], ['bob', false]]);
+  assert.equal(users[1], { user: 'bob', online: false, since: bobLeft, lastActive: bobLeft });
+
+  users = ((await handle(alice, { type: 'who', since: 600 })) as { users: UserStatus[] }).users;
+  assert.equal(users.map((u) => u.user), ['alice', 'bob', 'eve']);
+  assert.is(users[2].since, eveLeft);
+
+  users = ((await handle(alice, { type: 'who', since: 0 })) as { users: UserStatus[] }).users;
+  assert.equal(users.map((u) => u.user), ['alice']);
+});
+
+test('send to an online user delivers a msg and returns status sent', async () => {
+  const { handle, online, now } = await setup();
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const carol = await online('carol');
+  const id = msgId();
+  const result = await handle(alice, { type: 'send', msgId: id, to: 'Bob', text: 'hi bob 😄' });
+  assert.equal(result, { msgId: id, status: 'sent' });
+  assert.equal(bob.of('msg'), [{ type: 'msg', msgId: id, scope: 'private', from: 'alice', to: 'bob', text: 'hi bob 😄', ts: now() }]);
+  assert.equal(carol.of('msg'), []);
+  assert.equal(alice.of('msg'), []);
+});
+
+test('send to an unknown user, an offline user or yourself is refused', async () => {
+  const { hub, handle, online, accounts } = await setup();
+  const alice = await online('alice');
+  const e = await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'carol', text: 'hi' }), 'E_NO_SUCH_USER');
+  assert.is(e.message, "no user named 'carol'");
+  await accounts.register('dave', PASSWORD);
+  const offline = await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'dave', text: 'hi' }), 'E_USER_OFFLINE');
+  assert.is(offline.details.user, 'dave');
+  const bob = await online('bob');
+  hub.detach(bob, 'closed');
+  await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text: 'hi' }), 'E_USER_OFFLINE');
+  await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'alice', text: 'hi' }), 'E_SELF');
+  await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'ALICE', text: 'hi' }), 'E_SELF');
+  assert.equal(bob.of('msg'), []);
+});
+
+test('commands before login are E_NOT_LOGGED_IN', async () => {
+  const { handle } = await setup();
+  const session = new RecordingSession();
+  for (const message of [
+    { type: 'who' },
+    { type: 'who', since: 10 },
+    { type: 'send', msgId: msgId(), to: 'bob', text: 'hi' },
+    { type: 'broadcast', msgId: msgId(), text: 'hi' },
+    { type: 'logout' },
+  ]) {
+    await rejects(() => handle(session, message), 'E_NOT_LOGGED_IN');
+  }
+  assert.not.ok(session.closed);
+});
+
+test('login, register or resume twice on one session is E_ALREADY_LOGGED_IN', async () => {
+  const { handle, online, accounts } = await setup();
+  const alice = await online('alice');
+  const { token } = await accounts.login('alice', PASSWORD);
+  await rejects(() => handle(alice, { type: 'login', user: 'alice', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
+  await rejects(() => handle(alice, { type: 'login', user: 'bob', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
+  await rejects(() => handle(alice, { type: 'register', user: 'zed', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
+  await rejects(() => handle(alice, { type: 'resume', user: 'alice', token }), 'E_ALREADY_LOGGED_IN');
+  assert.not.ok(accounts.exists('zed'));
+  assert.is(alice.user, 'alice');
+});
+
+test('two logins racing on one session attach once', async () => {
+  const { hub, handle, accounts } = await setup();
+  await accounts.register('alice', PASSWORD);
+  await accounts.register('bob', PASSWORD);
+  const session = new RecordingSession();
+  const results = await Promise.allSettled([
+    handle(session, { type: 'login', user: 'alice', password: PASSWORD }),
+    handle(session, { type: 'login', user: 'bob', password: PASSWORD }),
+  ]);
+  assert.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  assert.is((failed?.reason as ParleyError).code, 'E_ALREADY_LOGGED_IN');
+  assert.is(hub.onlineCount, 1);
+});
+
+test('resume with a token attaches the user', async () => {
+  const { hub, handle, accounts } = await setup();
+  const { token } = await accounts.register('alice', PASSWORD);
+  const session = new RecordingSession();
+  const result = (await handle(session, { type: 'resume', user: 'alice', token })) as Record<string, unknown>;
+  assert.is(result.user, 'alice');
+  assert.is(result.token, token);
+  assert.is(session.token, token);
+  assert.ok(hub.isOnline('alice'));
+  await rejects(handle(new RecordingSession(), { type: 'resume', user: 'alice', token: 'bogus' }), 'E_BAD_TOKEN');
+});
+
+test('broadcast reaches every other online session once, not the sender', async () => {
+  const { handle, online, now } = await setup();
+  const alice = await online('alice');
+  const others = [await online('bob'), await online('carol'), await online('dave')];
+  const id = msgId();
+  const result = await handle(alice, { type: 'broadcast', msgId: id, text: 'hello all' });
+  assert.equal(result, { msgId: id, status: 'sent', recipients: 3 });
+  for (const other of others) {
+    assert.equal(other.of('msg'), [{ type: 'msg', msgId: id, scope: 'broadcast', from: 'alice', text: 'hello all', ts: now() }]);
+  }
+  assert.equal(alice.of('msg'), []);
+});
+
+test('broadcast with nobody else online reaches zero recipients', async () => {
+  const { handle, online } = await setup();
+  const alice = await online('alice');
+  const result = (await handle(alice, { type: 'broadcast', msgId: msgId(), text: 'anyone?' })) as Record<string, unknown>;
+  assert.is(result.recipients, 0);
+});
+
+test('ping is answered with pong and the same id, with no reply; pong is ignored', async () => {
+  const { hub, advance } = await setup();
+  const session = new RecordingSession();
+  session.lastActive = 5;
+  advance(1000);
+  assert.is(hub.handle(session, { type: 'ping', id: 'p-1' }), NO_REPLY);
+  assert.equal(session.sent, [{ type: 'pong', id: 'p-1' }]);
+  assert.is(hub.handle(session, { type: 'pong', id: 'x' }), NO_REPLY);
+  assert.is(session.sent.length, 1);
+  assert.is(session.lastActive, 5, 'pings are not activity');
+});
+
+test('quit closes the session', async () => {
+  const { hub, handle, online } = await setup();
+  const alice = await online('alice');
+  const result = await handle(alice, { type: 'quit' });
+  assert.equal(result, {});
+  assert.ok(alice.closed);
+  assert.is(alice.ended, null, 'a quit is not a notice');
+  // the token stays valid: quit is not logout
+  await hub.handle(new RecordingSession(), { type: 'resume', id: 'r', user: 'alice', token: alice.token! });
+  const anonymous = new RecordingSession();
+  await handle(anonymous, { type: 'quit' });
+  assert.ok(anonymous.closed);
+});
+
+test('logout revokes the token and closes', async () => {
+  const { handle, online } = await setup();
+  const alice = await online('alice');
+  const token = alice.token!;
+  const result = await handle(alice, { type: 'logout' });
+  assert.equal(result, {});
+  assert.ok(alice.closed);
+  assert.is(alice.token, null);
+  await rejects(handle(new RecordingSession(), { type: 'resume', user: 'alice', token }), 'E_BAD_TOKEN');
+});
+
+test('sweepIdle ends sessions idle past the timeout and revokes their tokens, leaving active ones', async () => {
+  const { hub, handle, online, advance, store } = await setup();
+  const idle = await online('alice');
+  const idleToken = idle.token!;
+  const anonymous = new RecordingSession();
+  await handle(anonymous, { type: 'ping' }); // pings do not count as activity
+  advance(IDLE_MS / 2);
+  const active = await online('bob');
+  advance(IDLE_MS / 2 + 1);
+  await handle(active, { type: 'who' });
+  hub.sweepIdle([idle, active, anonymous]);
+  assert.is(idle.ended?.code, 'E_IDLE_TIMEOUT');
+  assert.match(idle.ended!.message, '30 s');
+  assert.is(anonymous.ended?.code, 'E_IDLE_TIMEOUT');
+  assert.is(active.ended, null);
+  assert.not.ok(active.closed);
+  await store.flush();
+  await rejects(handle(new RecordingSession(), { type: 'resume', user: 'alice', token: idleToken }), 'E_BAD_TOKEN');
+  // exactly at the limit is not yet idle
+  advance(IDLE_MS);
+  hub.sweepIdle([active]);
+  assert.is(active.ended, null);
+  advance(1);
+  hub.sweepIdle([active]);
+  assert.is(active.ended?.code, 'E_IDLE_TIMEOUT');
+});
+
+test('sweepIdle does nothing when the timeout is 0', async () => {
+  const { hub, online, advance } = await setup(0);
+  const alice = await online('alice');
+  advance(365 * 86_400_000);
+  hub.sweepIdle([alice]);
+  assert.is(alice.ended, null);
+});
+
+test.run();
