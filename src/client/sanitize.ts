@@ -4,8 +4,9 @@
  * screen or hide text. Tabs become spaces; newlines are kept only where the caller allows them.
  */
 
-// CSI (ESC [ ... final), OSC (ESC ] ... BEL/ST), other ESC sequences, and 8-bit C1 forms.
-const ESCAPE_SEQUENCES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[@-Z\\-_]?|\x9b[0-?]*[ -/]*[@-~]/g;
+// CSI (ESC [ ... final), OSC (ESC ] ... BEL/ST), other ESC sequences (ESC, intermediates, one
+// final byte, e.g. ESC c, ESC 7, ESC ( B), and 8-bit C1 forms.
+const ESCAPE_SEQUENCES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]/g;
 // C0 and C1 controls, DEL, and bidirectional overrides that can reorder what is shown.
 const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 

@@ -19,7 +19,7 @@ export class SessionStore {
     if (!existsSync(this.file)) return {};
     try {
       const data = JSON.parse(readFileSync(this.file, 'utf8'));
-      return typeof data === 'object' && data !== null ? (data as Sessions) : {};
+      return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Sessions) : {};
     } catch {
       return {}; // a token file is a cache: if unreadable, the user logs in again
     }
