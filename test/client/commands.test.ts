@@ -74,6 +74,24 @@ test('/help with and without a topic', () => {
   assert.equal(parseInput('/help /msg'), { command: 'help', topic: 'msg' });
 });
 
+test('/history, /edit and /delete', () => {
+  assert.equal(parseInput('/history'), { command: 'history' });
+  assert.equal(parseInput('/history bob'), { command: 'history', with: 'bob' });
+  assert.equal(parseInput('/hist @bob 50'), { command: 'history', with: 'bob', limit: 50 });
+  assert.equal(parseInput('/log 20 *'), { command: 'history', with: '*', limit: 20 });
+  assert.equal(parseInput('/history 999'), { command: 'history', limit: 500 });
+  invalid('/history a b c', 'usage: /history');
+  invalid('/history bob carol', 'usage: /history');
+  assert.equal(parseInput('/edit last fixed :smile:'), { command: 'edit', target: 'last', text: 'fixed 😄' });
+  assert.equal(parseInput('/e #msg-0001 new text'), { command: 'edit', target: 'msg-0001', text: 'new text' });
+  invalid('/edit last', 'usage: /edit');
+  invalid('/edit', 'usage: /edit');
+  assert.equal(parseInput('/delete last'), { command: 'delete', target: 'last' });
+  assert.equal(parseInput('/rm #msg-0001'), { command: 'delete', target: 'msg-0001' });
+  invalid('/delete', 'usage: /delete');
+  invalid('/del last now', 'usage: /delete');
+});
+
 test('an unknown command is invalid with a hint, and "Did you mean" for near misses', () => {
   const plain = invalid('/dance', 'unknown command /dance', '/help');
   assert.not.match(plain, 'Did you mean');
@@ -81,6 +99,7 @@ test('an unknown command is invalid with a hint, and "Did you mean" for near mis
   invalid('/regi', 'Did you mean /register?');
   invalid('/quitt', 'Did you mean /quit?');
   invalid('/logo', 'Did you mean /logout?');
+  invalid('/logou', 'Did you mean /logout?');
   invalid('/broad', 'Did you mean /all?');
 });
 

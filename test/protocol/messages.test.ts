@@ -35,7 +35,11 @@ const validClient: Record<string, Record<string, unknown>> = {
   quit: { type: 'quit', id: 'r5' },
   who: { type: 'who', id: 'r6', since: 30 },
   send: { type: 'send', id: 'r7', msgId: 'msg-0001', to: 'bob', text: 'hi bob 😄' },
-  broadcast: { type: 'broadcast', id: 'r8', msgId: 'msg_0002', text: 'hi all' },
+  broadcast: { type: 'broadcast', id: 'r8', msgId: 'msg_0002', text: 'hi all', resend: true },
+  received: { type: 'received', ids: ['msg-0001', 'upd1'] },
+  history: { type: 'history', id: 'r9', with: 'bob', before: 10, limit: 50 },
+  edit: { type: 'edit', id: 'r10', with: '*', msgId: 'msg-0001', text: 'fixed typo' },
+  delete: { type: 'delete', id: 'r11', with: 'bob', msgId: 'msg-0001' },
   ping: { type: 'ping', id: 'p1' },
   pong: { type: 'pong' },
 };
@@ -106,6 +110,17 @@ test('wrong field types, missing fields, too-long text and bad msgIds are E_INVA
     [{ ...validClient.broadcast, msgId: undefined }, 'msgId'],
     [{ ...validClient.broadcast, text: ['a'] }, 'text'],
     [{ type: 'ping', id: 3 }, 'id'],
+    [{ ...validClient.send, resend: 'yes' }, 'resend'],
+    [{ type: 'received', ids: [] }, 'ids'],
+    [{ type: 'received', ids: [''] }, 'ids'],
+    [{ type: 'received', ids: 'msg-0001' }, 'ids'],
+    [{ ...validClient.history, limit: 0 }, 'limit'],
+    [{ ...validClient.history, limit: 501 }, 'limit'],
+    [{ ...validClient.history, before: -1 }, 'before'],
+    [{ ...validClient.history, with: undefined }, 'with'],
+    [{ ...validClient.edit, text: 'x'.repeat(TEXT_MAX + 1) }, 'text'],
+    [{ ...validClient.edit, text: undefined }, 'text'],
+    [{ ...validClient.delete, msgId: 'bad id' }, 'msgId'],
   ];
   for (const [message, field] of cases) {
     const e = fails(() => parseClientMessage(json(message)), 'E_INVALID');
@@ -124,7 +139,8 @@ const validServer: Record<string, Record<string, unknown>> = {
   welcome: { type: 'welcome', server: 'parley', protocol: 1, maxFrame: 1048576, maxText: TEXT_MAX },
   ok: { type: 'ok', ref: 'r1', result: { user: 'alice', token: 't', expiresAt: 5 } },
   error: { type: 'error', ref: 'r2', code: 'E_NO_SUCH_USER', message: "no user named 'carol'", details: { user: 'carol' } },
-  msg: { type: 'msg', msgId: 'msg-0001', scope: 'private', from: 'alice', to: 'bob', text: 'hi', ts: 1700000000000 },
+  msg: { type: 'msg', msgId: 'msg-0001', scope: 'private', from: 'alice', to: 'bob', text: 'hi', ts: 1700000000000, editedAt: 1700000000500 },
+  update: { type: 'update', updId: 'u1', msgId: 'msg-0001', scope: 'private', from: 'alice', to: 'bob', action: 'edit', text: 'new', at: 1700000001000 },
   presence: { type: 'presence', user: 'bob', event: 'joined', at: 1700000000000 },
   notice: { type: 'notice', code: 'E_IDLE_TIMEOUT', message: 'bye' },
   ping: { type: 'ping', id: 'p' },
@@ -154,6 +170,8 @@ test('parseServerMessage rejects what is wrong, with codes', () => {
     [{ ...validServer.error, code: undefined }, 'code'],
     [{ ...validServer.notice, message: 'm'.repeat(1001) }, 'message'],
     [{ ...validServer.ok, ref: undefined }, 'ref'],
+    [{ ...validServer.update, action: 'undo' }, 'action'],
+    [{ ...validServer.update, updId: '' }, 'updId'],
   ];
   for (const [message, field] of cases) {
     const e = fails(() => parseServerMessage(json(message)), 'E_INVALID');

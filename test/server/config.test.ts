@@ -43,6 +43,9 @@ test('every flag sets its value', () => {
     '--max-frame', '2048',
     '--handshake-timeout', '2.5',
     '--ping-interval', '0.5',
+    '--mailbox-cap', '50',
+    '--history-days', '0',
+    '--ack-timeout', '0.25',
   ]);
   assert.equal(c, {
     ...DEFAULT_CONFIG,
@@ -57,6 +60,9 @@ test('every flag sets its value', () => {
     maxFrame: 2048,
     handshakeTimeout: 2.5,
     pingInterval: 0.5,
+    mailboxCap: 50,
+    historyDays: 0,
+    ackTimeout: 0.25,
   });
   assert.is(config(['--port=0']).port, 0);
   for (const level of ['debug', 'info', 'warn', 'error', 'silent']) assert.is(config(['--log-level', level]).logLevel, level);
@@ -66,7 +72,7 @@ test('--help and -h ask for help', () => {
   assert.equal(parseServerArgs(['--help']), { help: true });
   assert.equal(parseServerArgs(['-h']), { help: true });
   assert.equal(parseServerArgs(['--port', '1', '--help']), { help: true });
-  for (const flag of ['--host', '--port', '--block-duration', '--timeout', '--max-login-failures', '--keys', '--store', '--log-level', '--max-frame', '--handshake-timeout', '--ping-interval', '--help']) {
+  for (const flag of ['--host', '--port', '--block-duration', '--timeout', '--max-login-failures', '--keys', '--store', '--log-level', '--max-frame', '--handshake-timeout', '--ping-interval', '--mailbox-cap', '--history-days', '--ack-timeout', '--help']) {
     assert.match(SERVER_USAGE, flag);
   }
 });
@@ -94,6 +100,9 @@ test('bad, negative and out-of-range numbers are E_USAGE naming the flag', () =>
   usage(['--handshake-timeout', '0'], '--handshake-timeout');
   usage(['--ping-interval', '3601'], '--ping-interval');
   usage(['--ping-interval', ' 5'], '--ping-interval');
+  usage(['--mailbox-cap', '0'], '--mailbox-cap');
+  usage(['--history-days', '-1'], '--history-days');
+  usage(['--ack-timeout', '0'], '--ack-timeout');
 });
 
 test('a bad log level is E_USAGE naming the flag and the choices', () => {

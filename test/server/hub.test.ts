@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Accounts } from '../../src/server/accounts.ts';
-import { Hub, NO_REPLY, type HandlerResult } from '../../src/server/hub.ts';
+import { Hub, LaterReply, NO_REPLY, type HandlerResult } from '../../src/server/hub.ts';
 import { createLogger } from '../../src/server/log.ts';
 import { RecordingSession } from '../../src/server/session.ts';
 import { Store } from '../../src/store/store.ts';
@@ -44,6 +44,18 @@ async function rejects(result: unknown, code: string): Promise<ParleyError> {
   }
   assert.unreachable(`expected ${code}`);
   throw new Error('unreachable');
+}
+
+/** Waits (a few event-loop turns, no timers) until `condition` holds. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(condition(), `timed out waiting for: ${what}`);
+}
+
+/** The reply a handler result stands for, waiting for a LaterReply. */
+async function reply(result: HandlerResult | Promise<HandlerResult>): Promise<unknown> {
+  const value = await result;
+  return value instanceof LaterReply ? value.result : value;
 }
 
 let msgCounter = 0;
@@ -108,7 +120,7 @@ test('a second login of the same user replaces the first, without a left/joined 
   assert.equal(bob.of('presence'), []);
   // messages now go to the new session
   await handle(bob, { type: 'send', msgId: msgId(), to: 'alice', text: 'hi' });
-  assert.is(second.of('msg').length, 1);
+  await until(() => second.of('msg').length === 1, 'the msg reaches the new session');
   assert.is(first.of('msg').length, 0);
 });
 
@@ -178,32 +190,58 @@ test('who since N includes recently departed users and excludes older ones', asy
   assert.equal(users.map((u) => u.user), ['alice']);
 });
 
-test('send to an online user delivers a msg and returns status sent', async () => {
-  const { handle, online, now } = await setup();
+test('send to an online user delivers a msg; the reply says delivered once the recipient acknowledges', async () => {
+  const { hub, handle, online, now } = await setup();
   const alice = await online('alice');
   const bob = await online('bob');
   const carol = await online('carol');
   const id = msgId();
+  const ts = now();
   const result = await handle(alice, { type: 'send', msgId: id, to: 'Bob', text: 'hi bob 😄' });
-  assert.equal(result, { msgId: id, status: 'sent' });
-  assert.equal(bob.of('msg'), [{ type: 'msg', msgId: id, scope: 'private', from: 'alice', to: 'bob', text: 'hi bob 😄', ts: now() }]);
+  assert.instance(result, LaterReply, 'the reply waits for the acknowledgement');
+  await until(() => bob.of('msg').length === 1, 'bob receives the msg');
+  assert.equal(bob.of('msg'), [{ type: 'msg', msgId: id, scope: 'private', from: 'alice', to: 'bob', text: 'hi bob 😄', ts }]);
+  assert.is(hub.handle(bob, { type: 'received', ids: [id] }), NO_REPLY);
+  assert.equal(await reply(result), { msgId: id, status: 'delivered', ts });
   assert.equal(carol.of('msg'), []);
   assert.equal(alice.of('msg'), []);
 });
 
-test('send to an unknown user, an offline user or yourself is refused', async () => {
+test('send to an offline registered user is stored and delivered at their next login', async () => {
   const { hub, handle, online, accounts } = await setup();
   const alice = await online('alice');
-  const e = await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'carol', text: 'hi' }), 'E_NO_SUCH_USER');
-  assert.is(e.message, "no user named 'carol'");
   await accounts.register('dave', PASSWORD);
-  const offline = await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'dave', text: 'hi' }), 'E_USER_OFFLINE');
-  assert.is(offline.details.user, 'dave');
+  const id = msgId();
+  const stored = (await reply(handle(alice, { type: 'send', msgId: id, to: 'dave', text: 'read this later' }))) as Record<string, unknown>;
+  assert.is(stored.status, 'stored');
+  assert.is(stored.msgId, id);
+  const dave = new RecordingSession();
+  await handle(dave, { type: 'login', user: 'dave', password: PASSWORD });
+  await until(() => dave.of('msg').length === 1, 'the mailbox drains at login');
+  assert.equal(dave.of('msg').map((m) => [m.msgId, m.from, m.to, m.text]), [[id, 'alice', 'dave', 'read this later']]);
+  hub.handle(dave, { type: 'received', ids: [id] });
+});
+
+test('a recipient who leaves before acknowledging gets the message stored', async () => {
+  const { hub, handle, online } = await setup();
+  const alice = await online('alice');
   const bob = await online('bob');
+  const id = msgId();
+  const result = await handle(alice, { type: 'send', msgId: id, to: 'bob', text: 'hi' });
+  await until(() => bob.of('msg').length === 1, 'bob receives the msg');
   hub.detach(bob, 'closed');
-  await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text: 'hi' }), 'E_USER_OFFLINE');
-  await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'alice', text: 'hi' }), 'E_SELF');
-  await rejects(handle(alice, { type: 'send', msgId: msgId(), to: 'ALICE', text: 'hi' }), 'E_SELF');
+  assert.equal(((await reply(result)) as Record<string, unknown>).status, 'stored');
+});
+
+test('send to an unknown user or yourself is refused', async () => {
+  const { handle, online } = await setup();
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const e = await rejects(() => handle(alice, { type: 'send', msgId: msgId(), to: 'carol', text: 'hi' }), 'E_NO_SUCH_USER');
+  assert.is(e.message, "no user named 'carol'");
+  await rejects(() => handle(alice, { type: 'send', msgId: msgId(), to: 'alice', text: 'hi' }), 'E_SELF');
+  await rejects(() => handle(alice, { type: 'send', msgId: msgId(), to: 'ALICE', text: 'hi' }), 'E_SELF');
+  await new Promise((resolve) => setImmediate(resolve));
   assert.equal(bob.of('msg'), []);
 });
 
@@ -266,8 +304,8 @@ test('broadcast reaches every other online session once, not the sender', async 
   const alice = await online('alice');
   const others = [await online('bob'), await online('carol'), await online('dave')];
   const id = msgId();
-  const result = await handle(alice, { type: 'broadcast', msgId: id, text: 'hello all' });
-  assert.equal(result, { msgId: id, status: 'sent', recipients: 3 });
+  const result = await reply(handle(alice, { type: 'broadcast', msgId: id, text: 'hello all' }));
+  assert.equal(result, { msgId: id, status: 'sent', ts: now(), recipients: 3 });
   for (const other of others) {
     assert.equal(other.of('msg'), [{ type: 'msg', msgId: id, scope: 'broadcast', from: 'alice', text: 'hello all', ts: now() }]);
   }
