@@ -14,6 +14,11 @@ export type Command =
   | { command: 'msg'; to: string; text: string }
   | { command: 'all'; text: string }
   | { command: 'help'; topic?: string }
+  /** `with` is a user or `*` (the lobby); omitted: the focused conversation */
+  | { command: 'history'; with?: string; limit?: number }
+  /** `target` is a message id or `last` (your newest message in the conversation) */
+  | { command: 'edit'; target: string; text: string }
+  | { command: 'delete'; target: string }
   /** text without a command prefix: goes to the focused conversation */
   | { command: 'say'; text: string }
   | { command: 'empty' }
@@ -97,6 +102,46 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'history',
+    aliases: ['hist', 'log'],
+    usage: '/history [USER|*] [N]',
+    summary: 'show the last N messages with USER (* = everyone); again to page further back',
+    parse(args) {
+      const words = args.trim().split(/\s+/).filter(Boolean);
+      if (words.length > 2) return usageError(this);
+      let peer: string | undefined;
+      let limit: number | undefined;
+      for (const word of words) {
+        if (/^\d{1,3}$/.test(word) && limit === undefined) limit = Math.min(500, Math.max(1, Number(word)));
+        else if (peer === undefined) peer = word.replace(/^@/, '');
+        else return usageError(this);
+      }
+      return { command: 'history', ...(peer !== undefined && { with: peer }), ...(limit !== undefined && { limit }) };
+    },
+  },
+  {
+    name: 'edit',
+    aliases: ['e'],
+    usage: '/edit ID|last TEXT',
+    summary: 'change one of your messages (last: your newest in this conversation)',
+    parse(args) {
+      const [target, text] = splitFirst(args);
+      if (!target || !text.trim()) return usageError(this);
+      return { command: 'edit', target: target.replace(/^#/, ''), text: withEmoji(text) };
+    },
+  },
+  {
+    name: 'delete',
+    aliases: ['del', 'rm'],
+    usage: '/delete ID|last',
+    summary: 'delete one of your messages for everyone',
+    parse(args) {
+      const [target, rest] = splitFirst(args);
+      if (!target || rest) return usageError(this);
+      return { command: 'delete', target: target.replace(/^#/, '') };
+    },
+  },
+  {
     name: 'logout',
     aliases: [],
     usage: '/logout',
@@ -132,7 +177,8 @@ export function findCommand(name: string): CommandSpec | undefined {
 /** Closest known command to a mistyped one, for "did you mean" hints. */
 function suggest(word: string): string | undefined {
   const candidates = [...byName.keys()].filter((name) => name.length > 1);
-  return candidates.find((name) => name.startsWith(word) || word.startsWith(name));
+  // A command the word begins (/logou → /logout) beats one the word extends (/log + ou).
+  return candidates.find((name) => name.startsWith(word)) ?? candidates.find((name) => word.startsWith(name));
 }
 
 /** Parses one line of input. */

@@ -18,6 +18,7 @@ import {
   normalizeUsername,
   parseServerMessage,
   type ClientRequest,
+  type HistoryResult,
   type LoginResult,
   type SendResult,
   type ServerMessage,
@@ -25,6 +26,7 @@ import {
   type WhoResult,
 } from '../protocol/messages.ts';
 import { packJson, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { LocalData, peerOf, type OutboxItem } from './local-data.ts';
 import { SessionStore } from './session-store.ts';
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'handshaking' | 'connected' | 'reconnecting' | 'closed';
@@ -62,8 +64,10 @@ export interface ClientEvents {
   notice: [notice: ServerMessageOf<'notice'>];
   /** An error not tied to a request, or one that ended the connection. */
   error: [err: ParleyError];
-  /** A message queued while disconnected has been sent, or failed, after reconnecting. */
-  queued: [info: { msgId: string; to: string | null; outcome: SendResult | ParleyError }];
+  /** An edit or deletion of an earlier message. */
+  update: [update: ServerMessageOf<'update'>];
+  /** A message from the outbox of an earlier run of the client reached its final state. */
+  outbox: [info: { item: OutboxItem; outcome: SendResult | ParleyError }];
 }
 
 interface PendingRequest {
@@ -72,16 +76,16 @@ interface PendingRequest {
   timer: NodeJS.Timeout;
 }
 
-interface QueuedSend {
-  request: Extract<ClientRequest, { type: 'send' | 'broadcast' }>;
+interface SendWaiter {
   resolve: (result: SendResult) => void;
   reject: (err: ParleyError) => void;
 }
 
+/** Errors after which a message is worth sending again: the server may never have seen it. */
+const TRANSIENT = new Set(['E_DISCONNECTED', 'E_TIMEOUT']);
+
 /** Notices after which reconnecting would be wrong: the session was ended on purpose. */
 const FINAL_NOTICES = new Set(['E_REPLACED', 'E_IDLE_TIMEOUT']);
-/** How many recent message ids to remember for dropping duplicates. */
-const SEEN_IDS = 2048;
 
 export function newMessageId(): string {
   return randomBytes(9).toString('base64url');
@@ -101,8 +105,14 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private readonly pending = new Map<string, PendingRequest>();
   private outbox: string[] = [];
   private flushScheduled = false;
-  private readonly offlineQueue: QueuedSend[] = [];
-  private readonly seen = new Set<string>();
+  /** Callers waiting for the final state of their messages, by msgId. */
+  private readonly waiters = new Map<string, SendWaiter>();
+  /** msgIds sent on the current connection and not answered yet. */
+  private readonly inFlight = new Set<string>();
+  /** Delivery ids to acknowledge, sent together once per event-loop pass. */
+  private acks: string[] = [];
+  /** The user's local data (outbox, seen ids, history); opened at login. */
+  data: LocalData | null = null;
   private welcomeWaiter: { resolve: () => void; reject: (err: ParleyError) => void } | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -145,7 +155,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   /** Messages typed while disconnected, waiting to be sent. */
   get queuedCount(): number {
-    return this.offlineQueue.length;
+    return this.data ? this.data.pending().length - this.inFlight.size : 0;
   }
 
   private setState(state: ConnectionState, detail = ''): void {
@@ -284,10 +294,24 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         return;
       }
       case 'msg':
-        if (this.seen.has(message.msgId)) return; // a resend after a reconnect
-        this.seen.add(message.msgId);
-        if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value!);
+        this.acknowledge(message.msgId);
+        if (this.data && !this.data.markSeen(message.msgId)) return; // redelivered after a reconnect
+        if (this.data && this.user) {
+          const { type: _type, ...stored } = message;
+          void this.data.record(peerOf(this.user, message), stored).catch(() => undefined);
+        }
         this.emit('message', message);
+        return;
+      case 'update':
+        this.acknowledge(message.updId);
+        if (this.data && !this.data.markSeen(message.updId)) return;
+        if (this.data && this.user) {
+          const { action, text, at } = message;
+          void this.data
+            .change(peerOf(this.user, message), message.msgId, (m) => (action === 'edit' ? { ...m, text: text ?? m.text, editedAt: at } : { ...m, text: '', deleted: true, editedAt: at }))
+            .catch(() => undefined);
+        }
+        this.emit('update', message);
         return;
       case 'presence':
         this.emit('presence', message);
@@ -364,28 +388,64 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         await this.resume(user, token);
       } catch (err) {
         this.emit('error', toParleyError(err));
-        return;
       }
     }
-    this.sendQueued();
   }
 
-  /** Sends what was typed while disconnected, in order, once logged in again. */
-  private sendQueued(): void {
-    while (this.offlineQueue.length > 0 && this.loggedIn) {
-      const item = this.offlineQueue.shift()!;
-      const to = item.request.type === 'send' ? item.request.to : null;
-      this.request<SendResult>(item.request).then(
-        (result) => {
-          item.resolve(result);
-          this.emit('queued', { msgId: item.request.msgId, to, outcome: result });
-        },
-        (err: ParleyError) => {
-          item.reject(err);
-          this.emit('queued', { msgId: item.request.msgId, to, outcome: err });
-        },
-      );
+  /** Sends every outbox message not already on its way, in order. */
+  private flushOutbox(): void {
+    if (!this.data) return;
+    for (const item of this.data.pending()) {
+      if (this.inFlight.has(item.msgId) || !this.loggedIn) continue;
+      this.transmit(item, true);
     }
+  }
+
+  /** Sends one outbox message and settles it when the server gives its final answer. */
+  private transmit(item: OutboxItem, resend: boolean): void {
+    const request: ClientRequest =
+      item.scope === 'private'
+        ? { type: 'send', msgId: item.msgId, to: item.to!, text: item.text, ...(resend && { resend }) }
+        : { type: 'broadcast', msgId: item.msgId, text: item.text, ...(resend && { resend }) };
+    this.inFlight.add(item.msgId);
+    this.request<SendResult>(request).then(
+      (result) => this.settle(item, result),
+      (err: ParleyError) => {
+        this.inFlight.delete(item.msgId);
+        // Not answered: it stays in the outbox and goes again after the reconnect.
+        if (!TRANSIENT.has(err.code)) this.settle(item, err);
+      },
+    );
+  }
+
+  private settle(item: OutboxItem, outcome: SendResult | ParleyError): void {
+    this.inFlight.delete(item.msgId);
+    const data = this.data;
+    if (data) {
+      void data.removeFromOutbox(item.msgId).catch(() => undefined);
+      const status = outcome instanceof ParleyError ? 'failed' : outcome.status;
+      if (this.user) void data.change(peerOf(this.user, { scope: item.scope, from: this.user, to: item.to }), item.msgId, (m) => ({ ...m, status })).catch(() => undefined);
+    }
+    const waiter = this.waiters.get(item.msgId);
+    this.waiters.delete(item.msgId);
+    if (waiter) {
+      if (outcome instanceof ParleyError) waiter.reject(outcome);
+      else waiter.resolve(outcome);
+    } else {
+      this.emit('outbox', { item, outcome });
+    }
+  }
+
+  /** Queues an acknowledgement; all of one pass go in one `received` message. */
+  private acknowledge(id: string): void {
+    if (this.acks.length === 0) {
+      setImmediate(() => {
+        const ids = this.acks;
+        this.acks = [];
+        for (let i = 0; i < ids.length; i += 4096) this.queue({ type: 'received', ids: ids.slice(i, i + 4096) });
+      });
+    }
+    this.acks.push(id);
   }
 
   private startPings(): void {
@@ -443,13 +503,16 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   // ---- account -----------------------------------------------------------------------------
 
-  private loggedInAs(result: LoginResult, resumed: boolean): LoginResult {
+  private async loggedInAs(result: LoginResult, resumed: boolean): Promise<LoginResult> {
+    if (this.user !== result.user || !this.data) {
+      this.data = await LocalData.open(this.options.storeDir, this.address, result.user);
+    }
     this.user = result.user;
     this.token = result.token;
     this.authenticated = true;
     this.sessions.save(this.address, result.user, { token: result.token, expiresAt: result.expiresAt });
     this.emit('login', { user: result.user, resumed });
-    this.sendQueued();
+    this.flushOutbox();
     return result;
   }
 
@@ -506,6 +569,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.close();
   }
 
+  /** Forgets this server's pinned key: for when the user declines a key trusted on first use. */
+  forgetServerKey(): void {
+    this.knownServers.forget(this.address);
+  }
+
   /** Closes the connection for good, without a word to the server. */
   close(): void {
     this.wantReconnect = false;
@@ -514,7 +582,10 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.stopPings();
     this.setState('closed', 'closed');
     this.socket?.destroy();
-    for (const item of this.offlineQueue.splice(0)) item.reject(new ParleyError('E_DISCONNECTED', 'the client closed before it could send this'));
+    for (const [msgId, waiter] of this.waiters) {
+      this.waiters.delete(msgId);
+      waiter.reject(new ParleyError('E_DISCONNECTED', 'the client closed before the server confirmed this; it stays in the outbox and is sent at the next start'));
+    }
   }
 
   // ---- chat ------------------------------------------------------------------------------
@@ -524,22 +595,54 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Sends a private message. While disconnected (but logged in before), it is queued and sent
-   * after the reconnect; the promise settles then.
+   * Sends a private message. It goes into the persistent outbox first, so that it is sent again
+   * after a reconnect or a restart until the server confirms it `stored` or `delivered`; the
+   * promise settles with that final answer (or a final error such as E_NO_SUCH_USER).
    */
   sendPrivate(to: string, text: string, msgId = newMessageId()): Promise<SendResult> {
-    return this.sendOrQueue({ type: 'send', msgId, to, text });
+    return this.enqueue({ msgId, scope: 'private', to: normalizeUsername(to), text, createdAt: Date.now() });
   }
 
   broadcast(text: string, msgId = newMessageId()): Promise<SendResult> {
-    return this.sendOrQueue({ type: 'broadcast', msgId, text });
+    return this.enqueue({ msgId, scope: 'broadcast', text, createdAt: Date.now() });
   }
 
-  private sendOrQueue(request: QueuedSend['request']): Promise<SendResult> {
-    if (this.loggedIn) return this.request<SendResult>(request);
-    if (this.user !== null && (this._state === 'reconnecting' || this._state === 'connecting' || this._state === 'handshaking' || this._state === 'connected')) {
-      return new Promise((resolve, reject) => this.offlineQueue.push({ request, resolve, reject }));
-    }
-    return Promise.reject(new ParleyError(this.user === null ? 'E_NOT_LOGGED_IN' : 'E_DISCONNECTED'));
+  private async enqueue(item: OutboxItem): Promise<SendResult> {
+    const data = this.data;
+    if (!data || this.user === null) throw new ParleyError('E_NOT_LOGGED_IN', 'log in first: /login NAME or /register NAME');
+    const result = new Promise<SendResult>((resolve, reject) => this.waiters.set(item.msgId, { resolve, reject }));
+    await data.addToOutbox(item);
+    const status = this.loggedIn ? 'sent' : 'queued';
+    void data.record(peerOf(this.user, { scope: item.scope, from: this.user, to: item.to }), { msgId: item.msgId, scope: item.scope, from: this.user, ...(item.to && { to: item.to }), text: item.text, ts: item.createdAt, status });
+    if (this.loggedIn) this.transmit(item, false);
+    return result;
+  }
+
+  /** A page of the conversation with `peer` (`*`: the lobby) from the server. */
+  history(peer: string, before?: number, limit?: number): Promise<HistoryResult> {
+    return this.request<HistoryResult>({ type: 'history', with: peer === '*' ? '*' : normalizeUsername(peer), ...(before !== undefined && { before }), ...(limit !== undefined && { limit }) });
+  }
+
+  /** Finds which conversation one of your messages is in (local history), for edit and delete. */
+  async conversationOf(msgId: string): Promise<string | undefined> {
+    if (!this.data) return undefined;
+    for (const peer of await this.data.peers()) if (await this.data.find(peer, msgId)) return peer;
+    return undefined;
+  }
+
+  edit(peer: string, msgId: string, text: string): Promise<{ msgId: string; at: number }> {
+    return this.request({ type: 'edit', with: peer, msgId, text }).then(async (result) => {
+      const at = (result as { at: number }).at;
+      await this.data?.change(peer, msgId, (m) => ({ ...m, text, editedAt: at }));
+      return { msgId, at };
+    });
+  }
+
+  delete(peer: string, msgId: string): Promise<{ msgId: string; at: number }> {
+    return this.request({ type: 'delete', with: peer, msgId }).then(async (result) => {
+      const at = (result as { at: number }).at;
+      await this.data?.change(peer, msgId, (m) => ({ ...m, text: '', deleted: true, editedAt: at }));
+      return { msgId, at };
+    });
   }
 }

@@ -16,6 +16,11 @@ export interface ControllerOptions {
 }
 
 export class ChatController {
+  /** The conversation you last sent to, for `/edit last` and `/history` without a name. */
+  private lastPeer: string | null = null;
+  /** Where the next `/history` page of each conversation starts (its oldest seq shown). */
+  private readonly historyCursor = new Map<string, number>();
+
   constructor(
     readonly client: ParleyClient,
     private readonly view: View,
@@ -34,6 +39,19 @@ export class ChatController {
       this.refreshStatus();
     });
     client.on('error', (err) => this.showError(err));
+    client.on('update', (u) => this.show({ kind: 'update', msgId: u.msgId, scope: u.scope, from: u.from, to: u.to, action: u.action, text: u.text, ts: u.at }));
+    client.on('outbox', ({ item, outcome }) => {
+      // A message typed in an earlier run of the client, confirmed now.
+      const base = { kind: 'sent' as const, msgId: item.msgId, scope: item.scope, to: item.to, text: item.text, ts: item.createdAt };
+      if (outcome instanceof ParleyError) this.show({ ...base, status: 'failed', error: { code: outcome.code, message: outcome.message } });
+      else this.show({ ...base, status: outcome.status, recipients: outcome.recipients });
+      this.refreshStatus();
+    });
+  }
+
+  /** The conversation that commands without one act on: the focused one, else the last you wrote to. */
+  private currentPeer(): string | null {
+    return this.options.focus?.() ?? this.lastPeer;
   }
 
   private show(event: ViewEvent): void {
@@ -120,6 +138,11 @@ export class ChatController {
         this.show({ kind: 'who', users, since: command.since, ts: Date.now() });
         return;
       }
+      case 'history':
+        return this.history(command.with, command.limit);
+      case 'edit':
+      case 'delete':
+        return this.change(command);
       case 'msg':
         return this.send('private', command.text, command.to);
       case 'all':
@@ -134,12 +157,15 @@ export class ChatController {
 
   private async send(scope: 'private' | 'broadcast', text: string, to?: string): Promise<void> {
     const client = this.client;
+    if (client.user === null) throw new ParleyError('E_NOT_LOGGED_IN', 'log in first: /login NAME or /register NAME');
     const msgId = newMessageId();
     const ts = Date.now();
-    const base = { kind: 'sent' as const, msgId, scope, to, text, ts };
-    const queued = !client.loggedIn && client.user !== null;
+    const peer = scope === 'private' ? to!.toLowerCase() : '*';
+    this.lastPeer = peer;
+    const base = { kind: 'sent' as const, msgId, scope, to: scope === 'private' ? peer : undefined, text, ts };
+    const queued = !client.loggedIn;
     if (queued) this.show({ ...base, status: 'queued' });
-    const sending = scope === 'private' ? client.sendPrivate(to!, text, msgId) : client.broadcast(text, msgId);
+    const sending = scope === 'private' ? client.sendPrivate(peer, text, msgId) : client.broadcast(text, msgId);
     if (queued) this.refreshStatus();
     let result: SendResult;
     try {
@@ -151,6 +177,44 @@ export class ChatController {
     } finally {
       if (queued) this.refreshStatus();
     }
-    this.show({ ...base, status: 'sent', recipients: result.recipients });
+    this.show({ ...base, status: result.status, recipients: result.recipients });
+  }
+
+  /** `/history`: the server's copy when connected, the local one otherwise. Repeating pages back. */
+  private async history(peerArg: string | undefined, limit = 20): Promise<void> {
+    const client = this.client;
+    const peer = peerArg === undefined ? this.currentPeer() : peerArg === '*' ? '*' : peerArg.toLowerCase();
+    if (peer === null) throw new ParleyError('E_USAGE', 'usage: /history USER [N]  (or /history * for everyone)');
+    if (client.loggedIn) {
+      const page = await client.history(peer, this.historyCursor.get(peer), limit);
+      if (page.messages.length > 0) this.historyCursor.set(peer, page.messages[0].seq);
+      else this.historyCursor.delete(peer); // at the start: the next /history begins again at the newest
+      this.show({ kind: 'history', with: page.with, messages: page.messages, more: page.more, local: false, ts: Date.now() });
+      return;
+    }
+    if (!client.data) throw new ParleyError('E_NOT_LOGGED_IN', 'log in first: /login NAME or /register NAME');
+    const recent = await client.data.recent(peer, limit);
+    const messages = recent.map((m, i) => ({ ...m, seq: i }));
+    this.show({ kind: 'history', with: peer, messages, more: false, local: true, ts: Date.now() });
+  }
+
+  /** `/edit` and `/delete` of your own messages, by id or `last`. */
+  private async change(command: Extract<Command, { command: 'edit' | 'delete' }>): Promise<void> {
+    const client = this.client;
+    if (!client.data || !client.user) throw new ParleyError('E_NOT_LOGGED_IN', 'log in first: /login NAME or /register NAME');
+    let peer: string | null;
+    let msgId = command.target;
+    if (command.target === 'last') {
+      peer = this.currentPeer();
+      const last = peer === null ? undefined : await client.data.lastOwn(peer, client.user);
+      if (peer === null || !last) throw new ParleyError('E_NOT_FOUND', 'you have no message here to change');
+      msgId = last.msgId;
+    } else {
+      peer = (await client.conversationOf(msgId)) ?? this.currentPeer();
+      if (peer === null) throw new ParleyError('E_NOT_FOUND', `no message #${msgId} in your saved history`);
+    }
+    if (command.command === 'edit') await client.edit(peer, msgId, command.text);
+    else await client.delete(peer, msgId);
+    this.show({ kind: 'info', text: `${command.command === 'edit' ? 'edited' : 'deleted'} message #${msgId}`, ts: Date.now() });
   }
 }

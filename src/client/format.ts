@@ -20,6 +20,28 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 86400)} d`;
 }
 
+/** `11-25`: the date part of a history line. */
+function day(ts: number): string {
+  const at = new Date(ts);
+  return `${String(at.getMonth() + 1).padStart(2, '0')}-${String(at.getDate()).padStart(2, '0')}`;
+}
+
+/** How far one of your messages got, as a short mark: ✓✓ delivered, ✓ stored, … queued. */
+export function statusMark(event: Extract<ViewEvent, { kind: 'sent' }>): string {
+  switch (event.status) {
+    case 'delivered':
+      return '✓✓ delivered';
+    case 'stored':
+      return '✓ stored for offline user';
+    case 'sent':
+      return `✓ ${event.recipients ?? 0} online`;
+    case 'queued':
+      return '… queued until reconnected';
+    case 'failed':
+      return `✗ ${event.error?.code}: ${sanitize(event.error?.message ?? '')}`;
+  }
+}
+
 /** The body of a message, with continuation lines indented under the first. */
 function body(text: string): string {
   return sanitize(text, true).replace(/\n/g, '\n      ');
@@ -34,15 +56,24 @@ export function formatEvent(event: ViewEvent, now = Date.now()): string {
         : `${time} [${sanitize(event.from)} → all] ${body(event.text)}`;
     case 'sent': {
       const target = event.scope === 'private' ? sanitize(event.to ?? '') : 'all';
-      const mark =
-        event.status === 'sent'
-          ? event.scope === 'broadcast'
-            ? `✓ ${event.recipients ?? 0} online`
-            : '✓ sent'
-          : event.status === 'queued'
-            ? '… queued until reconnected'
-            : `✗ ${event.error?.code}: ${sanitize(event.error?.message ?? '')}`;
-      return `${time} [you → ${target}] ${body(event.text)}  (${mark})`;
+      return `${time} [you → ${target}] ${body(event.text)}  (${statusMark(event)} #${event.msgId})`;
+    }
+    case 'update': {
+      const where = event.scope === 'private' ? '' : ' to all';
+      return event.action === 'edit'
+        ? `${time} * ${sanitize(event.from)} edited a message${where} (#${event.msgId}): ${body(event.text ?? '')}`
+        : `${time} * ${sanitize(event.from)} deleted a message${where} (#${event.msgId})`;
+    }
+    case 'history': {
+      const title = event.with === '*' ? 'everyone' : sanitize(event.with);
+      const heading = `${time} History with ${title}${event.local ? ' (saved on this computer; offline)' : ''}:`;
+      if (event.messages.length === 0) return `${heading} no ${event.more ? 'more ' : ''}messages`;
+      const rows = event.messages.map((m) => {
+        const text = m.deleted ? '(message deleted)' : `${body(m.text)}${m.editedAt ? ' (edited)' : ''}`;
+        const to = m.scope === 'private' ? sanitize(m.to ?? '') : 'all';
+        return `  ${day(m.ts)} ${clock(m.ts)} [${sanitize(m.from)} → ${to}] ${text}  #${m.msgId}`;
+      });
+      return [heading, ...rows, event.more ? '  (more: /history again for older messages)' : '  (start of the conversation)'].join('\n');
     }
     case 'presence':
       return `${time} * ${sanitize(event.user)} ${event.event === 'joined' ? 'joined' : 'left'}`;

@@ -4,13 +4,24 @@
  * full-screen UI draws them into panes. Neither UI talks to the network directly.
  */
 import type { ConnectionState } from './connection.ts';
-import type { UserStatus } from '../protocol/messages.ts';
+import type { HistoryItem, UserStatus } from '../protocol/messages.ts';
+
+export type SendStatus = 'queued' | 'sent' | 'stored' | 'delivered' | 'failed';
 
 export type ViewEvent =
   /** a chat message someone sent to you (private) or to everyone (broadcast) */
   | { kind: 'message'; msgId: string; scope: 'private' | 'broadcast'; from: string; to?: string; text: string; ts: number }
   /** one of your own messages and what became of it */
-  | { kind: 'sent'; msgId: string; scope: 'private' | 'broadcast'; to?: string; text: string; ts: number; status: 'sent' | 'queued' | 'failed'; recipients?: number; error?: { code: string; message: string } }
+  /**
+   * one of your own messages and what became of it: `queued` (waiting for the connection),
+   * `stored` (in the offline recipient's mailbox), `delivered` (the recipient's client has it),
+   * `sent` (a broadcast handed to everyone online), `failed` (with the error)
+   */
+  | { kind: 'sent'; msgId: string; scope: 'private' | 'broadcast'; to?: string; text: string; ts: number; status: SendStatus; recipients?: number; error?: { code: string; message: string } }
+  /** an earlier message was edited or deleted by its author */
+  | { kind: 'update'; msgId: string; scope: 'private' | 'broadcast'; from: string; to?: string; action: 'edit' | 'delete'; text?: string; ts: number }
+  /** a page of a conversation's history (`with` is a user, or `*` for the lobby) */
+  | { kind: 'history'; with: string; messages: HistoryItem[]; more: boolean; local: boolean; ts: number }
   | { kind: 'presence'; user: string; event: 'joined' | 'left'; ts: number }
   | { kind: 'who'; users: UserStatus[]; since?: number; ts: number }
   | { kind: 'login'; user: string; resumed: boolean; ts: number }

@@ -30,6 +30,9 @@ export const ERROR_TEXT = {
   E_USER_OFFLINE: 'user is offline',
   E_SELF: 'you cannot message yourself',
   E_MESSAGE_TOO_LONG: 'message too long',
+  E_MAILBOX_FULL: "the recipient's mailbox is full",
+  E_NOT_FOUND: 'no such message',
+  E_FORBIDDEN: 'you can only change your own messages',
   E_SERVER_BUSY: 'server busy, try again',
   E_INTERNAL: 'internal server error',
   // notices that end a session

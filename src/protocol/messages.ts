@@ -51,8 +51,21 @@ export const clientSchemas = {
   logout: z.object({ type: z.literal('logout'), id: requestId }),
   quit: z.object({ type: z.literal('quit'), id: requestId }),
   who: z.object({ type: z.literal('who'), id: requestId, since: z.number().int().min(0).max(10 * 365 * 86400).optional() }),
-  send: z.object({ type: z.literal('send'), id: requestId, msgId: messageId, to: username, text }),
-  broadcast: z.object({ type: z.literal('broadcast'), id: requestId, msgId: messageId, text }),
+  /** `resend` marks a message the client's outbox sends again after a reconnect: the server checks for a duplicate. */
+  send: z.object({ type: z.literal('send'), id: requestId, msgId: messageId, to: username, text, resend: z.boolean().optional() }),
+  broadcast: z.object({ type: z.literal('broadcast'), id: requestId, msgId: messageId, text, resend: z.boolean().optional() }),
+  /** The recipient's acknowledgement of deliveries (`msg` and `update`), by their ids. No reply. */
+  received: z.object({ type: z.literal('received'), ids: z.array(z.string().min(1).max(64)).min(1).max(4096) }),
+  /** Pages backwards through a conversation: `with` is a user, or `*` for the broadcast lobby. */
+  history: z.object({
+    type: z.literal('history'),
+    id: requestId,
+    with: username,
+    before: z.number().int().nonnegative().optional(),
+    limit: z.number().int().min(1).max(500).optional(),
+  }),
+  edit: z.object({ type: z.literal('edit'), id: requestId, with: username, msgId: messageId, text }),
+  delete: z.object({ type: z.literal('delete'), id: requestId, with: username, msgId: messageId }),
   ping: z.object({ type: z.literal('ping'), id: requestId.optional() }),
   pong: z.object({ type: z.literal('pong'), id: requestId.optional() }),
 };
@@ -100,6 +113,20 @@ export const serverSchemas = {
     to: username.optional(),
     text,
     ts: timestamp,
+    /** set when the message was edited before it reached you */
+    editedAt: timestamp.optional(),
+  }),
+  /** An edit or deletion of an earlier message; acknowledged by `updId` like a `msg` by its msgId. */
+  update: z.object({
+    type: z.literal('update'),
+    updId: z.string().min(1).max(64),
+    msgId: messageId,
+    scope: z.enum(['private', 'broadcast']),
+    from: username,
+    to: username.optional(),
+    action: z.enum(['edit', 'delete']),
+    text: text.optional(),
+    at: timestamp,
   }),
   presence: z.object({ type: z.literal('presence'), user: username, event: z.enum(['joined', 'left']), at: timestamp }),
   /** The server is ending this session; the connection closes right after. */
@@ -115,7 +142,26 @@ export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMes
 /** Results carried by `ok` replies, per request type. */
 export interface LoginResult { user: string; token: string; expiresAt: number; }
 export interface WhoResult { users: UserStatus[]; }
-export interface SendResult { msgId: string; status: 'sent'; recipients?: number; }
+/**
+ * How far a sent message got: `delivered` (the recipient's client acknowledged it), `stored`
+ * (on disk in the recipient's mailbox, delivered at their next login), or `sent` (broadcasts:
+ * handed to everyone online, no mailbox).
+ */
+export type DeliveryStatus = 'delivered' | 'stored' | 'sent';
+export interface SendResult { msgId: string; status: DeliveryStatus; ts: number; recipients?: number; }
+/** One message of a conversation's history, as the server keeps it. */
+export interface HistoryItem {
+  seq: number;
+  msgId: string;
+  scope: 'private' | 'broadcast';
+  from: string;
+  to?: string;
+  text: string;
+  ts: number;
+  editedAt?: number;
+  deleted?: boolean;
+}
+export interface HistoryResult { with: string; messages: HistoryItem[]; more: boolean; }
 
 // ---- parsing ---------------------------------------------------------------------------
 

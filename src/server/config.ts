@@ -29,6 +29,12 @@ export interface ServerConfig {
   maxQueuedBytes: number;
   /** days a session token stays valid */
   tokenDays: number;
+  /** messages that may wait in one offline user's mailbox; bounds what one user can make us store */
+  mailboxCap: number;
+  /** days of conversation history kept; 0 keeps everything */
+  historyDays: number;
+  /** seconds a live delivery waits for the recipient's acknowledgement before it is stored */
+  ackTimeout: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -45,6 +51,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   pingInterval: 30,
   maxQueuedBytes: 8 * 1024 * 1024,
   tokenDays: 30,
+  mailboxCap: 10_000,
+  historyDays: 365,
+  ackTimeout: 5,
 };
 
 export const SERVER_USAGE = `Usage: parley-server [options]
@@ -61,6 +70,9 @@ Options:
   --max-frame BYTES        largest frame accepted (default ${DEFAULT_CONFIG.maxFrame})
   --handshake-timeout S    time to finish the handshake and log in (default ${DEFAULT_CONFIG.handshakeTimeout})
   --ping-interval S        ping clients silent this long, drop them at twice it (default ${DEFAULT_CONFIG.pingInterval})
+  --mailbox-cap N          messages that may wait for one offline user (default ${DEFAULT_CONFIG.mailboxCap})
+  --history-days D         days of history kept; 0 = forever (default ${DEFAULT_CONFIG.historyDays})
+  --ack-timeout S          wait this long for a recipient's ack before storing (default ${DEFAULT_CONFIG.ackTimeout})
   --help                   show this help
 `;
 
@@ -93,6 +105,9 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
         'max-frame': { type: 'string' },
         'handshake-timeout': { type: 'string' },
         'ping-interval': { type: 'string' },
+        'mailbox-cap': { type: 'string' },
+        'history-days': { type: 'string' },
+        'ack-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -121,6 +136,9 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
       maxFrame: number('max-frame', str('max-frame'), d.maxFrame, 1024, 64 * 1024 * 1024),
       handshakeTimeout: number('handshake-timeout', str('handshake-timeout'), d.handshakeTimeout, 0.1, 3600),
       pingInterval: number('ping-interval', str('ping-interval'), d.pingInterval, 0.1, 3600),
+      mailboxCap: number('mailbox-cap', str('mailbox-cap'), d.mailboxCap, 1, 10_000_000),
+      historyDays: number('history-days', str('history-days'), d.historyDays, 0, 36500),
+      ackTimeout: number('ack-timeout', str('ack-timeout'), d.ackTimeout, 0.05, 3600),
     },
   };
 }

@@ -16,7 +16,7 @@ import { encodeFrame, FrameDecoder } from '../protocol/frame.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
 import { packJson, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
-import { NO_REPLY, type Hub } from './hub.ts';
+import { LaterReply, NO_REPLY, type Hub } from './hub.ts';
 import type { Logger } from './log.ts';
 import type { Session } from './session.ts';
 
@@ -194,6 +194,10 @@ export class ServerConnection implements Session {
         this.replyError(ref, toParleyError(err), message.type);
         continue;
       }
+      if (outcome instanceof LaterReply) {
+        outcome.result.then((result) => this.reply(ref, result), (err) => this.replyError(ref, toParleyError(err), message.type));
+        continue;
+      }
       if (!(outcome instanceof Promise)) {
         this.reply(ref, outcome);
         continue;
@@ -201,7 +205,7 @@ export class ServerConnection implements Session {
       this.handling = true;
       this.socket.pause();
       outcome
-        .then((result) => this.reply(ref, result), (err) => this.replyError(ref, toParleyError(err), message.type))
+        .then((result) => this.reply(ref, result as Record<string, unknown> | typeof NO_REPLY), (err) => this.replyError(ref, toParleyError(err), message.type))
         .finally(() => {
           this.handling = false;
           if (this.state === 'open') this.socket.resume();

@@ -3,32 +3,59 @@
  * and never sees a socket. Each handler returns the `result` of the `ok` reply (or throws a
  * ParleyError, which becomes the `error` reply); the connection does the replying.
  */
+import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../protocol/errors.ts';
 import {
   normalizeUsername,
   type ClientMessage,
   type ClientMessageOf,
+  type HistoryResult,
+  type SendResult,
   type ServerMessageOf,
   type UserStatus,
 } from '../protocol/messages.ts';
+import { Store } from '../store/store.ts';
 import type { Accounts } from './accounts.ts';
+import { Delivery } from './delivery.ts';
+import { conversationOf, Histories } from './histories.ts';
 import type { Logger } from './log.ts';
+import { Mailboxes } from './mailboxes.ts';
 import type { Session } from './session.ts';
 
-/** What a handler gives back: the `ok` result, or NO_REPLY for messages that take no reply. */
-export type HandlerResult = Record<string, unknown> | typeof NO_REPLY;
+/**
+ * What a handler gives back: the `ok` result; NO_REPLY for messages that take no reply; or a
+ * LaterReply, whose result is sent when it settles while the connection goes on with the next
+ * message (a send waits for the recipient's acknowledgement without stalling the sender).
+ */
+export type HandlerResult = Record<string, unknown> | typeof NO_REPLY | LaterReply;
 export const NO_REPLY = Symbol('no reply');
+
+export class LaterReply {
+  constructor(readonly result: Promise<Record<string, unknown>>) {}
+}
 
 export interface HubOptions {
   /** ms without a user command before logout; 0 = never */
   idleTimeoutMs: number;
+  /** where mailboxes and histories live (default: in memory) */
+  store?: Store;
+  /** most messages waiting in one mailbox */
+  mailboxCap?: number;
+  /** ms a live delivery waits for the recipient's acknowledgement before it is stored */
+  ackTimeoutMs?: number;
   now?: () => number;
 }
+
+/** A fresh id for a server-made delivery (edits and deletions). */
+const newDeliveryId = () => randomBytes(9).toString('base64url');
 
 export class Hub {
   /** Logged-in sessions by user name. One session per user: a new login replaces the old. */
   private readonly online = new Map<string, Session>();
   private readonly now: () => number;
+  readonly mailboxes: Mailboxes;
+  readonly histories: Histories;
+  private readonly delivery: Delivery;
 
   constructor(
     private readonly accounts: Accounts,
@@ -36,6 +63,10 @@ export class Hub {
     private readonly options: HubOptions,
   ) {
     this.now = options.now ?? Date.now;
+    const store = options.store ?? Store.memory();
+    this.mailboxes = new Mailboxes(store, options.mailboxCap ?? 10_000);
+    this.histories = new Histories(store);
+    this.delivery = new Delivery(this.mailboxes, this.online, log, options.ackTimeoutMs ?? 5000);
   }
 
   get onlineCount(): number {
@@ -53,6 +84,11 @@ export class Hub {
       return NO_REPLY;
     }
     if (message.type === 'pong') return NO_REPLY;
+    if (message.type === 'received') {
+      // Acknowledgements are automatic, not activity: they do not reset the idle timer.
+      this.delivery.acknowledge(session, message.ids);
+      return NO_REPLY;
+    }
     session.lastActive = this.now();
     switch (message.type) {
       case 'register':
@@ -75,6 +111,11 @@ export class Hub {
         return this.sendPrivate(session, user, message);
       case 'broadcast':
         return this.broadcast(user, message);
+      case 'history':
+        return new LaterReply(this.history(user, message));
+      case 'edit':
+      case 'delete':
+        return new LaterReply(this.change(user, message));
     }
   }
 
@@ -124,12 +165,17 @@ export class Hub {
     if (previous) {
       // Latest login wins: the person at the new terminal is the one typing now.
       previous.user = null;
+      this.delivery.detach(previous);
       previous.end('E_REPLACED', `you logged in as ${user} from another connection (${session.remote}); this one is closed`);
       this.log.info(`conn#${session.id} ${user} ${how}, replacing conn#${previous.id}`);
     } else {
       this.log.info(`conn#${session.id} ${user} ${how}`);
       this.announce(user, 'joined', now);
     }
+    // After the login reply is queued: what waited in the mailbox follows it.
+    setImmediate(() => {
+      if (session.user === user) this.delivery.startDrain(session, user).catch((err) => this.log.error(`mailbox of ${user}: ${(err as Error).message}`));
+    });
     return { user, token, expiresAt };
   }
 
@@ -148,6 +194,7 @@ export class Hub {
     session.user = null;
     if (this.online.get(user) !== session) return;
     this.online.delete(user);
+    this.delivery.detach(session);
     const now = this.now();
     this.accounts.touch(user, now);
     this.log.info(`conn#${session.id} ${user} left (${reason})`);
@@ -176,37 +223,82 @@ export class Hub {
     return { users };
   }
 
-  private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>): HandlerResult {
-    const to = normalizeUsername(message.to);
+  private checkRecipient(from: string, rawTo: string): string {
+    const to = normalizeUsername(rawTo);
     if (to === from) throw new ParleyError('E_SELF', 'you cannot send a private message to yourself');
-    const recipient = this.online.get(to);
-    if (!recipient) {
-      if (!this.accounts.exists(to)) throw new ParleyError('E_NO_SUCH_USER', `no user named '${to.slice(0, 40)}'`);
-      const lastSeen = this.accounts.get(to)!.lastSeenAt;
-      throw new ParleyError('E_USER_OFFLINE', `${to} is offline; the message was not delivered`, { details: { user: to, lastSeen } });
-    }
-    recipient.send({ type: 'msg', msgId: message.msgId, scope: 'private', from, to, text: message.text, ts: this.now() });
-    this.log.info(`conn#${session.id} msg ${from} → ${to} ${Buffer.byteLength(message.text)} B`);
-    return { msgId: message.msgId, status: 'sent' };
+    if (!this.accounts.exists(to)) throw new ParleyError('E_NO_SUCH_USER', `no user named '${to.slice(0, 40)}'`);
+    return to;
+  }
+
+  private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>): HandlerResult {
+    const to = this.checkRecipient(from, message.to);
+    const ts = this.now();
+    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'private', from, to, text: message.text, ts };
+    const bytes = Buffer.byteLength(message.text);
+    const outcome = this.histories
+      .append(conversationOf(from, to), { msgId: msg.msgId, scope: 'private', from, to, text: msg.text, ts }, message.resend === true)
+      .then(() => this.delivery.deliver(to, msg.msgId, msg))
+      .then((status): SendResult => {
+        this.log.info(`conn#${session.id} msg ${from} → ${to} ${bytes} B ${status}`);
+        return { msgId: msg.msgId, status, ts };
+      });
+    return new LaterReply(outcome as Promise<unknown> as Promise<Record<string, unknown>>);
   }
 
   private broadcast(from: string, message: ClientMessageOf<'broadcast'>): HandlerResult {
-    const json = JSON.stringify({
-      type: 'msg',
-      msgId: message.msgId,
-      scope: 'broadcast',
-      from,
-      text: message.text,
-      ts: this.now(),
-    } satisfies ServerMessageOf<'msg'>);
+    const ts = this.now();
+    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'broadcast', from, text: message.text, ts };
+    const json = JSON.stringify(msg);
     let recipients = 0;
     for (const [name, other] of this.online) {
       if (name === from) continue;
       other.sendSerialized(json);
       recipients++;
     }
+    void this.histories.append(conversationOf(from, '*'), { msgId: msg.msgId, scope: 'broadcast', from, text: msg.text, ts }, message.resend === true);
     this.log.info(`msg ${from} → * (${recipients} online) ${Buffer.byteLength(message.text)} B`);
-    return { msgId: message.msgId, status: 'sent', recipients };
+    return { msgId: message.msgId, status: 'sent', ts, recipients } satisfies SendResult;
+  }
+
+  private async history(user: string, message: ClientMessageOf<'history'>): Promise<Record<string, unknown>> {
+    const peer = message.with === '*' ? '*' : this.checkRecipient(user, message.with);
+    const page = await this.histories.page(conversationOf(user, peer), message.before, message.limit ?? 20);
+    return { with: peer, ...page } satisfies HistoryResult;
+  }
+
+  /** /edit and /delete: only the author may change a message; everyone who got it hears of it. */
+  private async change(user: string, message: ClientMessageOf<'edit'> | ClientMessageOf<'delete'>): Promise<Record<string, unknown>> {
+    const peer = message.with === '*' ? '*' : this.checkRecipient(user, message.with);
+    const conversation = conversationOf(user, peer);
+    const found = await this.histories.find(conversation, message.msgId);
+    if (!found || found.entry.deleted) throw new ParleyError('E_NOT_FOUND', `no message ${message.msgId} in your conversation with ${peer === '*' ? 'everyone' : peer}`);
+    if (found.entry.from !== user) throw new ParleyError('E_FORBIDDEN', 'you can only edit or delete your own messages');
+    const at = this.now();
+    const action = message.type;
+    const text = message.type === 'edit' ? message.text : undefined;
+    await this.histories.update(conversation, found.seq, (record) =>
+      action === 'edit' ? { ...record, text: text!, editedAt: at } : { ...record, text: '', deleted: true, editedAt: at },
+    );
+    const update: ServerMessageOf<'update'> = {
+      type: 'update',
+      updId: newDeliveryId(),
+      msgId: message.msgId,
+      scope: found.entry.scope,
+      from: user,
+      ...(found.entry.to !== undefined && { to: found.entry.to }),
+      action,
+      ...(text !== undefined && { text }),
+      at,
+    };
+    if (peer === '*') {
+      const json = JSON.stringify(update);
+      for (const [name, other] of this.online) if (name !== user) other.sendSerialized(json);
+    } else {
+      // Like the message itself, the change reaches an offline recipient at their next login.
+      this.delivery.deliver(peer, update.updId, update).catch((err) => this.log.warn(`${action} for ${peer} not stored: ${(err as Error).message}`));
+    }
+    this.log.info(`${action} by ${user} in ${conversation}`);
+    return { msgId: message.msgId, action, at };
   }
 
   /** Logs out sessions idle longer than the timeout. Called about once a second. */

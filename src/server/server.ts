@@ -32,6 +32,7 @@ export class ParleyServer {
   private readonly toFlush = new Set<ServerConnection>();
   private flushScheduled = false;
   private sweeper: NodeJS.Timeout | null = null;
+  private trimmer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly server: Server,
@@ -56,7 +57,15 @@ export class ParleyServer {
       tokenTtlMs: config.tokenDays * 86400_000,
       scrypt: options.scrypt,
     });
-    const hub = new Hub(accounts, log, { idleTimeoutMs: config.timeout * 1000 });
+    const hub = new Hub(accounts, log, {
+      idleTimeoutMs: config.timeout * 1000,
+      store,
+      mailboxCap: config.mailboxCap,
+      ackTimeoutMs: config.ackTimeout * 1000,
+    });
+    // A damaged mailbox stops the start with the file's name, before anyone is told "stored".
+    const mailboxes = await hub.mailboxes.checkAll();
+    if (mailboxes > 0) log.info(`${mailboxes} mailbox(es) with messages waiting`);
     const server = createServer({ noDelay: true, keepAlive: true });
     const parley = new ParleyServer(server, config, keys, store, accounts, hub, log);
     const context: ConnectionContext = {
@@ -84,6 +93,7 @@ export class ParleyServer {
     });
     server.on('error', (err) => log.error(`listener error: ${err.message}`));
     parley.startSweeper();
+    await parley.trimHistory();
     if (!options.memoryStore) writeFileSync(join(config.storeDir, PID_FILE), `${process.pid}\n`);
     log.info(`listening on ${parley.address.host}:${parley.address.port}, key ${keys.fingerprint}`);
     return parley;
@@ -150,9 +160,22 @@ export class ParleyServer {
     this.hub.sweepIdle(open);
   }
 
+  /** Drops history older than --history-days; runs at start and then hourly. */
+  private async trimHistory(): Promise<void> {
+    if (this.config.historyDays <= 0) return;
+    const run = async () => {
+      const dropped = await this.hub.histories.trim(Date.now() - this.config.historyDays * 86400_000);
+      if (dropped > 0) this.log.info(`history: dropped ${dropped} message(s) older than ${this.config.historyDays} days`);
+    };
+    await run();
+    this.trimmer = setInterval(() => run().catch((err) => this.log.error(`history trim: ${(err as Error).message}`)), 3600_000);
+    this.trimmer.unref();
+  }
+
   /** Tells every client the server is going away, writes the store, and closes. */
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.trimmer) clearInterval(this.trimmer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.connections) {
       if (c.isOpen) {

@@ -64,7 +64,7 @@ test('two plain clients chat through a real server process', async () => {
     assert.match(bob.out(), /\* alice joined/);
     assert.match(bob.out(), /\[alice → you\] hi bob 👋/);
     assert.match(alice.out(), /Online \(2\):/);
-    assert.match(alice.out(), /\[you → bob\] hi bob 👋 {2}\(✓ sent\)/);
+    assert.match(alice.out(), /\[you → bob\] hi bob 👋 {2}\(✓✓ delivered #[A-Za-z0-9_-]+\)/);
     assert.match(alice.out(), /E_NO_SUCH_USER: no user named 'nobody'/);
 
     bob.child.stdin!.write('/msg alice hi alice\n/quit\n');

@@ -1,0 +1,89 @@
+/**
+ * Conversation histories, one SegmentedLog per conversation: `history/private/<a>.<b>` (the two
+ * names sorted; names never contain a dot) and `history/lobby` for broadcasts.
+ */
+import { z } from 'zod';
+import type { HistoryItem } from '../protocol/messages.ts';
+import { SegmentedLog, type LogEntry } from '../store/log.ts';
+import type { Store } from '../store/store.ts';
+
+export const HistoryRecord = z.object({
+  msgId: z.string(),
+  scope: z.enum(['private', 'broadcast']),
+  from: z.string(),
+  to: z.string().optional(),
+  text: z.string(),
+  ts: z.number(),
+  editedAt: z.number().optional(),
+  deleted: z.boolean().optional(),
+});
+export type HistoryRecord = z.infer<typeof HistoryRecord>;
+
+/** The conversation `user` has with `peer` (`*` is the lobby). */
+export function conversationOf(user: string, peer: string): string {
+  if (peer === '*') return 'history/lobby';
+  const [a, b] = [user, peer].sort();
+  return `history/private/${a}.${b}`;
+}
+
+/** How far back a resent message is looked for, to record it only once. */
+const DUPLICATE_WINDOW = 1024;
+
+export class Histories {
+  private readonly open = new Map<string, Promise<SegmentedLog<HistoryRecord>>>();
+
+  constructor(private readonly store: Store) {}
+
+  get(conversation: string): Promise<SegmentedLog<HistoryRecord>> {
+    let log = this.open.get(conversation);
+    if (!log) {
+      log = SegmentedLog.open(this.store, conversation, HistoryRecord);
+      this.open.set(conversation, log);
+      log.catch(() => this.open.delete(conversation));
+    }
+    return log;
+  }
+
+  /** Records a message. With `checkDuplicate`, a msgId already recorded recently is not added twice. */
+  async append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<{ duplicate: boolean }> {
+    const log = await this.get(conversation);
+    if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return { duplicate: true };
+    void log.append(record).written.catch(() => undefined);
+    return { duplicate: false };
+  }
+
+  find(conversation: string, msgId: string): Promise<LogEntry<HistoryRecord> | undefined> {
+    return this.get(conversation).then((log) => log.findLast((r) => r.msgId === msgId));
+  }
+
+  async update(conversation: string, seq: number, change: (record: HistoryRecord) => HistoryRecord): Promise<void> {
+    await (await this.get(conversation)).update(seq, change);
+  }
+
+  /** Up to `limit` messages before `before` (default: the newest), oldest first. */
+  async page(conversation: string, before: number | undefined, limit: number): Promise<{ messages: HistoryItem[]; more: boolean }> {
+    const log = await this.get(conversation);
+    const entries = await log.readBefore(before ?? log.next, limit);
+    const messages = entries.map(({ seq, entry }) => ({ seq, ...entry }));
+    return { messages, more: entries.length > 0 && entries[0].seq > log.first };
+  }
+
+  /** Drops messages older than `cutoff` (ms) from every conversation; returns how many went. */
+  async trim(cutoff: number): Promise<number> {
+    const conversations = ['history/lobby', ...(await this.store.collections('history/private')).map((name) => `history/private/${name}`)];
+    let dropped = 0;
+    for (const conversation of conversations) {
+      const log = await this.get(conversation);
+      let keepFrom = log.first;
+      for (;;) {
+        const batch = await log.read(keepFrom, 256);
+        const old = batch.filter((item) => item.entry.ts < cutoff);
+        keepFrom += old.length;
+        if (old.length < batch.length || batch.length === 0) break;
+      }
+      dropped += keepFrom - log.first;
+      await log.dropBefore(keepFrom);
+    }
+    return dropped;
+  }
+}
