@@ -48,17 +48,59 @@ test('message: peer text and names with escape sequences come out sanitised', ()
   assert.not.ok(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(line));
 });
 
-test('sent: private, broadcast, queued and failed', () => {
+test('sent: delivered, stored, broadcast, queued and failed, with the message id', () => {
   const base = { kind: 'sent' as const, msgId: 'm1', text: 'hi', ts: TS };
-  assert.is(formatEvent({ ...base, scope: 'private', to: 'bob', status: 'sent' }), `${T} [you → bob] hi  (✓ sent)`);
-  assert.is(formatEvent({ ...base, scope: 'broadcast', status: 'sent', recipients: 3 }), `${T} [you → all] hi  (✓ 3 online)`);
-  assert.is(formatEvent({ ...base, scope: 'broadcast', status: 'sent' }), `${T} [you → all] hi  (✓ 0 online)`);
-  assert.is(formatEvent({ ...base, scope: 'private', to: 'bob', status: 'queued' }), `${T} [you → bob] hi  (… queued until reconnected)`);
+  assert.is(formatEvent({ ...base, scope: 'private', to: 'bob', status: 'delivered' }), `${T} [you → bob] hi  (✓✓ delivered #m1)`);
+  assert.is(formatEvent({ ...base, scope: 'private', to: 'bob', status: 'stored' }), `${T} [you → bob] hi  (✓ stored for offline user #m1)`);
+  assert.is(formatEvent({ ...base, scope: 'broadcast', status: 'sent', recipients: 3 }), `${T} [you → all] hi  (✓ 3 online #m1)`);
+  assert.is(formatEvent({ ...base, scope: 'broadcast', status: 'sent' }), `${T} [you → all] hi  (✓ 0 online #m1)`);
+  assert.is(formatEvent({ ...base, scope: 'private', to: 'bob', status: 'queued' }), `${T} [you → bob] hi  (… queued until reconnected #m1)`);
   assert.is(
     formatEvent({ ...base, scope: 'private', to: 'carol', status: 'failed', error: { code: 'E_NO_SUCH_USER', message: `no user named 'carol'${ESC}[2J` } }),
-    `${T} [you → carol] hi  (✗ E_NO_SUCH_USER: no user named 'carol')`,
+    `${T} [you → carol] hi  (✗ E_NO_SUCH_USER: no user named 'carol' #m1)`,
   );
-  assert.is(formatEvent({ ...base, scope: 'private', to: `b${ESC}[1mob`, status: 'sent' }), `${T} [you → bob] hi  (✓ sent)`);
+  assert.is(formatEvent({ ...base, scope: 'private', to: `b${ESC}[1mob`, status: 'delivered' }), `${T} [you → bob] hi  (✓✓ delivered #m1)`);
+});
+
+test('update: edits and deletions, sanitised', () => {
+  const base = { kind: 'update' as const, msgId: 'msg-0001', from: `al${ESC}[31mice`, ts: TS };
+  assert.is(formatEvent({ ...base, scope: 'private', to: 'bob', action: 'edit', text: `new${ESC}]0;x\x07 text` }), `${T} * alice edited a message (#msg-0001): new text`);
+  assert.is(formatEvent({ ...base, scope: 'broadcast', action: 'edit', text: 'a\nb' }), `${T} * alice edited a message to all (#msg-0001): a\n      b`);
+  assert.is(formatEvent({ ...base, scope: 'broadcast', action: 'delete' }), `${T} * alice deleted a message to all (#msg-0001)`);
+  assert.is(formatEvent({ ...base, scope: 'private', action: 'delete' }), `${T} * alice deleted a message (#msg-0001)`);
+});
+
+test('history: a page of messages, edited and deleted ones marked; empty pages', () => {
+  const m1 = { seq: 1, msgId: 'msg-0001', scope: 'private' as const, from: 'alice', to: 'bob', text: 'hi', ts: TS };
+  const m2 = { seq: 2, msgId: 'msg-0002', scope: 'private' as const, from: 'bob', to: 'alice', text: 'fixed', ts: TS, editedAt: TS + 1 };
+  const m3 = { seq: 3, msgId: 'msg-0003', scope: 'private' as const, from: 'bob', to: 'alice', text: '', ts: TS, deleted: true };
+  const text = formatEvent({ kind: 'history', with: 'bob', messages: [m1, m2, m3], more: true, local: false, ts: TS });
+  const lines = text.split('\n');
+  assert.is(lines[0], `${T} History with bob:`);
+  assert.match(lines[1], /^  \d{2}-\d{2} /);
+  assert.ok(lines[1].endsWith(`${T} [alice → bob] hi  #msg-0001`), lines[1]);
+  assert.ok(lines[2].endsWith('[bob → alice] fixed (edited)  #msg-0002'), lines[2]);
+  assert.ok(lines[3].endsWith('[bob → alice] (message deleted)  #msg-0003'), lines[3]);
+  assert.match(lines[4], '/history again');
+  const lobby = formatEvent({ kind: 'history', with: '*', messages: [{ ...m1, scope: 'broadcast', to: undefined }], more: false, local: true, ts: TS });
+  assert.match(lobby, 'History with everyone (saved on this computer; offline):');
+  assert.match(lobby, '[alice → all] hi');
+  assert.match(lobby, '(start of the conversation)');
+  assert.is(formatEvent({ kind: 'history', with: 'bob', messages: [], more: false, local: false, ts: TS }), `${T} History with bob: no messages`);
+  assert.is(formatEvent({ kind: 'history', with: 'bob', messages: [], more: true, local: false, ts: TS }), `${T} History with bob: no more messages`);
+});
+
+test('history: whatever the server put in an item comes out sanitised', () => {
+  const evil = `${ESC}[2J${ESC}]0;x\x07`;
+  const text = formatEvent({
+    kind: 'history',
+    with: `bob${evil}`,
+    messages: [{ seq: 1, msgId: `id${evil}`, scope: 'private', from: `al${evil}ice`, to: `b${evil}ob`, text: `hi${evil}`, ts: TS }],
+    more: false,
+    local: false,
+    ts: TS,
+  });
+  assert.not.ok(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(text), JSON.stringify(text));
 });
 
 test('presence: joined and left, sanitised', () => {
@@ -110,6 +152,7 @@ test('every formatted event is free of control characters other than newline', (
   const events = [
     formatEvent({ kind: 'message', msgId: 'm', scope: 'broadcast', from: evil, text: evil, ts: TS }),
     formatEvent({ kind: 'sent', msgId: 'm', scope: 'private', to: evil, text: evil, ts: TS, status: 'failed', error: { code: 'E_X', message: evil } }),
+    formatEvent({ kind: 'update', msgId: 'm', scope: 'private', from: evil, action: 'edit', text: evil, ts: TS }),
     formatEvent({ kind: 'presence', user: evil, event: 'joined', ts: TS }),
     formatEvent({ kind: 'who', users: [{ user: evil, online: true, since: TS, lastActive: TS }], ts: TS }, TS),
     formatEvent({ kind: 'login', user: evil, resumed: false, ts: TS }),
