@@ -13,7 +13,7 @@ import { clientKeyExchange, parseHello } from '../crypto/handshake.ts';
 import { fingerprint } from '../crypto/keys.ts';
 import { KnownServers, type TrustDecision } from '../crypto/known-servers.ts';
 import { isErrorCode, ParleyError, toParleyError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from '../protocol/frame.ts';
+import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder, MAX_FRAME_LIMIT } from '../protocol/frame.ts';
 import {
   normalizeUsername,
   parseServerMessage,
@@ -25,7 +25,8 @@ import {
   type ServerMessageOf,
   type WhoResult,
 } from '../protocol/messages.ts';
-import { packJson, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { packJsonBatches, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { TAG_BYTES } from '../crypto/channel.ts';
 import { LocalData, peerOf, type OutboxItem } from './local-data.ts';
 import { SessionStore } from './session-store.ts';
 
@@ -126,6 +127,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private authenticated = false;
   serverFingerprint: string | null = null;
   maxText = 8000;
+  /** The largest frame the server accepts, from its welcome. */
+  private serverMaxFrame = DEFAULT_MAX_FRAME;
 
   constructor(options: ClientOptions) {
     super();
@@ -179,7 +182,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       const socket = netConnect({ host: this.options.host, port: this.options.port, noDelay: true });
       this.socket = socket;
       this.decoder = new FrameDecoder({
-        maxFrame: DEFAULT_MAX_FRAME,
+        // The server's own limit is at most this; it says which in `welcome`.
+        maxFrame: MAX_FRAME_LIMIT,
         onFrame: (payload) => this.onFrame(payload),
         onError: (err) => this.fail(err),
       });
@@ -226,7 +230,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       try {
         message = parseServerMessage(record.body.toString('utf8'));
       } catch (err) {
-        this.emit('error', toParleyError(err));
+        // A newer server's message types are ignored, as the protocol promises (PROTOCOL.md).
+        if (!(err instanceof ParleyError && err.code === 'E_UNKNOWN_TYPE')) this.emit('error', toParleyError(err));
         continue;
       }
       this.onMessage(message);
@@ -275,6 +280,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     switch (message.type) {
       case 'welcome':
         this.maxText = message.maxText;
+        this.serverMaxFrame = message.maxFrame;
         this.backoffMs = this.options.backoffInitialMs;
         this.setState('connected', this.address);
         this.startPings();
@@ -319,7 +325,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       case 'notice':
         if (FINAL_NOTICES.has(message.code)) {
           this.wantReconnect = false;
-          if (this.user) this.sessions.remove(this.address, this.user);
+          // Only our own token: another terminal sharing this store may have saved a newer one.
+          if (this.user && this.sessions.get(this.address, this.user)?.token === this.token) this.sessions.remove(this.address, this.user);
           this.user = null;
           this.token = null;
         }
@@ -481,7 +488,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       if (!this.channel || !this.socket || this.outbox.length === 0) return;
       const batch = this.outbox;
       this.outbox = [];
-      this.socket.write(encodeFrame(this.channel.seal(packJson(batch))));
+      for (const plaintext of packJsonBatches(batch, this.serverMaxFrame - TAG_BYTES)) {
+        this.socket.write(encodeFrame(this.channel.seal(plaintext)));
+      }
     });
   }
 

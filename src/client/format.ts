@@ -71,7 +71,7 @@ export function formatEvent(event: ViewEvent, now = Date.now()): string {
       const rows = event.messages.map((m) => {
         const text = m.deleted ? '(message deleted)' : `${body(m.text)}${m.editedAt ? ' (edited)' : ''}`;
         const to = m.scope === 'private' ? sanitize(m.to ?? '') : 'all';
-        return `  ${day(m.ts)} ${clock(m.ts)} [${sanitize(m.from)} → ${to}] ${text}  #${m.msgId}`;
+        return `  ${day(m.ts)} ${clock(m.ts)} [${sanitize(m.from)} → ${to}] ${text}  #${sanitize(m.msgId)}`;
       });
       return [heading, ...rows, event.more ? '  (more: /history again for older messages)' : '  (start of the conversation)'].join('\n');
     }

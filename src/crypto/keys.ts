@@ -16,6 +16,8 @@ export interface ServerKeyPair {
   privatePem: string;
   publicPem: string;
   fingerprint: string;
+  /** RSA modulus size in bytes: exactly the size of a wrapped key */
+  modulusBytes: number;
 }
 
 /** Makes a fresh RSA key pair (forge uses Node's native generator when it can). */
@@ -48,16 +50,16 @@ export function privateKeyPkcs8Der(privatePem: string): Buffer {
 }
 
 /** Writes a new key pair into `dir` (private key mode 0600). Refuses to overwrite. */
-export function createServerKeys(dir: string): ServerKeyPair {
+export function createServerKeys(dir: string, bits = RSA_BITS): ServerKeyPair {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const privatePath = join(dir, PRIVATE_KEY_FILE);
   if (existsSync(privatePath)) {
     throw new ParleyError('E_KEY_INVALID', `${privatePath} already exists; remove it first to make a new key`);
   }
-  const { privatePem, publicPem } = generateKeyPair();
+  const { privatePem, publicPem } = generateKeyPair(bits);
   writeFileSync(privatePath, privatePem, { mode: 0o600, flag: 'wx' });
   writeFileSync(join(dir, PUBLIC_KEY_FILE), publicPem, { mode: 0o644 });
-  return { privatePem, publicPem, fingerprint: fingerprint(publicPem) };
+  return { privatePem, publicPem, fingerprint: fingerprint(publicPem), modulusBytes: bits / 8 };
 }
 
 /**
@@ -82,7 +84,8 @@ export function loadServerKeys(dir: string): ServerKeyPair {
   // The public key is derived, not read, so a mismatched server.pub can never be served.
   const publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
   const publicPem = forge.pki.publicKeyToPem(publicKey);
-  return { privatePem: forge.pki.privateKeyToPem(privateKey), publicPem, fingerprint: fingerprint(publicPem) };
+  const modulusBytes = Math.ceil(privateKey.n.bitLength() / 8);
+  return { privatePem: forge.pki.privateKeyToPem(privateKey), publicPem, fingerprint: fingerprint(publicPem), modulusBytes };
 }
 
 /** Loads the key pair, creating it on first start. `created` tells the caller to announce it. */

@@ -27,18 +27,14 @@ export const ERROR_TEXT = {
   E_LOCKED: 'account locked after too many failed logins',
   E_BAD_TOKEN: 'session token invalid or expired',
   E_NO_SUCH_USER: 'no such user',
-  E_USER_OFFLINE: 'user is offline',
   E_SELF: 'you cannot message yourself',
-  E_MESSAGE_TOO_LONG: 'message too long',
   E_MAILBOX_FULL: "the recipient's mailbox is full",
   E_NOT_FOUND: 'no such message',
   E_FORBIDDEN: 'you can only change your own messages',
-  E_SERVER_BUSY: 'server busy, try again',
   E_INTERNAL: 'internal server error',
   // notices that end a session
   E_IDLE_TIMEOUT: 'logged out after inactivity',
   E_REPLACED: 'logged in from another connection',
-  E_SLOW_CONSUMER: 'disconnected: too much unread data queued',
   E_SERVER_SHUTDOWN: 'server shutting down',
   // client side
   E_DISCONNECTED: 'not connected to the server',

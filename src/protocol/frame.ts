@@ -7,6 +7,8 @@ import { ParleyError } from './errors.ts';
 export const FRAME_HEADER_BYTES = 4;
 /** Default largest payload accepted, in bytes (1 MiB). */
 export const DEFAULT_MAX_FRAME = 1024 * 1024;
+/** The largest frame limit a server may be configured with; clients never accept more. */
+export const MAX_FRAME_LIMIT = 64 * 1024 * 1024;
 
 /** Prefixes `payload` with its length. */
 export function encodeFrame(payload: Uint8Array): Buffer {

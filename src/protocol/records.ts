@@ -33,6 +33,28 @@ export function packJson(texts: readonly string[]): Buffer {
   return out;
 }
 
+/**
+ * Packs JSON texts into as few plaintexts as fit `limit` bytes each (a frame's payload less its
+ * tag), keeping their order. A text larger than the limit travels alone.
+ */
+export function packJsonBatches(texts: readonly string[], limit: number): Buffer[] {
+  const out: Buffer[] = [];
+  let batch: string[] = [];
+  let size = 0;
+  for (const text of texts) {
+    const bytes = RECORD_HEADER + Buffer.byteLength(text);
+    if (batch.length > 0 && size + bytes > limit) {
+      out.push(packJson(batch));
+      batch = [];
+      size = 0;
+    }
+    batch.push(text);
+    size += bytes;
+  }
+  if (batch.length > 0) out.push(packJson(batch));
+  return out;
+}
+
 /** Splits a plaintext into records. A record running past the end is a broken frame. */
 export function unpackRecords(plaintext: Buffer): RawRecord[] {
   const records: RawRecord[] = [];

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ParleyError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_FRAME } from '../protocol/frame.ts';
+import { DEFAULT_MAX_FRAME, MAX_FRAME_LIMIT } from '../protocol/frame.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 
 export interface ServerConfig {
@@ -21,7 +21,7 @@ export interface ServerConfig {
   logLevel: LogLevel;
   /** largest frame payload accepted, bytes; bounds what one peer can make the server buffer */
   maxFrame: number;
-  /** seconds a new connection has to finish the handshake and log in (slowloris guard) */
+  /** seconds a new connection has to finish the handshake (slowloris guard) */
   handshakeTimeout: number;
   /** seconds of silence from a client before the server pings it; twice this closes it */
   pingInterval: number;
@@ -68,7 +68,7 @@ Options:
   --store DIR              where accounts are stored (default ${DEFAULT_CONFIG.storeDir})
   --log-level LEVEL        ${LOG_LEVELS.join('|')} (default ${DEFAULT_CONFIG.logLevel})
   --max-frame BYTES        largest frame accepted (default ${DEFAULT_CONFIG.maxFrame})
-  --handshake-timeout S    time to finish the handshake and log in (default ${DEFAULT_CONFIG.handshakeTimeout})
+  --handshake-timeout S    time a new connection has to finish the handshake (default ${DEFAULT_CONFIG.handshakeTimeout})
   --ping-interval S        ping clients silent this long, drop them at twice it (default ${DEFAULT_CONFIG.pingInterval})
   --mailbox-cap N          messages that may wait for one offline user (default ${DEFAULT_CONFIG.mailboxCap})
   --history-days D         days of history kept; 0 = forever (default ${DEFAULT_CONFIG.historyDays})
@@ -133,7 +133,8 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
       keysDir: str('keys') ?? d.keysDir,
       storeDir: str('store') ?? d.storeDir,
       logLevel: logLevel as LogLevel,
-      maxFrame: number('max-frame', str('max-frame'), d.maxFrame, 1024, 64 * 1024 * 1024),
+      // at least 64 KiB, so that the longest valid message always fits in one frame
+      maxFrame: number('max-frame', str('max-frame'), d.maxFrame, 64 * 1024, MAX_FRAME_LIMIT),
       handshakeTimeout: number('handshake-timeout', str('handshake-timeout'), d.handshakeTimeout, 0.1, 3600),
       pingInterval: number('ping-interval', str('ping-interval'), d.pingInterval, 0.1, 3600),
       mailboxCap: number('mailbox-cap', str('mailbox-cap'), d.mailboxCap, 1, 10_000_000),

@@ -14,7 +14,7 @@ import { acceptKeyExchange, createHello } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
-import { packJson, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { packJsonBatches, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
 import { LaterReply, NO_REPLY, type Hub } from './hub.ts';
 import type { Logger } from './log.ts';
@@ -64,7 +64,8 @@ export class ServerConnection implements Session {
   private helloNonce: Buffer;
   private earlyFrames: Buffer[] = [];
   private outbox: string[] = [];
-  private inbox: ClientMessage[] = [];
+  /** Messages (or why one could not be read) in arrival order: replies keep that order. */
+  private inbox: Array<ClientMessage | MessageError> = [];
   private handling = false;
   private ended = false;
 
@@ -167,13 +168,13 @@ export class ServerConnection implements Session {
     }
     for (const record of records) {
       if (record.kind !== RECORD_JSON) {
-        this.replyError(undefined, new ParleyError('E_UNKNOWN_TYPE', `record kind ${record.kind} is not supported by this server`));
+        this.inbox.push(new MessageError('E_UNKNOWN_TYPE', `record kind ${record.kind} is not supported by this server`, undefined));
         continue;
       }
       try {
         this.inbox.push(parseClientMessage(record.body.toString('utf8')));
       } catch (err) {
-        this.replyError(err instanceof MessageError ? err.ref : undefined, toParleyError(err));
+        this.inbox.push(err instanceof MessageError ? err : new MessageError('E_INVALID', toParleyError(err).message, undefined));
       }
     }
     this.drainInbox();
@@ -186,6 +187,10 @@ export class ServerConnection implements Session {
   private drainInbox(): void {
     while (!this.handling && this.inbox.length > 0 && this.state === 'open') {
       const message = this.inbox.shift()!;
+      if (message instanceof MessageError) {
+        this.replyError(message.ref, message);
+        continue;
+      }
       const ref = 'id' in message ? message.id : undefined;
       let outcome;
       try {
@@ -251,31 +256,17 @@ export class ServerConnection implements Session {
   }
 
   private writeQueued(): void {
-    const limit = this.ctx.maxFrame - TAG_BYTES;
     const queued = this.outbox;
     this.outbox = [];
-    let batch: string[] = [];
-    let batchBytes = 0;
-    for (const json of queued) {
-      const size = 5 + Buffer.byteLength(json);
-      if (batch.length > 0 && batchBytes + size > limit) {
-        this.writeSealed(batch);
-        batch = [];
-        batchBytes = 0;
-      }
-      batch.push(json);
-      batchBytes += size;
+    for (const plaintext of packJsonBatches(queued, this.ctx.maxFrame - TAG_BYTES)) {
+      this.socket.write(encodeFrame(this.channel!.seal(plaintext)));
     }
-    this.writeSealed(batch);
     if (this.socket.writableLength > this.ctx.maxQueuedBytes) {
+      // It does not read what it is sent; its messages wait in its mailbox for the next login.
       this.ctx.log.warn(`conn#${this.id} ${this.user ?? ''} not reading: ${this.socket.writableLength} B queued, disconnecting`);
       this.state = 'closed';
       this.socket.destroy();
     }
-  }
-
-  private writeSealed(batch: string[]): void {
-    this.socket.write(encodeFrame(this.channel!.seal(packJson(batch))));
   }
 
   // ---- closing ---------------------------------------------------------------------------

@@ -153,7 +153,9 @@ export class Hub {
 
   /** Makes `session` the one session of `user`, replacing an earlier one. */
   private attach(session: Session, user: string, token: string, expiresAt: number, how: string): HandlerResult {
-    // The connection may have gone while scrypt ran; then there is no one to attach.
+    // The connection may have gone while scrypt ran: then there is no one to attach, and
+    // attaching would leave a user online that no connection will ever take offline.
+    if (!session.isOpen) throw new ParleyError('E_DISCONNECTED', 'the connection closed during login');
     if (session.user !== null) throw new ParleyError('E_ALREADY_LOGGED_IN', `already logged in as ${session.user}`);
     const now = this.now();
     const previous = this.online.get(user);

@@ -69,7 +69,7 @@ export class ParleyServer {
     const server = createServer({ noDelay: true, keepAlive: true });
     const parley = new ParleyServer(server, config, keys, store, accounts, hub, log);
     const context: ConnectionContext = {
-      identity: { name: SERVER_NAME, publicPem: keys.publicPem, unwrapKey, modulusBytes: 256 },
+      identity: { name: SERVER_NAME, publicPem: keys.publicPem, unwrapKey, modulusBytes: keys.modulusBytes },
       hub,
       log,
       maxFrame: config.maxFrame,

@@ -18,6 +18,8 @@ export interface Session {
   loginAt: number;
   /** Last user command (ms); pings do not count. */
   lastActive: number;
+  /** False once the connection is closing or closed: nothing should be attached to it. */
+  readonly isOpen: boolean;
   /** Queues a message; queued messages leave in one sealed frame per event-loop pass. */
   send(message: ServerMessage): void;
   /** Queues an already serialised message, so a fan-out serialises once. */
@@ -40,6 +42,10 @@ export class RecordingSession implements Session {
   readonly sent: ServerMessage[] = [];
   ended: { code: ErrorCode; message: string } | null = null;
   closed = false;
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
 
   send(message: ServerMessage): void {
     this.sent.push(message);
