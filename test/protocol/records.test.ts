@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { packJson, RECORD_BINARY, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
+import { packJson, packJsonBatches, RECORD_BINARY, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 
 function throwsCode(fn: () => unknown, code: string, fatal?: boolean): ParleyError {
@@ -71,6 +71,26 @@ test('unknown kinds come back with their kind, alongside known ones', () => {
   assert.equal([...records[1].body], [1, 2, 3]);
   assert.is(records[2].body.length, 0);
   assert.is(records[3].body.toString(), '[]');
+});
+
+test('packJsonBatches keeps order, fills each batch up to the limit, and sends an oversize text alone', () => {
+  const many = Array.from({ length: 30 }, (_, i) => JSON.stringify({ n: i, text: 'x'.repeat(i * 3) }));
+  const limit = 200;
+  const batches = packJsonBatches(many, limit);
+  assert.ok(batches.length > 1);
+  for (const batch of batches) assert.ok(batch.length <= limit || unpackRecords(batch).length === 1, `batch of ${batch.length} bytes`);
+  const back = batches.flatMap((b) => unpackRecords(b).map((r) => r.body.toString()));
+  assert.equal(back, many);
+  // greedy: no two neighbouring batches would have fit together
+  for (let i = 1; i < batches.length; i++) {
+    const next = unpackRecords(batches[i])[0];
+    assert.ok(batches[i - 1].length + 5 + next.body.length > limit, `batch ${i - 1} could have taken one more`);
+  }
+  const big = 'y'.repeat(500);
+  const withBig = packJsonBatches(['{"a":1}', big, '{"b":2}'], limit);
+  assert.equal(withBig.map((b) => unpackRecords(b).map((r) => r.body.toString())), [['{"a":1}'], [big], ['{"b":2}']]);
+  assert.equal(packJsonBatches([], limit), []);
+  assert.is(packJsonBatches(['{}', '[]'], 1000).length, 1);
 });
 
 test.run();

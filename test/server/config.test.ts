@@ -40,7 +40,7 @@ test('every flag sets its value', () => {
     '--keys', '/tmp/k',
     '--store', '/tmp/s',
     '--log-level', 'debug',
-    '--max-frame', '2048',
+    '--max-frame', '65536',
     '--handshake-timeout', '2.5',
     '--ping-interval', '0.5',
     '--mailbox-cap', '50',
@@ -57,7 +57,7 @@ test('every flag sets its value', () => {
     keysDir: '/tmp/k',
     storeDir: '/tmp/s',
     logLevel: 'debug',
-    maxFrame: 2048,
+    maxFrame: 65536,
     handshakeTimeout: 2.5,
     pingInterval: 0.5,
     mailboxCap: 50,
@@ -96,6 +96,7 @@ test('bad, negative and out-of-range numbers are E_USAGE naming the flag', () =>
   usage(['--max-login-failures', '0'], '--max-login-failures');
   usage(['--max-login-failures', '1001'], '--max-login-failures');
   usage(['--max-frame', '100'], '--max-frame');
+  usage(['--max-frame', '65535'], '--max-frame', '65536');
   usage(['--max-frame', String(64 * 1024 * 1024 + 1)], '--max-frame');
   usage(['--handshake-timeout', '0'], '--handshake-timeout');
   usage(['--ping-interval', '3601'], '--ping-interval');

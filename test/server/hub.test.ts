@@ -18,7 +18,7 @@ async function setup(idleTimeoutMs = IDLE_MS) {
   const advance = (ms: number) => (t += ms);
   const store = Store.memory();
   const accounts = await Accounts.load(store, { maxLoginFailures: 3, blockDurationMs: 60_000, tokenTtlMs: 86_400_000, scrypt: { N: 1024, r: 8, p: 1 }, now });
-  const hub = new Hub(accounts, createLogger('silent'), { idleTimeoutMs, now });
+  const hub = new Hub(accounts, createLogger('silent'), { idleTimeoutMs, now, store });
   let n = 0;
   const id = () => `r${++n}`;
   const handle = async (session: RecordingSession, message: Record<string, unknown>): Promise<HandlerResult> =>
@@ -381,6 +381,72 @@ test('sweepIdle ends sessions idle past the timeout and revokes their tokens, le
   advance(1);
   hub.sweepIdle([active]);
   assert.is(active.ended?.code, 'E_IDLE_TIMEOUT');
+});
+
+test('history pages a conversation; edit and delete reach the other side and are for the author only', async () => {
+  const { hub, handle, online, store, now } = await setup();
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const ids = [msgId(), msgId(), msgId()];
+  for (const id of ids) {
+    const pending = handle(alice, { type: 'send', msgId: id, to: 'bob', text: `text ${id}` });
+    await until(() => bob.of('msg').some((m) => m.msgId === id), 'bob receives');
+    hub.handle(bob, { type: 'received', ids: [id] });
+    await reply(pending);
+  }
+  await store.flush();
+  type Page = { with: string; messages: Array<{ seq: number; msgId: string; from: string; text: string; editedAt?: number; deleted?: boolean }>; more: boolean };
+  const page = (await reply(handle(bob, { type: 'history', with: 'Alice' }))) as Page;
+  assert.is(page.with, 'alice');
+  assert.equal(page.messages.map((m) => m.msgId), ids);
+  assert.is(page.more, false);
+  const older = (await reply(handle(alice, { type: 'history', with: 'bob', limit: 2 }))) as Page;
+  assert.equal(older.messages.map((m) => m.msgId), ids.slice(1));
+  assert.is(older.more, true);
+  const oldest = (await reply(handle(alice, { type: 'history', with: 'bob', before: older.messages[0].seq }))) as Page;
+  assert.equal(oldest.messages.map((m) => m.msgId), ids.slice(0, 1));
+  await rejects(() => reply(handle(alice, { type: 'history', with: 'nobody' })), 'E_NO_SUCH_USER');
+
+  bob.sent.length = 0;
+  const edited = (await reply(handle(alice, { type: 'edit', with: 'bob', msgId: ids[0], text: 'fixed' }))) as Record<string, unknown>;
+  assert.equal(edited, { msgId: ids[0], action: 'edit', at: now() });
+  await until(() => bob.of('update').length === 1, 'bob hears of the edit');
+  assert.equal(
+    bob.of('update').map((u) => [u.msgId, u.action, u.text, u.from, u.to, u.scope]),
+    [[ids[0], 'edit', 'fixed', 'alice', 'bob', 'private']],
+  );
+  hub.handle(bob, { type: 'received', ids: [bob.of('update')[0].updId] });
+  await rejects(() => reply(handle(bob, { type: 'edit', with: 'alice', msgId: ids[1], text: 'mine now' })), 'E_FORBIDDEN');
+  await rejects(() => reply(handle(bob, { type: 'delete', with: 'alice', msgId: ids[1] })), 'E_FORBIDDEN');
+  await rejects(() => reply(handle(alice, { type: 'edit', with: 'bob', msgId: 'msg-unknown', text: 'x' })), 'E_NOT_FOUND');
+  const deleted = (await reply(handle(alice, { type: 'delete', with: 'bob', msgId: ids[1] }))) as Record<string, unknown>;
+  assert.is(deleted.action, 'delete');
+  await until(() => bob.of('update').length === 2, 'bob hears of the deletion');
+  assert.is(bob.of('update')[1].action, 'delete');
+  await rejects(() => reply(handle(alice, { type: 'delete', with: 'bob', msgId: ids[1] })), 'E_NOT_FOUND');
+  await store.flush();
+  const after = (await reply(handle(alice, { type: 'history', with: 'bob' }))) as Page;
+  assert.equal(after.messages.map((m) => [m.text, m.editedAt !== undefined, m.deleted ?? false]), [
+    ['fixed', true, false],
+    ['', true, true],
+    [`text ${ids[2]}`, false, false],
+  ]);
+});
+
+test('broadcasts go to the lobby history, and their edits reach everyone online', async () => {
+  const { handle, online, store } = await setup();
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const carol = await online('carol');
+  const id = msgId();
+  await reply(handle(alice, { type: 'broadcast', msgId: id, text: 'hello all' }));
+  await store.flush();
+  const page = (await reply(handle(carol, { type: 'history', with: '*' }))) as { with: string; messages: Array<{ msgId: string; scope: string }> };
+  assert.is(page.with, '*');
+  assert.equal(page.messages.map((m) => [m.msgId, m.scope]), [[id, 'broadcast']]);
+  await reply(handle(alice, { type: 'edit', with: '*', msgId: id, text: 'hello everyone' }));
+  for (const other of [bob, carol]) assert.equal(other.of('update').map((u) => [u.msgId, u.text, u.scope]), [[id, 'hello everyone', 'broadcast']]);
+  assert.equal(alice.of('update'), []);
 });
 
 test('sweepIdle does nothing when the timeout is 0', async () => {
