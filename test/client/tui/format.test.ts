@@ -1,0 +1,122 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ChatModel, type ChatLine } from '../../../src/client/tui/model.ts';
+import { NAME_PALETTE, conversationTitle, escapeTags, formatLine, headerText, nameColour, safe, sidebarLines, statusText, userLines, visibleLines } from '../../../src/client/tui/format.ts';
+import type { StatusLine } from '../../../src/client/view.ts';
+
+const T = new Date(2024, 0, 1, 9, 5).getTime();
+/** The text a tagged string shows: tags removed, escapes turned back into braces. */
+const shown = (tagged: string) => tagged.replace(/\{(open|close)\}|\{[^{}]*\}/g, (m, esc) => (esc === 'open' ? '{' : esc === 'close' ? '}' : ''));
+
+const status = (over: Partial<StatusLine> = {}): StatusLine => ({ state: 'connected', detail: '', user: 'alice', address: '127.0.0.1:7513', fingerprint: 'SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', queued: 0, ...over });
+
+test('escapeTags turns braces into blessed escapes', () => {
+  assert.is(escapeTags('{red-fg}x{/}'), '{open}red-fg{close}x{open}/{close}');
+});
+
+test('safe strips escape sequences and controls, then escapes tags', () => {
+  assert.is(safe('\x1b[2J{bold}x\x07'), '{open}bold{close}x');
+  assert.is(safe('a\nb', true), 'a\nb');
+  assert.is(safe('a\nb'), 'a b');
+});
+
+test('name colours are stable and from the palette', () => {
+  assert.is(nameColour('bob'), nameColour('bob'));
+  assert.ok(NAME_PALETTE.includes(nameColour('carol')));
+  const spread = new Set(['alice', 'bob', 'carol', 'dan', 'erin', 'frank', 'grace', 'heidi'].map(nameColour));
+  assert.ok(spread.size >= 4, `names spread over ${spread.size} colours`);
+});
+
+test('a message line: time, coloured name, sanitized text; continuation lines indented', () => {
+  const line: ChatLine = { kind: 'message', ts: T, msgId: 'm', from: 'bob', text: 'hi\x1b]0;pwned\x07 {red-fg}\nsecond', mention: false };
+  const text = formatLine(line);
+  assert.ok(text.includes(`{${nameColour('bob')}-fg}`));
+  assert.is(shown(text), '09:05 bob hi {red-fg}\n      second');
+});
+
+test('a mention is highlighted; a deleted or edited message says so', () => {
+  assert.match(formatLine({ kind: 'message', ts: T, msgId: 'm', from: 'bob', text: 'alice!', mention: true }), '{yellow-fg}{bold}alice!');
+  assert.is(shown(formatLine({ kind: 'message', ts: T, msgId: 'm', from: 'bob', text: 'x', mention: false, deleted: true })), '09:05 bob (message deleted)');
+  assert.is(shown(formatLine({ kind: 'message', ts: T, msgId: 'm', from: 'bob', text: 'x', mention: false, edited: true })), '09:05 bob x (edited)');
+});
+
+test('my own lines are marked and show what became of them', () => {
+  const own = (over: Partial<Extract<ChatLine, { kind: 'own' }>>): string =>
+    shown(formatLine({ kind: 'own', ts: T, msgId: 'm', from: 'alice', text: 'hi', status: 'sent', ...over }));
+  assert.is(own({ status: 'queued' }), '09:05 ▸alice hi … queued');
+  assert.is(own({ status: 'sent' }), '09:05 ▸alice hi ✓');
+  assert.is(own({ status: 'sent', recipients: 2 }), '09:05 ▸alice hi ✓ 2 online');
+  assert.is(own({ status: 'stored' }), '09:05 ▸alice hi ✓ stored');
+  assert.is(own({ status: 'delivered' }), '09:05 ▸alice hi ✓✓');
+  assert.is(own({ status: 'failed', error: 'E_NO_SUCH_USER: no such user' }), '09:05 ▸alice hi ✗ E_NO_SUCH_USER: no such user');
+  assert.is(own({ deleted: true }), '09:05 ▸alice (message deleted)');
+});
+
+test('system lines are styled by tone; /help is reflowed for narrow panes', () => {
+  const sys = (tone: 'info' | 'presence' | 'error' | 'notice' | 'help', text: string) => formatLine({ kind: 'system', ts: T, text, tone });
+  assert.match(sys('presence', 'bob joined'), '{grey-fg}-- bob joined');
+  assert.match(sys('info', 'x'), '{cyan-fg}');
+  assert.match(sys('error', 'E_X: bad'), '{red-fg}!! E_X: bad');
+  assert.match(sys('notice', 'E_REPLACED: elsewhere'), '{yellow-fg}');
+  const help = shown(sys('help', 'Commands:\n  /all TEXT      send to everyone\nEmoji: :smile:'));
+  assert.is(help, 'Commands:\n  /all TEXT — send to everyone\nEmoji: :smile:');
+});
+
+test('visibleLines formats only the window that shows, honouring the scroll position', () => {
+  const model = new ChatModel();
+  for (let i = 0; i < 50; i++) model.note(`line ${i}`);
+  const conversation = model.focused;
+  assert.equal(visibleLines(conversation, 3).map(shown).map((l) => l.slice(9)), ['line 47', 'line 48', 'line 49']);
+  model.scrollBy(10);
+  assert.equal(visibleLines(conversation, 2).map(shown).map((l) => l.slice(9)), ['line 38', 'line 39']);
+});
+
+test('sidebar: numbers, presence, unread counts, focus and highlight', () => {
+  const model = new ChatModel();
+  model.apply({ kind: 'login', user: 'alice', resumed: false, ts: T });
+  model.apply({ kind: 'message', msgId: '1', scope: 'private', from: 'bob', text: 'hi', ts: T });
+  model.apply({ kind: 'presence', user: 'bob', event: 'left', ts: T });
+  model.apply({ kind: 'message', msgId: '2', scope: 'private', from: 'carol', text: 'hi', ts: T });
+  model.conversation({ kind: 'group', name: 'team' });
+  const lines = sidebarLines(model, 16);
+  assert.equal(lines.map(shown), ['Conversations', '1 * lobby       ', '2 ○ bob        1', '3 ● carol      1', '4 # team        ']);
+  assert.match(lines[1], '{inverse}');
+  assert.match(lines[2], '{yellow-fg}{bold}');
+  model.list()[1].highlight = false;
+  assert.match(sidebarLines(model, 16)[2], '{bold}');
+  assert.equal(model.list().map(conversationTitle), ['* lobby', '@bob', '@carol', '#team']);
+});
+
+test('users pane lists who is online, me included once connected', () => {
+  const model = new ChatModel();
+  model.me = 'alice';
+  model.status = status();
+  model.online.add('bob');
+  assert.equal(userLines(model, 14).map(shown), ['Online (2)', '● alice', '● bob']);
+});
+
+test('status bar: state, user, short key, conversation, queue and unread', () => {
+  const model = new ChatModel();
+  model.status = status({ state: 'reconnecting', queued: 2 });
+  model.statusDetail = 'retrying in 1.0 s';
+  model.apply({ kind: 'message', msgId: '1', scope: 'private', from: 'bob', text: 'hi', ts: T });
+  const text = shown(statusText(model, 200));
+  assert.match(text, '◌ reconnecting (retrying in 1.0 s) │ alice │ 127.0.0.1:7513 key abcdefghijkl │ in * lobby │ 2 queued │ 1 unread');
+  assert.match(text, /\/help · Tab · Alt\+1-9$/);
+  assert.not.match(shown(statusText(model, 60)), '/help', 'the hint goes when there is no room');
+  const before = new ChatModel();
+  assert.is(shown(statusText(before, 80)).trim().startsWith('in * lobby'), true);
+});
+
+test('header says where a message goes', () => {
+  const model = new ChatModel();
+  assert.match(shown(headerText(model)), 'everyone online');
+  model.focus({ kind: 'private', name: 'bob' });
+  assert.match(shown(headerText(model)), '@bob ○ offline');
+  model.online.add('bob');
+  assert.match(shown(headerText(model)), '● online');
+  model.focus({ kind: 'group', name: 'team' });
+  assert.is(shown(headerText(model)), '#team');
+});
+
+test.run();
