@@ -94,6 +94,30 @@ for (const [kind, make] of stores) {
     assert.equal(await store.keys('people'), [], 'nothing was stored');
   });
 
+  test(`${kind}: remove deletes a document; a put in the same batch brings it back`, async () => {
+    const store = await make();
+    await store.put('people', 'alice', alice);
+    await store.put('people', 'bob', bob);
+    await store.remove('people', 'alice');
+    assert.is(await store.get('people', 'alice', Person), undefined);
+    assert.equal(await store.keys('people'), ['bob']);
+    if (store.dir !== null) assert.not.ok(existsSync(join(store.dir, 'people', 'alice.json')));
+    await store.remove('people', 'never-there');
+    void store.remove('people', 'bob');
+    await store.put('people', 'bob', { ...bob, age: 26 });
+    assert.equal(await store.get('people', 'bob', Person), { ...bob, age: 26 });
+    assert.equal(await store.keys('people'), ['bob']);
+  });
+
+  test(`${kind}: collections nest, and collections() lists the sub-collections`, async () => {
+    const store = await make();
+    assert.equal(await store.collections('mailbox'), []);
+    await Promise.all([store.put('mailbox/alice', 's0', alice), store.put('mailbox/bob', 's0', bob), store.put('mailbox/bob/deeper', 's0', bob), store.put('other', 'x', alice)]);
+    assert.equal((await store.collections('mailbox')).sort(), ['alice', 'bob']);
+    assert.equal(await store.keys('mailbox/alice'), ['s0']);
+    assert.equal(await store.get('mailbox/bob', 's0', Person), bob);
+  });
+
   test(`${kind}: flush waits for pending writes`, async () => {
     const store = await make();
     void store.put('people', 'alice', alice);
@@ -138,6 +162,23 @@ test('disk: with a flush delay, writes wait for the delay', async () => {
   assert.not.ok(existsSync(file), 'still waiting for the delay');
   await promise;
   assert.ok(existsSync(file));
+});
+
+test('disk: evict forgets a clean cached document (the next get reads the file) but keeps a dirty one', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir);
+  await store.put('people', 'alice', alice);
+  const file = join(dir, 'people', 'alice.json');
+  writeFileSync(file, JSON.stringify({ name: 'alice', age: 99 }));
+  assert.equal(await store.get('people', 'alice', Person), alice, 'cached');
+  store.evict('people', 'alice');
+  assert.equal(await store.get('people', 'alice', Person), { name: 'alice', age: 99 }, 'read again');
+  const pending = store.put('people', 'alice', { name: 'alice', age: 1 });
+  store.evict('people', 'alice');
+  assert.equal(await store.get('people', 'alice', Person), { name: 'alice', age: 1 }, 'dirty stays');
+  await pending;
+  assert.equal(JSON.parse(readFileSync(file, 'utf8')), { name: 'alice', age: 1 });
+  store.evict('people', 'nobody');
 });
 
 test('disk: a new Store on the same dir reads what the old one wrote', async () => {
