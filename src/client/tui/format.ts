@@ -163,7 +163,15 @@ const STATE_LABEL: Record<StatusLine['state'], string> = {
   closed: '{red-fg}○ closed{/red-fg}',
 };
 
-/** The status bar: connection, user, server and its key, focused conversation, queue. */
+/** Cells a tagged string takes on screen. */
+function shownWidth(tagged: string): number {
+  return stringWidth(tagged.replace(/\{(open|close)\}/g, '_').replace(/\{[^{}]*\}/g, ''));
+}
+
+/**
+ * The status bar: connection, user, focused conversation, scroll, queue and unread first (they
+ * change and matter most), then the server and its short key, then a key hint, as far as fits.
+ */
 export function statusText(model: ChatModel, width: number): string {
   const status = model.status;
   const parts: string[] = [];
@@ -171,17 +179,22 @@ export function statusText(model: ChatModel, width: number): string {
     const detail = status.state === 'reconnecting' && model.statusDetail ? ` (${safe(model.statusDetail)})` : '';
     parts.push(STATE_LABEL[status.state] + detail);
     parts.push(status.user ? `{bold}${safe(status.user)}{/bold}` : 'not logged in');
-    parts.push(`${safe(status.address)}${status.fingerprint ? ` key ${safe(shortFingerprint(status.fingerprint))}` : ''}`);
   }
   parts.push(`in ${safe(conversationTitle(model.focused))}`);
   if (model.focused.scroll > 0) parts.push(`{yellow-fg}scrolled up ${model.focused.scroll}{/yellow-fg}`);
   if (status && status.queued > 0) parts.push(`{yellow-fg}${status.queued} queued{/yellow-fg}`);
   const elsewhere = model.unreadElsewhere();
   if (elsewhere > 0) parts.push(`{bold}${elsewhere} unread{/bold}`);
-  const text = ' ' + parts.join(' │ ');
+  if (status) parts.push(`${safe(status.address)}${status.fingerprint ? ` key ${safe(shortFingerprint(status.fingerprint))}` : ''}`);
+  let text = '';
+  for (const part of parts) {
+    const next = text ? `${text} │ ${part}` : ` ${part}`;
+    if (text && shownWidth(next) > width) break;
+    text = next;
+  }
   const hint = '/help · Tab · Alt+1-9';
-  const plainWidth = stringWidth(text.replace(/\{[^}]*\}/g, ''));
-  return plainWidth + hint.length + 2 < width ? `${text}${' '.repeat(width - plainWidth - hint.length - 1)}{grey-fg}${hint}{/grey-fg}` : text;
+  const used = shownWidth(text);
+  return used + hint.length + 3 <= width ? `${text}${' '.repeat(width - used - hint.length - 1)}{grey-fg}${hint}{/grey-fg}` : text;
 }
 
 /** The header above the chat pane: who this conversation reaches. */

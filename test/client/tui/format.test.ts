@@ -101,9 +101,10 @@ test('status bar: state, user, short key, conversation, queue and unread', () =>
   model.statusDetail = 'retrying in 1.0 s';
   model.apply({ kind: 'message', msgId: '1', scope: 'private', from: 'bob', text: 'hi', ts: T });
   const text = shown(statusText(model, 200));
-  assert.match(text, '◌ reconnecting (retrying in 1.0 s) │ alice │ 127.0.0.1:7513 key abcdefghijkl │ in * lobby │ 2 queued │ 1 unread');
+  assert.match(text, '◌ reconnecting (retrying in 1.0 s) │ alice │ in * lobby │ 2 queued │ 1 unread │ 127.0.0.1:7513 key abcdefghijkl');
+  assert.is(shown(statusText(model, 70)), ' ◌ reconnecting (retrying in 1.0 s) │ alice │ in * lobby │ 2 queued', 'what does not fit is left out');
   assert.match(text, /\/help · Tab · Alt\+1-9$/);
-  assert.not.match(shown(statusText(model, 60)), '/help', 'the hint goes when there is no room');
+  assert.not.match(shown(statusText(model, 100)), '/help', 'the hint goes when there is no room');
   const before = new ChatModel();
   assert.is(shown(statusText(before, 80)).trim().startsWith('in * lobby'), true);
 });
