@@ -6,7 +6,7 @@ import type { StatusLine } from '../../../src/client/view.ts';
 
 const T = new Date(2024, 0, 1, 9, 5).getTime();
 /** The text a tagged string shows: tags removed, escapes turned back into braces. */
-const shown = (tagged: string) => tagged.replace(/\{(open|close)\}|\{[^{}]*\}/g, (m, esc) => (esc === 'open' ? '{' : esc === 'close' ? '}' : ''));
+const shown = (tagged: string) => tagged.replace(/\{(open|close)\}|\{[^{}]*\}/g, (_match, esc) => (esc === 'open' ? '{' : esc === 'close' ? '}' : ''));
 
 const status = (over: Partial<StatusLine> = {}): StatusLine => ({ state: 'connected', detail: '', user: 'alice', address: '127.0.0.1:7513', fingerprint: 'SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', queued: 0, ...over });
 
