@@ -114,6 +114,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private acks: string[] = [];
   /** The user's local data (outbox, seen ids, history); opened at login. */
   data: LocalData | null = null;
+  private dataUser: string | null = null;
   private welcomeWaiter: { resolve: () => void; reject: (err: ParleyError) => void } | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -512,10 +513,18 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   // ---- account -----------------------------------------------------------------------------
 
-  private async loggedInAs(result: LoginResult, resumed: boolean): Promise<LoginResult> {
-    if (this.user !== result.user || !this.data) {
-      this.data = await LocalData.open(this.options.storeDir, this.address, result.user);
-    }
+  /**
+   * Opens the local data of the user about to log in, before the request goes out: deliveries
+   * may follow the server's reply at once, and they must be checked against `seen`.
+   */
+  private async prepareData(user: string): Promise<void> {
+    const name = normalizeUsername(user);
+    if (this.data && this.dataUser === name) return;
+    this.data = await LocalData.open(this.options.storeDir, this.address, name);
+    this.dataUser = name;
+  }
+
+  private loggedInAs(result: LoginResult, resumed: boolean): LoginResult {
     this.user = result.user;
     this.token = result.token;
     this.authenticated = true;
@@ -526,16 +535,19 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   async register(user: string, password: string): Promise<LoginResult> {
+    await this.prepareData(user);
     const result = await this.request<LoginResult>({ type: 'register', user, password });
     return this.loggedInAs(result, false);
   }
 
   async login(user: string, password: string): Promise<LoginResult> {
+    await this.prepareData(user);
     const result = await this.request<LoginResult>({ type: 'login', user, password });
     return this.loggedInAs(result, false);
   }
 
   async resume(user: string, token: string): Promise<LoginResult> {
+    await this.prepareData(user);
     try {
       const result = await this.request<Omit<LoginResult, 'token'>>({ type: 'resume', user, token });
       return this.loggedInAs({ ...result, token }, true);
@@ -620,6 +632,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     const data = this.data;
     if (!data || this.user === null) throw new ParleyError('E_NOT_LOGGED_IN', 'log in first: /login NAME or /register NAME');
     const result = new Promise<SendResult>((resolve, reject) => this.waiters.set(item.msgId, { resolve, reject }));
+    result.catch(() => undefined); // it may settle while we still await the disk; the caller gets it below
     await data.addToOutbox(item);
     const status = this.loggedIn ? 'sent' : 'queued';
     void data.record(peerOf(this.user, { scope: item.scope, from: this.user, to: item.to }), { msgId: item.msgId, scope: item.scope, from: this.user, ...(item.to && { to: item.to }), text: item.text, ts: item.createdAt, status });

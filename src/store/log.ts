@@ -47,7 +47,8 @@ export class SegmentedLog<E> {
     const meta = (await store.get(collection, 'meta', Meta)) ?? { first: 0, next: 0 };
     const log = new SegmentedLog(store, collection, meta, segmentSchema);
     const index = Math.floor(meta.next / SEGMENT);
-    log.tail = { index, items: meta.next % SEGMENT === 0 ? [] : await log.segment(index) };
+    const stored = meta.next % SEGMENT === 0 ? undefined : await store.get(collection, segmentKey(index), segmentSchema);
+    log.tail = { index, items: stored ?? [] };
     return log;
   }
 

@@ -1,0 +1,241 @@
+/**
+ * Messages that are never lost: offline mailboxes, acknowledgements, the client's persistent
+ * outbox, history, edit and delete, over real TCP.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ParleyError } from '../../src/protocol/errors.ts';
+import { client, PASSWORD, record, registered, rejection, startServer, tempDir, waitFor } from './helpers.ts';
+
+test('messages to an offline user are stored, then delivered in order with their timestamps at login', async () => {
+  const { port, stop } = await startServer();
+  const alice = await registered(port, 'alice');
+  const bobStore = tempDir('parley-client-').path;
+  const bob = client(port, bobStore);
+  await bob.connect();
+  await bob.register('bob', PASSWORD);
+  await bob.quit();
+  try {
+    const sent = [];
+    for (let i = 0; i < 30; i++) sent.push(await alice.sendPrivate('bob', `message ${i}`));
+    assert.ok(sent.every((r) => r.status === 'stored'), 'each send is confirmed stored');
+
+    const back = client(port, bobStore);
+    const inbox = record(back, 'message');
+    await back.connect();
+    await back.login('bob', PASSWORD);
+    await waitFor(() => inbox.length === 30, 3000, 'mailbox delivered');
+    assert.equal(inbox.map((m) => m.text), sent.map((_, i) => `message ${i}`));
+    assert.equal(inbox.map((m) => m.ts), sent.map((r) => r.ts), 'original timestamps');
+    // acknowledged: a later login gets nothing again
+    await back.quit();
+    const third = client(port, bobStore);
+    const again = record(third, 'message');
+    await third.connect();
+    await third.login('bob', PASSWORD);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.is(again.length, 0);
+    third.close();
+  } finally {
+    alice.close();
+    await stop();
+  }
+});
+
+test('a recipient that never acknowledges: the message falls back to the mailbox and comes again', async () => {
+  const { port, stop } = await startServer({ ackTimeout: 0.2 });
+  const alice = await registered(port, 'alice');
+  const bobStore = tempDir('parley-client-').path;
+  const bob = client(port, bobStore);
+  await bob.connect();
+  await bob.register('bob', PASSWORD);
+  // bob's client receives but its acknowledgements never leave (a crash between the two)
+  (bob as unknown as { acknowledge: (id: string) => void }).acknowledge = () => undefined;
+  const seen = record(bob, 'message');
+  try {
+    const result = await alice.sendPrivate('bob', 'are you reading?');
+    assert.is(result.status, 'stored');
+    assert.is(seen.length, 1, 'shown once although it was sent live and from the mailbox');
+    bob.close();
+    const back = client(port, bobStore);
+    const inbox = record(back, 'message');
+    await back.connect();
+    await back.login('bob', PASSWORD);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(inbox.length, 0, 'the restarted client remembers it has seen it');
+    back.close();
+  } finally {
+    alice.close();
+    await stop();
+  }
+});
+
+test("a full mailbox refuses with E_MAILBOX_FULL and says whose", async () => {
+  const { port, stop } = await startServer({ mailboxCap: 3 });
+  const alice = await registered(port, 'alice');
+  (await registered(port, 'bob')).close();
+  try {
+    for (let i = 0; i < 3; i++) assert.is((await alice.sendPrivate('bob', `m${i}`)).status, 'stored');
+    const full = await rejection(alice.sendPrivate('bob', 'one too many'));
+    assert.is(full.code, 'E_MAILBOX_FULL');
+    assert.match(full.message, /bob's mailbox is full \(3 messages waiting\)/);
+  } finally {
+    alice.close();
+    await stop();
+  }
+});
+
+test('the outbox keeps what could not be sent and sends it after a restart of the client', async () => {
+  const dir = tempDir();
+  let served = await startServer({}, dir.path, false);
+  const port = served.port;
+  (await registered(port, 'bob')).close();
+  const aliceStore = tempDir('parley-client-').path;
+  const alice = client(port, aliceStore);
+  await alice.connect();
+  await alice.register('alice', PASSWORD);
+  await served.stop();
+  await waitFor(() => alice.state === 'reconnecting', 2000, 'alice notices');
+  const pending = alice.sendPrivate('bob', 'written while the server was down');
+  assert.is(alice.queuedCount, 1);
+  alice.close(); // the client is closed before it could send
+  assert.is((await rejection(pending)).code, 'E_DISCONNECTED');
+  served = await startServer({ port }, dir.path, false);
+  try {
+    const restarted = client(port, aliceStore);
+    const outbox = record(restarted, 'outbox');
+    await restarted.connect();
+    assert.ok(await restarted.resumeSaved('alice'));
+    await waitFor(() => outbox.length === 1, 3000, 'outbox sent');
+    assert.is(outbox[0].item.text, 'written while the server was down');
+    assert.is((outbox[0].outcome as { status: string }).status, 'stored');
+    assert.is(restarted.queuedCount, 0);
+    restarted.close();
+    const bob = client(port);
+    const inbox = record(bob, 'message');
+    await bob.connect();
+    await bob.login('bob', PASSWORD);
+    await waitFor(() => inbox.length === 1, 3000, 'bob gets it');
+    bob.close();
+  } finally {
+    await served.stop();
+    dir.remove();
+  }
+});
+
+test('history pages backwards; edit and delete reach online and offline recipients; only the author may', async () => {
+  const { port, stop } = await startServer();
+  const alice = await registered(port, 'alice');
+  const bobStore = tempDir('parley-client-').path;
+  const bob = client(port, bobStore);
+  await bob.connect();
+  await bob.register('bob', PASSWORD);
+  const updates = record(bob, 'update');
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < 25; i++) ids.push((await alice.sendPrivate('bob', `line ${i}`)).msgId);
+    const page1 = await bob.history('alice', undefined, 10);
+    assert.equal(page1.messages.map((m) => m.text), Array.from({ length: 10 }, (_, i) => `line ${15 + i}`));
+    assert.ok(page1.more);
+    const page2 = await bob.history('alice', page1.messages[0].seq, 10);
+    assert.equal(page2.messages[0].text, 'line 5');
+    const page3 = await bob.history('alice', page2.messages[0].seq, 10);
+    assert.equal(page3.messages.map((m) => m.text), ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+    assert.not.ok(page3.more);
+
+    // live edit
+    await alice.edit('bob', ids[24], 'line 24, corrected');
+    await waitFor(() => updates.length === 1, 2000, 'edit reaches bob');
+    assert.is(updates[0].action, 'edit');
+    assert.is(updates[0].text, 'line 24, corrected');
+    // bob may not change alice's words
+    assert.is((await rejection(bob.edit('alice', ids[24], 'ha'))).code, 'E_FORBIDDEN');
+    assert.is((await rejection(bob.delete('alice', ids[23]))).code, 'E_FORBIDDEN');
+    assert.is((await rejection(alice.edit('bob', 'nosuchmessage', 'x'))).code, 'E_NOT_FOUND');
+
+    // offline delete, delivered at login
+    await bob.quit();
+    await alice.delete('bob', ids[23]);
+    const back = client(port, bobStore);
+    const later = record(back, 'update');
+    await back.connect();
+    await back.login('bob', PASSWORD);
+    await waitFor(() => later.length === 1, 2000, 'delete at login');
+    assert.is(later[0].action, 'delete');
+    assert.is(later[0].msgId, ids[23]);
+
+    const latest = await back.history('alice', undefined, 2);
+    assert.is(latest.messages[0].deleted, true);
+    assert.is(latest.messages[0].text, '');
+    assert.is(latest.messages[1].text, 'line 24, corrected');
+    assert.ok(latest.messages[1].editedAt! > 0);
+    // the client's own copy followed along, for reading offline
+    const local = await back.data!.recent('alice', 2);
+    assert.is(local[0].deleted, true);
+    assert.is(local[1].text, 'line 24, corrected');
+    back.close();
+  } finally {
+    alice.close();
+    await stop();
+  }
+});
+
+test('a resent message is recorded in history once', async () => {
+  const { port, stop } = await startServer();
+  const alice = await registered(port, 'alice');
+  const bob = await registered(port, 'bob');
+  try {
+    const first = await alice.request<{ status: string }>({ type: 'send', msgId: 'fixed-id-1', to: 'bob', text: 'once' });
+    assert.is(first.status, 'delivered');
+    await alice.request({ type: 'send', msgId: 'fixed-id-1', to: 'bob', text: 'once', resend: true });
+    const page = await bob.history('alice');
+    assert.equal(page.messages.map((m) => m.msgId), ['fixed-id-1']);
+  } finally {
+    alice.close();
+    bob.close();
+    await stop();
+  }
+});
+
+test('a corrupted store file stops the server at start, naming the file', async () => {
+  const dir = tempDir();
+  try {
+    const served = await startServer({}, dir.path, false);
+    const alice = await registered(served.port, 'alice');
+    (await registered(served.port, 'bob')).close();
+    await alice.sendPrivate('bob', 'kept');
+    alice.close();
+    await served.stop();
+    const mailbox = join(dir.path, 'store', 'mailbox', 'bob');
+    mkdirSync(mailbox, { recursive: true });
+    writeFileSync(join(mailbox, 'meta.json'), '{"first": 0, "next": ');
+    const err = await rejection(startServer({}, dir.path, false));
+    assert.is(err.code, 'E_STORE_CORRUPT');
+    assert.ok(err.message.includes(join('mailbox', 'bob', 'meta.json')), err.message);
+    writeFileSync(join(dir.path, 'store', 'accounts', 'alice.json'), '{"name":"alice"}');
+    writeFileSync(join(mailbox, 'meta.json'), '{"first":0,"next":1}');
+    const bad = await rejection(startServer({}, dir.path, false));
+    assert.is(bad.code, 'E_STORE_CORRUPT');
+    assert.ok(bad.message.includes(join('accounts', 'alice.json')), bad.message);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('sending before login is refused with a clear error', async () => {
+  const { port, stop } = await startServer();
+  const c = client(port);
+  try {
+    await c.connect();
+    const err = await rejection(c.sendPrivate('bob', 'hi'));
+    assert.ok(err instanceof ParleyError);
+    assert.is(err.code, 'E_NOT_LOGGED_IN');
+  } finally {
+    c.close();
+    await stop();
+  }
+});
+
+test.run();

@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { SEGMENT, SegmentedLog } from '../../src/store/log.ts';
+import { Store } from '../../src/store/store.ts';
+
+const Entry = z.object({ n: z.number() });
+const dirs: string[] = [];
+function tempStore(): Promise<Store> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-log-'));
+  dirs.push(dir);
+  return Store.open(dir);
+}
+test.after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+test('appends get consecutive seqs and read back in order across segments', async () => {
+  const store = await tempStore();
+  const log = await SegmentedLog.open(store, 'mailbox/alice', Entry);
+  const total = SEGMENT * 2 + 5;
+  for (let n = 0; n < total; n++) assert.is(log.append({ n }).seq, n);
+  assert.is(log.size, total);
+  const all = await log.read(0, total + 10);
+  assert.equal(all.map((e) => e.entry.n), Array.from({ length: total }, (_, n) => n));
+  assert.equal((await log.read(SEGMENT - 1, 3)).map((e) => e.seq), [SEGMENT - 1, SEGMENT, SEGMENT + 1]);
+});
+
+test('many appends in one tick all land (none overwrites another)', async () => {
+  const store = await tempStore();
+  const log = await SegmentedLog.open(store, 'c', Entry);
+  const writes = Array.from({ length: 50 }, (_, n) => log.append({ n }).written);
+  await Promise.all(writes);
+  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  assert.is((await reopened.read(0, 100)).length, 50);
+});
+
+test('a reopened log keeps its partly filled tail segment and appends after it', async () => {
+  const store = await tempStore();
+  const log = await SegmentedLog.open(store, 'c', Entry);
+  for (let n = 0; n < 10; n++) log.append({ n });
+  await store.flush();
+  const second = await Store.open(store.dir!);
+  const reopened = await SegmentedLog.open(second, 'c', Entry);
+  assert.is(reopened.next, 10);
+  await reopened.append({ n: 10 }).written;
+  const third = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  assert.equal((await third.read(0, 100)).map((e) => e.entry.n), Array.from({ length: 11 }, (_, n) => n));
+});
+
+test('readBefore pages backwards, oldest first within a page', async () => {
+  const log = await SegmentedLog.open(Store.memory(), 'c', Entry);
+  for (let n = 0; n < SEGMENT + 20; n++) log.append({ n });
+  const last = await log.readBefore(log.next, 5);
+  assert.equal(last.map((e) => e.seq), [SEGMENT + 15, SEGMENT + 16, SEGMENT + 17, SEGMENT + 18, SEGMENT + 19]);
+  const across = await log.readBefore(SEGMENT + 2, 4);
+  assert.equal(across.map((e) => e.seq), [SEGMENT - 2, SEGMENT - 1, SEGMENT, SEGMENT + 1]);
+  assert.equal(await log.readBefore(0, 5), []);
+});
+
+test('dropBefore deletes whole segments and moves the start', async () => {
+  const store = await tempStore();
+  const log = await SegmentedLog.open(store, 'c', Entry);
+  for (let n = 0; n < SEGMENT * 3; n++) log.append({ n });
+  await store.flush();
+  await log.dropBefore(SEGMENT + 3);
+  await store.flush();
+  assert.is(log.first, SEGMENT + 3);
+  assert.is(log.size, SEGMENT * 3 - SEGMENT - 3);
+  const keys = await store.keys('c');
+  assert.not.ok(keys.includes('s000000000000'), 'the first segment file is gone');
+  assert.ok(keys.includes('s000000000001'), 'a partly dropped segment stays');
+  assert.is((await log.read(0, 1))[0].seq, SEGMENT + 3);
+  assert.is((await log.readBefore(SEGMENT + 5, 10))[0].seq, SEGMENT + 3);
+  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  assert.is(reopened.first, SEGMENT + 3);
+});
+
+test('update rewrites one entry; findLast searches from the newest within a window', async () => {
+  const log = await SegmentedLog.open(Store.memory(), 'c', Entry);
+  for (let n = 0; n < SEGMENT + 10; n++) log.append({ n });
+  await log.update(3, () => ({ n: 1000 }));
+  await log.update(SEGMENT + 1, () => ({ n: 2000 }));
+  assert.is((await log.read(3, 1))[0].entry.n, 1000);
+  assert.is((await log.read(SEGMENT + 1, 1))[0].entry.n, 2000);
+  assert.is((await log.findLast((e) => e.n === 1000))?.seq, 3);
+  assert.is(await log.findLast((e) => e.n === 1000, 20), undefined, 'outside the window');
+  assert.is(await log.findLast((e) => e.n === -1), undefined);
+});
+
+test.run();
