@@ -8,7 +8,7 @@ import { clock } from '../format.ts';
 import { sanitize } from '../sanitize.ts';
 import type { StatusLine } from '../view.ts';
 import type { ChatLine, ChatModel, Conversation } from './model.ts';
-import { padCells, stringWidth, truncate } from './width.ts';
+import { graphemes, graphemeWidth, padCells, stringWidth, truncate } from './width.ts';
 
 /** blessed's own escape, without importing blessed into a pure module. */
 export function escapeTags(text: string): string {
@@ -69,7 +69,8 @@ function helpLines(text: string): string {
 /** A message body: "(deleted)" for a deleted one, "(edited)" after an edited one. */
 function messageText(line: Extract<ChatLine, { msgId: string }>): string {
   if (line.deleted) return '{grey-fg}(message deleted){/grey-fg}';
-  return indent(safe(line.text, true)) + (line.edited ? ' {grey-fg}(edited){/grey-fg}' : '');
+  // A completion's trailing space would push the status mark away: trailing blanks are not shown.
+  return indent(safe(line.text, true).trimEnd()) + (line.edited ? ' {grey-fg}(edited){/grey-fg}' : '');
 }
 
 /** One chat line as tagged text (may contain newlines for multi-line messages). */
@@ -100,13 +101,64 @@ export function formatLine(line: ChatLine): string {
   }
 }
 
+/** Continuation rows start under the text, after "hh:mm ". */
+const HANGING_INDENT = 6;
+
 /**
- * The chat lines to hand blessed for a pane `rows` high: only the window that can show, ending
- * `scroll` lines from the bottom. Formatting 5,000 lines per frame would be the freeze.
+ * Wraps tagged text to `width` cells, breaking at spaces where it can, and indents continuation
+ * rows so a long message reads as a block beside its timestamp (blessed would wrap to column 0).
+ * Tags take no cells; blessed carries their colours across the inserted line breaks.
  */
-export function visibleLines(conversation: Conversation, rows: number): string[] {
+export function wrapTagged(tagged: string, width: number, indent = HANGING_INDENT): string {
+  if (width <= indent + 8) return tagged; // too narrow to indent: let blessed wrap
+  const out: string[] = [];
+  for (const row of tagged.split('\n')) {
+    let line = '';
+    let used = 0;
+    let lastSpace = -1; // index in `line` just after the last space, and the cells before it
+    let cellsAtSpace = 0;
+    const tokens = row.match(/\{(?:open|close)\}|\{[^{}]*\}|[\s\S]/gu) ?? [];
+    for (let i = 0; i < tokens.length; i++) {
+      const token = tokens[i];
+      const isTag = token.length > 1 && token.startsWith('{') && token !== '{open}' && token !== '{close}';
+      // Join a grapheme's parts (emoji with modifiers, accents) before measuring it.
+      let char = token;
+      while (!isTag && i + 1 < tokens.length && tokens[i + 1].length <= 2 && !tokens[i + 1].startsWith('{') && graphemes(char + tokens[i + 1]).length === 1) char += tokens[++i];
+      const cells = isTag ? 0 : char === '{open}' || char === '{close}' ? 1 : graphemeWidth(char);
+      if (used + cells > width && cells > 0) {
+        if (lastSpace > 0 && cellsAtSpace > indent) {
+          out.push(line.slice(0, lastSpace).trimEnd());
+          line = ' '.repeat(indent) + line.slice(lastSpace);
+          used = indent + (used - cellsAtSpace);
+        } else {
+          out.push(line);
+          line = ' '.repeat(indent);
+          used = indent;
+        }
+        lastSpace = -1;
+      }
+      line += char;
+      used += cells;
+      if (char === ' ') {
+        lastSpace = line.length;
+        cellsAtSpace = used;
+      }
+    }
+    out.push(line);
+  }
+  return out.join('\n');
+}
+
+/**
+ * The chat lines to hand blessed for a pane `rows` high and `width` wide: only the window that
+ * can show, ending `scroll` lines from the bottom. Formatting 5,000 lines per frame would be the
+ * freeze.
+ */
+export function visibleLines(conversation: Conversation, rows: number, width = Infinity): string[] {
   const end = conversation.lines.length - conversation.scroll;
-  return conversation.lines.slice(Math.max(0, end - rows), end).map(formatLine);
+  const lines = conversation.lines.slice(Math.max(0, end - rows), end).map(formatLine);
+  // blessed wraps a row that fills the pane exactly, so rows stop one cell short.
+  return width === Infinity ? lines : lines.map((line) => wrapTagged(line, width - 1));
 }
 
 /** How a conversation is named in the sidebar and the status bar. */

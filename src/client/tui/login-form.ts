@@ -86,8 +86,10 @@ export class LoginForm {
     if (code === 'E_BAD_CREDENTIALS' || code === 'E_WEAK_PASSWORD' || code === 'E_LOCKED') {
       this.password.clear();
       this.field = 'password';
-    } else if (code === 'E_USER_EXISTS' || code === 'E_BAD_USERNAME' || code === 'E_NO_SUCH_USER') {
+    } else if (code === 'E_USER_EXISTS' || code === 'E_BAD_USERNAME') {
       this.field = 'user';
+    } else if (code === 'E_NO_SUCH_USER') {
+      this.field = 'register'; // one Space and Enter away from creating it
     }
   }
 }

@@ -118,7 +118,7 @@ export class MainScreen {
     this.leftRule.setContent(rule);
     this.rightRule.setContent(rule);
     this.header.setContent(' ' + headerText(this.model));
-    this.chat.setContent(visibleLines(this.model.focused, Math.max(1, body - 1)).join('\n'));
+    this.chat.setContent(visibleLines(this.model.focused, Math.max(1, body - 1), this.layout.chat).join('\n'));
     this.chat.setScrollPerc(100);
     this.statusBar.setContent(statusText(this.model, this.screen.width as number));
     this.drawInput();

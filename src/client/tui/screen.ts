@@ -32,8 +32,17 @@ export function createScreen(streams: ScreenStreams = {}): Screen {
   } as blessed.Widgets.IScreenOptions);
   // The terminal speaks UTF-8 (forceUnicode): draw ─ │ · as themselves, not through the VT100
   // line-drawing charset, which tmux captures as "qqq" and which turns "·" into "~".
-  (screen.program as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
+  const tput = (screen.program as unknown as { tput: { brokenACS: boolean; colors: number } }).tput;
+  tput.brokenACS = true;
+  // blessed cannot read newer terminfo entries (tmux-256color among them) and falls back to an
+  // 8-colour xterm, where grey becomes black. The terminal's name says better.
+  if (tput.colors < 256 && supports256Colours(streams.terminal ?? process.env.TERM, process.env.COLORTERM)) tput.colors = 256;
   return screen;
+}
+
+/** True when the terminal's name or $COLORTERM promise at least 256 colours. */
+export function supports256Colours(term: string | undefined, colorterm: string | undefined): boolean {
+  return /256|direct|truecolor/i.test(term ?? '') || /truecolor|24bit/i.test(colorterm ?? '');
 }
 
 /** blessed tracks this but its type definitions leave it out. */

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ChatModel, type ChatLine } from '../../../src/client/tui/model.ts';
-import { NAME_PALETTE, conversationTitle, escapeTags, formatLine, headerText, nameColour, safe, sidebarLines, statusText, userLines, visibleLines } from '../../../src/client/tui/format.ts';
+import { NAME_PALETTE, wrapTagged, conversationTitle, escapeTags, formatLine, headerText, nameColour, safe, sidebarLines, statusText, userLines, visibleLines } from '../../../src/client/tui/format.ts';
 import type { StatusLine } from '../../../src/client/view.ts';
 
 const T = new Date(2024, 0, 1, 9, 5).getTime();
@@ -69,6 +69,17 @@ test('visibleLines formats only the window that shows, honouring the scroll posi
   assert.equal(visibleLines(conversation, 3).map(shown).map((l) => l.slice(9)), ['line 47', 'line 48', 'line 49']);
   model.scrollBy(10);
   assert.equal(visibleLines(conversation, 2).map(shown).map((l) => l.slice(9)), ['line 38', 'line 39']);
+});
+
+test('long lines wrap at spaces with a hanging indent; tags take no room', () => {
+  const line = '{grey-fg}09:05{/grey-fg} {cyan-fg}-- one two three four five six seven{/cyan-fg}';
+  assert.is(wrapTagged(line, 24), '{grey-fg}09:05{/grey-fg} {cyan-fg}-- one two three\n      four five six\n      seven{/cyan-fg}');
+  assert.is(shown(wrapTagged('09:05 bob ' + 'x'.repeat(30), 20)), '09:05 bob\n      xxxxxxxxxxxxxx\n      xxxxxxxxxxxxxx\n      xx', 'a word longer than the row is cut');
+  assert.is(wrapTagged('09:05 中文中文中文中文中文', 16), '09:05 中文中文中\n      文中文中文');
+  assert.is(wrapTagged('09:05 👍🏽👍🏽👍🏽👍🏽👍🏽👍🏽', 16), '09:05 👍🏽👍🏽👍🏽👍🏽👍🏽\n      👍🏽', 'an emoji with a skin tone stays whole');
+  assert.is(wrapTagged('09:05 {open}{open}{open}', 16), '09:05 {open}{open}{open}', 'escaped braces take one cell each');
+  assert.is(wrapTagged('a b c d e f g h i j', 10), 'a b c d e f g h i j', 'too narrow to indent: left to blessed');
+  assert.is(wrapTagged('09:05 short\n      second', 40), '09:05 short\n      second');
 });
 
 test('sidebar: numbers, presence, unread counts, focus and highlight', () => {

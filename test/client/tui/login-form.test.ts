@@ -76,6 +76,8 @@ test('a failure is shown in place and puts the focus where the fix is', () => {
   assert.is(form.password.value, '', 'the wrong password is cleared');
   form.fail(new ParleyError('E_USER_EXISTS'), 'h:1');
   assert.is(form.field, 'user');
+  form.fail(new ParleyError('E_NO_SUCH_USER'), 'h:1');
+  assert.is(form.field, 'register');
 });
 
 test('error sentences for each login failure', () => {

@@ -91,6 +91,17 @@ test('an emoji and CJK in a message keep the columns aligned', () => {
   done(term);
 });
 
+test('a long message wraps under its text, not under the timestamp', () => {
+  const { term, view, render } = chat();
+  view.show({ kind: 'message', msgId: 'm1', scope: 'broadcast', from: 'bob', text: 'this message is long enough that it has to wrap onto a second row of the pane', ts: T });
+  render();
+  const rows = term.text().map((row) => row.slice(15, 66));
+  const first = rows.findIndex((row) => row.includes('bob this message'));
+  assert.ok(first >= 0);
+  assert.match(rows[first + 1], /^ {6}\S/, `continuation row: "${rows[first + 1]}"`);
+  done(term);
+});
+
 test('escape sequences and blessed tags from a peer render as harmless text', () => {
   const { term, view, render } = chat();
   const before = term.written().length;
