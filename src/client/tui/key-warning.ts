@@ -14,14 +14,19 @@ export function keyWarningText(error: ParleyError, address: string): string {
   const lines = [
     `{bold}The identity of the server at ${escapeTags(address)} does not match.{/bold}`,
     '',
-    'Someone may be intercepting this connection, or the server was given a new key.',
+    'Someone may be intercepting the connection, or the server has a new key.',
     'Parley will not connect to it.',
     '',
   ];
   if (recorded) lines.push(`  recorded key:  {bold}${escapeTags(recorded)}{/bold}`);
   if (presented) lines.push(`  presented key: {bold}${escapeTags(presented)}{/bold}`);
   if (recorded || presented) lines.push('');
-  lines.push(escapeTags(error.message), '', '{bold}Press any key to exit.{/bold}');
+  // The engine's message repeats the keys and the warning shown above; keep what to do about it,
+  // with the re-pin flag on a line of its own that fits 80 columns (it is meant to be copied).
+  const repeats = /^(WARNING:|\s*(recorded|presented):|Someone may be intercepting|If the server's owner confirms)/;
+  const advice = error.message.split('\n').filter((line) => !(recorded || presented) || !repeats.test(line));
+  if (presented) lines.push("If the server's owner confirms the new key, start parley once with", `  --server-fingerprint ${escapeTags(presented)}`);
+  lines.push(...advice.map(escapeTags), '', '{bold}Press any key to exit.{/bold}');
   return lines.join('\n');
 }
 

@@ -261,8 +261,14 @@ test('the login screen shows the server, the first-use key warning, masked passw
 
 test('the changed-key warning shows both keys and waits for a key', async () => {
   const term = headless();
-  const error = new ParleyError('E_SERVER_KEY_CHANGED', 'WARNING: the key of server h:1 changed!', { details: { recorded: 'SHA256:old', presented: 'SHA256:new' } });
-  assert.match(keyWarningText(error, 'h:1'), 'recorded key:  {bold}SHA256:old');
+  const message = 'WARNING: the key of server h:1 changed!\n  recorded: SHA256:old\n  presented: SHA256:new\nSomeone may be intercepting the connection.\nIf the server\'s owner confirms the new key, re-pin it: parley --server-fingerprint SHA256:new\n(or remove the line)';
+  const error = new ParleyError('E_SERVER_KEY_CHANGED', message, { details: { recorded: 'SHA256:old', presented: 'SHA256:new' } });
+  const warning = keyWarningText(error, 'h:1');
+  assert.match(warning, 'recorded key:  {bold}SHA256:old');
+  assert.match(warning, 'start parley once with\n  --server-fingerprint SHA256:new', 'the flag on a line of its own');
+  assert.match(warning, '(or remove the line)');
+  assert.not.match(warning, 're-pin it');
+  assert.not.match(warning, 'WARNING: the key', 'the engine’s repeat of the keys is left out');
   let pressed = false;
   const waiting = showKeyWarning(term.screen, error, 'h:1').then(() => (pressed = true));
   const text = term.text().join('\n');
