@@ -315,7 +315,7 @@ test('broadcast reaches every other online session once, not the sender', async 
 test('broadcast with nobody else online reaches zero recipients', async () => {
   const { handle, online } = await setup();
   const alice = await online('alice');
-  const result = (await handle(alice, { type: 'broadcast', msgId: msgId(), text: 'anyone?' })) as Record<string, unknown>;
+  const result = (await reply(handle(alice, { type: 'broadcast', msgId: msgId(), text: 'anyone?' }))) as Record<string, unknown>;
   assert.is(result.recipients, 0);
 });
 
