@@ -383,7 +383,10 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       this.reconnectTimer = null;
       this.open('reconnecting').then(
         () => this.afterReconnect(),
-        () => undefined, // onClose schedules the next try
+        // onClose schedules the next try; a changed or refused key stops them, and must be said
+        (err: ParleyError) => {
+          if (!this.wantReconnect && this._state !== 'closed') this.emit('error', err);
+        },
       );
     }, delay);
   }
