@@ -83,6 +83,10 @@ export class TuiApp {
       this.refreshWho();
     });
     client.on('presence', () => this.refreshWhoSoon());
+    // A reconnect that meets a different server key stops there; the user must see why.
+    client.on('error', (err) => {
+      if (KEY_ERRORS.has(err.code) && !this.warning) void this.warn(err);
+    });
     screen.on('keypress', (ch: string | undefined, key: KeyInfo) => this.onKey(ch, key));
     screen.on('resize', () => {
       this.main.place();
@@ -167,7 +171,9 @@ export class TuiApp {
 
   private async warn(error: ParleyError): Promise<void> {
     this.warning = true;
+    this.scheduler.cancel();
     this.login.hide();
+    this.main.hide();
     hideCursor(this.screen);
     await showKeyWarning(this.screen, error, this.client.address);
     this.exit(1);

@@ -134,6 +134,23 @@ test('a changed server key shows the warning screen and refuses to continue', as
   assert.ok(existsSync(join(store, 'known_servers.json')));
 });
 
+test('a server whose key changed while connected: the reconnect stops on the warning screen', async () => {
+  const first = await startServer({}, newDir('parley-tui-server-'));
+  const port = first.port;
+  const run = start(port);
+  await loginAs(run, 'gina', true);
+  await first.stop();
+  await until(() => run.shows('reconnecting'), 'the reconnect');
+  // Same address, new key pair: another server, as far as the client can tell.
+  const second = await startServer({ port }, newDir('parley-tui-server-'));
+  closers.push(() => second.stop());
+  await until(() => run.shows('Press any key to exit.'), 'the warning', 5000);
+  assert.ok(run.shows('recorded key:'));
+  await run.term.keys('q');
+  await until(() => run.exits.length > 0, 'the exit');
+  assert.equal(run.exits, [1]);
+});
+
 test('an unreachable server is reported in place; Enter tries again', async () => {
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
