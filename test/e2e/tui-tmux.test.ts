@@ -7,6 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PASSWORD, registered, startServer, tempDir, waitFor } from './helpers.ts';
 
@@ -24,7 +26,11 @@ function tmuxServer() {
     type: (text: string) => tmux('send-keys', '-t', 'parley', '-l', text),
     press: (...keys: string[]) => tmux('send-keys', '-t', 'parley', ...keys),
     running: () => tmux('has-session', '-t', 'parley').status === 0,
-    kill: () => tmux('kill-server'),
+    /** Stops the tmux server and removes its socket file, which tmux leaves behind. */
+    kill: () => {
+      tmux('kill-server');
+      rmSync(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket), { force: true });
+    },
   };
 }
 
