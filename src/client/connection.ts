@@ -639,7 +639,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     await data.addToOutbox(item);
     const status = this.loggedIn ? 'sent' : 'queued';
     void data.record(peerOf(this.user, { scope: item.scope, from: this.user, to: item.to }), { msgId: item.msgId, scope: item.scope, from: this.user, ...(item.to && { to: item.to }), text: item.text, ts: item.createdAt, status });
-    if (this.loggedIn) this.transmit(item, false);
+    // A login during the await above may already have sent it from the outbox.
+    if (this.loggedIn && !this.inFlight.has(item.msgId)) this.transmit(item, false);
     return result;
   }
 

@@ -35,7 +35,6 @@ interface SessionDeliveries {
   live: Map<string, LiveDelivery>;
   /** ackId → mailbox seq of entries sent by the drain and not yet acknowledged */
   drained: Map<string, number>;
-  acked: Set<number>;
   nextSeq: number;
   pumping: boolean;
   mailbox: SegmentedLog<MailboxEntry> | null;
@@ -55,7 +54,7 @@ export class Delivery {
   private state(session: Session, user: string): SessionDeliveries {
     let state = this.sessions.get(session);
     if (!state) {
-      state = { user, live: new Map(), drained: new Map(), acked: new Set(), nextSeq: 0, pumping: false, mailbox: null };
+      state = { user, live: new Map(), drained: new Map(), nextSeq: 0, pumping: false, mailbox: null };
       this.sessions.set(session, state);
     }
     return state;
@@ -109,22 +108,21 @@ export class Delivery {
         clearTimeout(live.timer);
         live.resolve('delivered');
       }
-      const seq = state.drained.get(id);
-      if (seq !== undefined) {
-        state.drained.delete(id);
-        state.acked.add(seq);
-        drainedAcked = true;
-      }
+      if (state.drained.delete(id)) drainedAcked = true;
     }
     if (drainedAcked) void this.advance(session, state);
   }
 
-  /** Drops the acknowledged prefix of the mailbox and sends more. */
+  /**
+   * Drops the acknowledged prefix of the mailbox and sends more. The prefix ends at the oldest
+   * entry still unacknowledged (or at what the drain has read, if none), so a seq that a crash
+   * left without an entry never holds the mailbox up.
+   */
   private async advance(session: Session, state: SessionDeliveries): Promise<void> {
     const mailbox = state.mailbox;
     if (!mailbox) return;
-    let first = mailbox.first;
-    while (state.acked.delete(first)) first++;
+    let first = state.nextSeq;
+    for (const seq of state.drained.values()) if (seq < first) first = seq;
     if (first > mailbox.first) await mailbox.dropBefore(first);
     await this.pump(session);
   }

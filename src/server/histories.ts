@@ -28,11 +28,22 @@ export function conversationOf(user: string, peer: string): string {
 
 /** How far back a resent message is looked for, to record it only once. */
 const DUPLICATE_WINDOW = 1024;
+/** Ids recorded lately, checked before the disk: two copies of one message may arrive together. */
+const RECENT_IDS = 8192;
 
 export class Histories {
   private readonly open = new Map<string, Promise<SegmentedLog<HistoryRecord>>>();
+  private readonly recent = new Set<string>();
 
   constructor(private readonly store: Store) {}
+
+  /** Remembers `conversation/msgId`; false when it is already remembered. */
+  private remember(id: string): boolean {
+    if (this.recent.has(id)) return false;
+    this.recent.add(id);
+    if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value!);
+    return true;
+  }
 
   get(conversation: string): Promise<SegmentedLog<HistoryRecord>> {
     let log = this.open.get(conversation);
@@ -44,11 +55,16 @@ export class Histories {
     return log;
   }
 
-  /** Records a message. With `checkDuplicate`, a msgId already recorded recently is not added twice. */
+  /**
+   * Records a message; resolves once it is on disk. With `checkDuplicate`, a msgId already
+   * recorded is not added twice.
+   */
   async append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<{ duplicate: boolean }> {
+    if (!this.remember(`${conversation}/${record.msgId}`)) return { duplicate: true };
     const log = await this.get(conversation);
+    // After a restart the recent ids are gone: look in the log itself.
     if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return { duplicate: true };
-    void log.append(record).written.catch(() => undefined);
+    await log.append(record).written;
     return { duplicate: false };
   }
 

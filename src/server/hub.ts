@@ -237,10 +237,10 @@ export class Hub {
     const ts = this.now();
     const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'private', from, to, text: message.text, ts };
     const bytes = Buffer.byteLength(message.text);
-    const outcome = this.histories
-      .append(conversationOf(from, to), { msgId: msg.msgId, scope: 'private', from, to, text: msg.text, ts }, message.resend === true)
-      .then(() => this.delivery.deliver(to, msg.msgId, msg))
-      .then((status): SendResult => {
+    // Delivery and the history write run side by side; the sender hears back when both are done.
+    const recorded = this.histories.append(conversationOf(from, to), { msgId: msg.msgId, scope: 'private', from, to, text: msg.text, ts }, message.resend === true);
+    const outcome = Promise.all([this.delivery.deliver(to, msg.msgId, msg), recorded])
+      .then(([status]): SendResult => {
         this.log.info(`conn#${session.id} msg ${from} → ${to} ${bytes} B ${status}`);
         return { msgId: msg.msgId, status, ts };
       });
@@ -257,9 +257,10 @@ export class Hub {
       other.sendSerialized(json);
       recipients++;
     }
-    void this.histories.append(conversationOf(from, '*'), { msgId: msg.msgId, scope: 'broadcast', from, text: msg.text, ts }, message.resend === true);
     this.log.info(`msg ${from} → * (${recipients} online) ${Buffer.byteLength(message.text)} B`);
-    return { msgId: message.msgId, status: 'sent', ts, recipients } satisfies SendResult;
+    const recorded = this.histories.append(conversationOf(from, '*'), { msgId: msg.msgId, scope: 'broadcast', from, text: msg.text, ts }, message.resend === true);
+    const result: SendResult = { msgId: message.msgId, status: 'sent', ts, recipients };
+    return new LaterReply(recorded.then(() => result as unknown as Record<string, unknown>));
   }
 
   private async history(user: string, message: ClientMessageOf<'history'>): Promise<Record<string, unknown>> {

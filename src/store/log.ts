@@ -1,13 +1,14 @@
 /**
  * An append-only log on the sharded store, cut into fixed-size segments:
  *
- *   <collection>/meta.json           { first, next }   first kept seq, next seq to assign
+ *   <collection>/meta.json           { first }   the oldest kept seq (moved by dropBefore)
  *   <collection>/s000000000042.json  entries with seq 42*SEGMENT .. 43*SEGMENT-1
  *
- * Appending writes only the meta document and the tail segment, so storing one entry costs the
- * same whether the log holds a thousand entries or a million (lowdb rewrites whole files; this
- * keeps every file small). Reading old segments does not keep them in memory. Mailboxes and
- * conversation histories are logs.
+ * Appending writes only the tail segment, so storing one entry costs the same whether the log
+ * holds a thousand entries or a million (lowdb rewrites whole files; this keeps every file
+ * small). The next seq is not stored: it is read from the newest segment at open, so a kill
+ * between two file writes can never leave a counter that disagrees with the entries. Reading
+ * old segments does not keep them in memory. Mailboxes and conversation histories are logs.
  */
 import { z } from 'zod';
 import type { Store } from './store.ts';
@@ -15,8 +16,9 @@ import type { Store } from './store.ts';
 /** Entries per segment: small enough that rewriting the tail is cheap, large enough to page well. */
 export const SEGMENT = 128;
 
-const Meta = z.object({ first: z.number().int().nonnegative(), next: z.number().int().nonnegative() });
+const Meta = z.object({ first: z.number().int().nonnegative() });
 type Meta = z.infer<typeof Meta>;
+const SEGMENT_KEY = /^s\d{12}$/;
 
 export interface LogEntry<E> {
   seq: number;
@@ -38,17 +40,21 @@ export class SegmentedLog<E> {
     private readonly store: Store,
     readonly collection: string,
     private readonly meta: Meta,
+    private nextSeq: number,
     private readonly segmentSchema: z.ZodType<Array<LogEntry<E>>>,
   ) {}
 
   /** Opens (or starts) the log stored under `collection`. */
   static async open<E>(store: Store, collection: string, entrySchema: z.ZodType<E>): Promise<SegmentedLog<E>> {
     const segmentSchema = z.array(z.object({ seq: z.number().int(), entry: entrySchema })) as unknown as z.ZodType<Array<LogEntry<E>>>;
-    const meta = (await store.get(collection, 'meta', Meta)) ?? { first: 0, next: 0 };
-    const log = new SegmentedLog(store, collection, meta, segmentSchema);
-    const index = Math.floor(meta.next / SEGMENT);
-    const stored = meta.next % SEGMENT === 0 ? undefined : await store.get(collection, segmentKey(index), segmentSchema);
-    log.tail = { index, items: stored ?? [] };
+    const meta = (await store.get(collection, 'meta', Meta)) ?? { first: 0 };
+    const segments = (await store.keys(collection)).filter((key) => SEGMENT_KEY.test(key)).sort();
+    const newest = segments.at(-1);
+    const items = newest === undefined ? [] : ((await store.get(collection, newest, segmentSchema)) ?? []);
+    const last = items.at(-1);
+    const next = Math.max(meta.first, last ? last.seq + 1 : 0);
+    const log = new SegmentedLog(store, collection, meta, next, segmentSchema);
+    log.tail = last ? { index: Number(newest!.slice(1)), items } : { index: Math.floor(next / SEGMENT), items: [] };
     return log;
   }
 
@@ -57,14 +63,14 @@ export class SegmentedLog<E> {
     return this.meta.first;
   }
 
-  /** Seq the next appended entry gets; also the count of entries ever appended. */
+  /** Seq the next appended entry gets. */
   get next(): number {
-    return this.meta.next;
+    return this.nextSeq;
   }
 
   /** Entries kept. */
   get size(): number {
-    return this.meta.next - this.meta.first;
+    return this.nextSeq - this.meta.first;
   }
 
   private async segment(index: number): Promise<Array<LogEntry<E>>> {
@@ -74,19 +80,18 @@ export class SegmentedLog<E> {
 
   /** Appends one entry. `written` resolves when it is on disk. */
   append(entry: E): { seq: number; written: Promise<void> } {
-    const seq = this.meta.next++;
+    const seq = this.nextSeq++;
     const index = Math.floor(seq / SEGMENT);
     if (index !== this.tail.index) this.tail = { index, items: [] };
     this.tail.items.push({ seq, entry });
-    const writes = [this.store.put(this.collection, segmentKey(index), this.tail.items), this.store.put(this.collection, 'meta', this.meta)];
-    return { seq, written: Promise.all(writes).then(() => undefined) };
+    return { seq, written: this.store.put(this.collection, segmentKey(index), this.tail.items) };
   }
 
   /** Up to `limit` entries with seq >= `from`, oldest first. */
   async read(from: number, limit: number): Promise<Array<LogEntry<E>>> {
     const out: Array<LogEntry<E>> = [];
     let seq = Math.max(from, this.meta.first);
-    while (seq < this.meta.next && out.length < limit) {
+    while (seq < this.nextSeq && out.length < limit) {
       const index = Math.floor(seq / SEGMENT);
       for (const item of await this.segment(index)) {
         if (item.seq >= seq && out.length < limit) out.push(item);
@@ -100,7 +105,7 @@ export class SegmentedLog<E> {
   /** Up to `limit` entries with seq < `before`, returned oldest first (for paging backwards). */
   async readBefore(before: number, limit: number): Promise<Array<LogEntry<E>>> {
     const out: Array<LogEntry<E>> = [];
-    let end = Math.min(before, this.meta.next); // exclusive
+    let end = Math.min(before, this.nextSeq); // exclusive
     while (end > this.meta.first && out.length < limit) {
       const index = Math.floor((end - 1) / SEGMENT);
       const items = (await this.segment(index)).filter((item) => item.seq < end && item.seq >= this.meta.first);
@@ -113,8 +118,8 @@ export class SegmentedLog<E> {
 
   /** Finds the newest entry matching `predicate`, searching back at most `maxEntries`. */
   async findLast(predicate: (entry: E) => boolean, maxEntries = 10_000): Promise<LogEntry<E> | undefined> {
-    let end = this.meta.next;
-    const stop = Math.max(this.meta.first, this.meta.next - maxEntries);
+    let end = this.nextSeq;
+    const stop = Math.max(this.meta.first, this.nextSeq - maxEntries);
     while (end > stop) {
       const index = Math.floor((end - 1) / SEGMENT);
       const items = await this.segment(index);
@@ -144,12 +149,15 @@ export class SegmentedLog<E> {
 
   /** Forgets entries with seq < `seq`: whole segments are deleted, the meta moves on. */
   async dropBefore(seq: number): Promise<void> {
-    const target = Math.min(seq, this.meta.next);
+    const target = Math.min(seq, this.nextSeq);
     if (target <= this.meta.first) return;
     const writes: Promise<void>[] = [];
-    for (let index = Math.floor(this.meta.first / SEGMENT); (index + 1) * SEGMENT <= target; index++) {
+    const everything = target >= this.nextSeq;
+    for (let index = Math.floor(this.meta.first / SEGMENT); (index + 1) * SEGMENT <= target || (everything && index <= this.tail.index); index++) {
       writes.push(this.store.remove(this.collection, segmentKey(index)));
     }
+    // Emptied: nothing delivered lingers on disk, and `first` alone tells where the log goes on.
+    if (everything) this.tail = { index: this.tail.index, items: [] };
     this.meta.first = target;
     writes.push(this.store.put(this.collection, 'meta', this.meta));
     await Promise.all(writes);

@@ -91,4 +91,30 @@ test('update rewrites one entry; findLast searches from the newest within a wind
   assert.is(await log.findLast((e) => e.n === -1), undefined);
 });
 
+test('the next seq comes from the entries themselves, so a stale or missing meta cannot cause reuse', async () => {
+  const store = await tempStore();
+  const log = await SegmentedLog.open(store, 'c', Entry);
+  for (let n = 0; n < SEGMENT + 3; n++) log.append({ n });
+  await log.dropBefore(2);
+  await store.flush();
+  await store.remove('c', 'meta'); // as if the kill came before the meta was written
+  await store.flush();
+  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  assert.is(reopened.next, SEGMENT + 3);
+  assert.is(reopened.append({ n: -1 }).seq, SEGMENT + 3);
+});
+
+test('dropping everything removes every segment file and keeps counting from there', async () => {
+  const store = await tempStore();
+  const log = await SegmentedLog.open(store, 'c', Entry);
+  for (let n = 0; n < 10; n++) log.append({ n });
+  await log.dropBefore(10);
+  await store.flush();
+  assert.equal(await store.keys('c'), ['meta']);
+  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  assert.is(reopened.size, 0);
+  assert.is(reopened.append({ n: 10 }).seq, 10);
+  assert.equal((await reopened.read(0, 5)).map((e) => e.entry.n), [10]);
+});
+
 test.run();

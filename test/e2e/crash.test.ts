@@ -1,0 +1,79 @@
+/**
+ * Crash safety: the server process is killed with SIGKILL while a stream of messages flows, and
+ * restarted. Every message the sender sent must be shown exactly once at the recipient, and the
+ * store the killed server left behind must load.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { SendResult } from '../../src/protocol/messages.ts';
+import { client, PASSWORD, record, sleep, tempDir, waitFor } from './helpers.ts';
+
+function startServerProcess(dir: string, port: number): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['bin/parley-server.js', '--port', String(port), '--keys', join(dir, 'keys'), '--store', join(dir, 'store')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (out += c));
+  return waitFor(() => /listening on 127\.0\.0\.1:(\d+)/.exec(out), 15000, `server start (${out})`).then((m) => ({ child, port: Number(m[1]) }));
+}
+
+test('SIGKILL and restart mid-stream: every message arrives exactly once', async () => {
+  const dir = tempDir();
+  let server = await startServerProcess(dir.path, 0);
+  const port = server.port;
+  const alice = client(port, undefined, { requestTimeoutMs: 3000 });
+  const bob = client(port, undefined, { requestTimeoutMs: 3000 });
+  try {
+    await alice.connect();
+    await alice.register('alice', PASSWORD);
+    await bob.connect();
+    await bob.register('bob', PASSWORD);
+    const inbox = record(bob, 'message');
+
+    const total = 300;
+    const kills = new Set([60, 150, 230]); // three crashes, at different points of the stream
+    const results: Array<Promise<SendResult>> = [];
+    for (let i = 0; i < total; i++) {
+      results.push(alice.sendPrivate('bob', `message ${i}`));
+      if (kills.has(i)) {
+        server.child.kill('SIGKILL');
+        await new Promise((resolve) => server.child.once('exit', resolve));
+        await sleep(100);
+        server = await startServerProcess(dir.path, port); // the store it left must load
+      }
+      await sleep(2);
+    }
+    const outcomes = await Promise.all(results);
+    assert.ok(outcomes.every((r) => r.status === 'delivered' || r.status === 'stored'));
+    await waitFor(() => new Set(inbox.map((m) => m.text)).size === total, 15000, 'all messages at bob');
+    await sleep(300); // a late duplicate would show up here
+    const counts = new Map<string, number>();
+    for (const m of inbox) counts.set(m.text, (counts.get(m.text) ?? 0) + 1);
+    const repeated = [...counts].filter(([, n]) => n > 1);
+    assert.equal(repeated, [], 'no message shown twice');
+    assert.is(inbox.length, total);
+    // the server's history holds each message once too
+    const seen = new Set<string>();
+    let before: number | undefined;
+    for (;;) {
+      const page = await bob.history('alice', before, 500);
+      for (const m of page.messages) {
+        assert.not.ok(seen.has(m.msgId), `history repeats ${m.text}`);
+        seen.add(m.msgId);
+      }
+      if (!page.more) break;
+      before = page.messages[0].seq;
+    }
+    assert.is(seen.size, total);
+  } finally {
+    alice.close();
+    bob.close();
+    server.child.kill('SIGKILL');
+    dir.remove();
+  }
+});
+
+test.run();
