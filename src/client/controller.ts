@@ -187,8 +187,9 @@ export class ChatController {
     if (peer === null) throw new ParleyError('E_USAGE', 'usage: /history USER [N]  (or /history * for everyone)');
     if (client.loggedIn) {
       const page = await client.history(peer, this.historyCursor.get(peer), limit);
-      if (page.messages.length > 0) this.historyCursor.set(peer, page.messages[0].seq);
-      else this.historyCursor.delete(peer); // at the start: the next /history begins again at the newest
+      // At the start of the conversation, the next /history begins again at the newest.
+      if (page.more && page.messages.length > 0) this.historyCursor.set(peer, page.messages[0].seq);
+      else this.historyCursor.delete(peer);
       this.show({ kind: 'history', with: page.with, messages: page.messages, more: page.more, local: false, ts: Date.now() });
       return;
     }
