@@ -16,7 +16,7 @@ export interface ControllerOptions {
 }
 
 export class ChatController {
-  /** The conversation you last sent to, for `/edit last` and `/history` without a name. */
+  /** The conversation you last wrote to or read, for `/edit last` and `/history` without a name. */
   private lastPeer: string | null = null;
   /** Where the next `/history` page of each conversation starts (its oldest seq shown). */
   private readonly historyCursor = new Map<string, number>();
@@ -185,6 +185,7 @@ export class ChatController {
     const client = this.client;
     const peer = peerArg === undefined ? this.currentPeer() : peerArg === '*' ? '*' : peerArg.toLowerCase();
     if (peer === null) throw new ParleyError('E_USAGE', 'usage: /history USER [N]  (or /history * for everyone)');
+    this.lastPeer = peer;
     if (client.loggedIn) {
       const page = await client.history(peer, this.historyCursor.get(peer), limit);
       // At the start of the conversation, the next /history begins again at the newest.
