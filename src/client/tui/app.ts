@@ -29,6 +29,8 @@ export interface TuiOptions {
 
 /** Errors after which the server must not be used: shown on the warning screen. */
 const KEY_ERRORS = new Set(['E_SERVER_KEY_CHANGED', 'E_SERVER_KEY_REFUSED']);
+/** Saved messages shown per conversation when the client starts. */
+const RESTORED_LINES = 50;
 /** How long Ctrl+C waits for a polite goodbye before leaving anyway. */
 const QUIT_GRACE_MS = 2000;
 /** Presence events come in bursts (a server restart): refresh the online list once after them. */
@@ -44,6 +46,7 @@ export class TuiApp {
   private readonly keys = new KeyDecoder();
   private trust: TrustEvent | null = null;
   private warning = false;
+  private restored = false;
   private quitting = false;
   private exited = false;
   private whoTimer: NodeJS.Timeout | null = null;
@@ -81,6 +84,8 @@ export class TuiApp {
     client.on('login', () => {
       this.enterMain();
       this.refreshWho();
+      // The conversations of earlier runs, from the local copy, before the server says anything.
+      if (!this.restored) void this.restoreLocalHistory(view);
     });
     client.on('presence', () => this.refreshWhoSoon());
     // A reconnect that meets a different server key stops there; the user must see why.
@@ -93,6 +98,22 @@ export class TuiApp {
       this.scheduler.request();
     });
     screen.on('render', () => this.placeCursor());
+  }
+
+  /** Loads the newest saved messages of each conversation this user had, once per run. */
+  private async restoreLocalHistory(view: TuiView): Promise<void> {
+    const data = this.client.data;
+    if (!data) return;
+    this.restored = true;
+    try {
+      for (const peer of await data.peers()) {
+        const recent = await data.recent(peer, RESTORED_LINES);
+        if (recent.length === 0) continue;
+        view.show({ kind: 'history', with: peer, messages: recent.map((m, seq) => ({ ...m, seq })), more: false, local: true, ts: Date.now() });
+      }
+    } catch {
+      // The local copy is a convenience; /history asks the server.
+    }
   }
 
   private connectionText(): string {

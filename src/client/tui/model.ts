@@ -284,13 +284,16 @@ export class ChatModel {
     const older = event.messages.filter((item) => !present.has(item.msgId)).map((item) => this.historyLine(item));
     const merged = [...older, ...conversation.lines].sort((a, b) => a.ts - b.ts);
     conversation.lines.splice(0, conversation.lines.length, ...merged.slice(-this.scrollback));
-    const what = older.length === 0 ? 'no earlier messages' : `${older.length} earlier message${older.length === 1 ? '' : 's'} loaded`;
+    const plural = older.length === 1 ? '' : 's';
+    const what = older.length === 0 ? 'no earlier messages' : event.local ? `${older.length} saved message${plural} restored` : `${older.length} earlier message${plural} loaded`;
     this.append(conversation, { kind: 'system', ts: event.ts, text: `history: ${what}${event.more ? ' (/history again for more)' : ''}`, tone: 'info' });
   }
 
   private historyLine(item: HistoryItem): ChatLine {
     const flags = { ...(item.editedAt !== undefined && { edited: true }), ...(item.deleted && { deleted: true }) };
-    if (item.from === this.me) return { kind: 'own', ts: item.ts, msgId: item.msgId, from: item.from, text: item.text, status: 'sent', ...flags };
+    // Local copies remember how far your own messages got; the server's copy does not say.
+    const status = (item as HistoryItem & { status?: SendStatus }).status ?? 'sent';
+    if (item.from === this.me) return { kind: 'own', ts: item.ts, msgId: item.msgId, from: item.from, text: item.text, status, ...flags };
     return { kind: 'message', ts: item.ts, msgId: item.msgId, from: item.from, text: item.text, mention: mentions(item.text, this.me), ...flags };
   }
 

@@ -183,6 +183,25 @@ test('--user with a saved session skips the login screen; --password-file logs s
   await until(() => wrong.shows('Wrong username or password.'), 'the error on the form');
 });
 
+test('a restarted client shows the conversations saved on this computer at once', async () => {
+  const s = await server();
+  const store = newDir('parley-tui-client-');
+  const gina = new ParleyClient({ host: '127.0.0.1', port: s.port, storeDir: store });
+  await gina.connect();
+  await gina.register('gina', PASSWORD);
+  const hank = await registered(s.port, 'hank');
+  await hank.sendPrivate('gina', 'saved for later');
+  await gina.sendPrivate('hank', 'my answer');
+  await gina.data!.flush();
+  gina.close();
+  hank.close();
+  const run = start(s.port, { user: 'gina', store });
+  await until(() => run.shows('resumed your session as gina'), 'the resumed session');
+  await run.term.keys(KEYS.ctrlN);
+  await until(() => run.shows('saved for later') && run.shows('my answer'), 'the restored conversation');
+  assert.ok(run.shows('2 saved messages restored'));
+});
+
 test('runTui resolves once the user has left', async () => {
   const s = await server();
   const term = headless();
