@@ -423,8 +423,10 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       (result) => this.settle(item, result),
       (err: ParleyError) => {
         this.inFlight.delete(item.msgId);
-        // Not answered: it stays in the outbox and goes again after the reconnect.
+        // Not answered: it stays in the outbox and goes again after the reconnect, or, when the
+        // connection is still up (a slow answer), after a pause.
         if (!TRANSIENT.has(err.code)) this.settle(item, err);
+        else if (err.code === 'E_TIMEOUT') setTimeout(() => this.flushOutbox(), 1000).unref();
       },
     );
   }

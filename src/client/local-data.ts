@@ -39,6 +39,8 @@ const Outbox = z.array(OutboxItem);
 const Seen = z.array(z.string());
 /** Delivery ids remembered for dropping duplicates. */
 const SEEN_MAX = 4096;
+/** Message positions remembered for quick changes. */
+const WHERE_MAX = 10_000;
 
 /** `host:port` as a directory name. */
 function addressSlug(address: string): string {
@@ -58,6 +60,7 @@ export class LocalData {
   private seen: string[] = [];
   private seenSet = new Set<string>();
   private readonly logs = new Map<string, Promise<SegmentedLog<LocalMessage>>>();
+  private readonly where = new Map<string, number>();
 
   private constructor(private readonly store: Store) {}
 
@@ -117,7 +120,17 @@ export class LocalData {
   }
 
   async record(peer: string, message: LocalMessage): Promise<void> {
-    (await this.log(peer)).append(message);
+    const { seq } = (await this.log(peer)).append(message);
+    this.remember(peer, message.msgId, seq);
+  }
+
+  /**
+   * Where recent messages sit, so that a status change or an edit does not search the log
+   * (a burst of a thousand sends would otherwise read old segments a thousand times).
+   */
+  private remember(peer: string, msgId: string, seq: number): void {
+    this.where.set(`${peer}/${msgId}`, seq);
+    if (this.where.size > WHERE_MAX) this.where.delete(this.where.keys().next().value!);
   }
 
   /** The newest `limit` messages with `peer`, oldest first. */
@@ -128,7 +141,13 @@ export class LocalData {
 
   /** Finds a message by id in the conversation with `peer`. */
   async find(peer: string, msgId: string): Promise<LogEntry<LocalMessage> | undefined> {
-    return (await this.log(peer)).findLast((m) => m.msgId === msgId);
+    const log = await this.log(peer);
+    const seq = this.where.get(`${peer}/${msgId}`);
+    if (seq !== undefined) {
+      const [entry] = await log.read(seq, 1);
+      if (entry?.entry.msgId === msgId) return entry;
+    }
+    return log.findLast((m) => m.msgId === msgId);
   }
 
   /** Your newest message with `peer` (for `/edit last`). */
@@ -139,8 +158,8 @@ export class LocalData {
   /** Changes a stored message (status, edit, deletion); unknown ids are ignored. */
   async change(peer: string, msgId: string, change: (m: LocalMessage) => LocalMessage): Promise<void> {
     const log = await this.log(peer);
-    const found = await log.findLast((m) => m.msgId === msgId);
-    if (found) await log.update(found.seq, change);
+    const seq = this.where.get(`${peer}/${msgId}`) ?? (await log.findLast((m) => m.msgId === msgId))?.seq;
+    if (seq !== undefined) await log.update(seq, (m) => (m.msgId === msgId ? change(m) : m));
   }
 
   /** Peers with a local history, for finding which conversation a message id is in. */

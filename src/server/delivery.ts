@@ -69,6 +69,9 @@ export class Delivery {
     const recipient = this.online.get(user);
     if (!recipient) return this.store(user, entry);
     const state = this.state(recipient, user);
+    // While older messages still drain from the mailbox, newer ones queue behind them, so that
+    // the recipient sees everything in order (an edit never arrives before its message).
+    if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, entry);
     const json = JSON.stringify(message);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fallBack(recipient, ackId), this.ackTimeoutMs);

@@ -60,12 +60,18 @@ export class Histories {
    * recorded is not added twice.
    */
   async append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<{ duplicate: boolean }> {
-    if (!this.remember(`${conversation}/${record.msgId}`)) return { duplicate: true };
-    const log = await this.get(conversation);
-    // After a restart the recent ids are gone: look in the log itself.
-    if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return { duplicate: true };
-    await log.append(record).written;
-    return { duplicate: false };
+    const id = `${conversation}/${record.msgId}`;
+    if (!this.remember(id)) return { duplicate: true };
+    try {
+      const log = await this.get(conversation);
+      // After a restart the recent ids are gone: look in the log itself.
+      if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return { duplicate: true };
+      await log.append(record).written;
+      return { duplicate: false };
+    } catch (err) {
+      this.recent.delete(id); // not recorded: a resend must be able to try again
+      throw err;
+    }
   }
 
   find(conversation: string, msgId: string): Promise<LogEntry<HistoryRecord> | undefined> {

@@ -54,6 +54,9 @@ export class SegmentedLog<E> {
     const last = items.at(-1);
     const next = Math.max(meta.first, last ? last.seq + 1 : 0);
     const log = new SegmentedLog(store, collection, meta, next, segmentSchema);
+    // Segments wholly before the start are what a kill during dropBefore left behind.
+    const stale = segments.filter((key) => (Number(key.slice(1)) + 1) * SEGMENT <= meta.first && key !== newest);
+    await Promise.all(stale.map((key) => store.remove(collection, key)));
     log.tail = last ? { index: Number(newest!.slice(1)), items } : { index: Math.floor(next / SEGMENT), items: [] };
     return log;
   }
@@ -151,16 +154,20 @@ export class SegmentedLog<E> {
   async dropBefore(seq: number): Promise<void> {
     const target = Math.min(seq, this.nextSeq);
     if (target <= this.meta.first) return;
-    const writes: Promise<void>[] = [];
+    const from = this.meta.first;
+    // The new start goes to disk before any segment is deleted: a kill in between then leaves
+    // only files below the start (removed at the next open), never a start that points back
+    // at deleted seqs.
+    this.meta.first = target;
+    await this.store.put(this.collection, 'meta', this.meta);
     const everything = target >= this.nextSeq;
-    for (let index = Math.floor(this.meta.first / SEGMENT); (index + 1) * SEGMENT <= target || (everything && index <= this.tail.index); index++) {
-      writes.push(this.store.remove(this.collection, segmentKey(index)));
+    const removals: Promise<void>[] = [];
+    for (let index = Math.floor(from / SEGMENT); (index + 1) * SEGMENT <= target || (everything && index <= this.tail.index); index++) {
+      removals.push(this.store.remove(this.collection, segmentKey(index)));
     }
     // Emptied: nothing delivered lingers on disk, and `first` alone tells where the log goes on.
     if (everything) this.tail = { index: this.tail.index, items: [] };
-    this.meta.first = target;
-    writes.push(this.store.put(this.collection, 'meta', this.meta));
-    await Promise.all(writes);
+    await Promise.all(removals);
   }
 
   /** Old segments are read once and let go. */

@@ -182,6 +182,36 @@ test('history pages backwards; edit and delete reach online and offline recipien
   }
 });
 
+test('while a backlog drains, new messages and edits queue behind it: everything arrives in order', async () => {
+  const { port, stop } = await startServer();
+  const alice = await registered(port, 'alice');
+  const bobStore = tempDir('parley-client-').path;
+  const bob = client(port, bobStore);
+  await bob.connect();
+  await bob.register('bob', PASSWORD);
+  await bob.quit();
+  try {
+    for (let i = 0; i < 2000; i++) void alice.sendPrivate('bob', `old ${i}`);
+    const last = await alice.sendPrivate('bob', 'old last');
+    assert.is(last.status, 'stored');
+    const back = client(port, bobStore);
+    const inbox = record(back, 'message');
+    const updates = record(back, 'update');
+    await back.connect();
+    await back.login('bob', PASSWORD);
+    const fresh = await alice.sendPrivate('bob', 'new');
+    await alice.edit('bob', fresh.msgId, 'new, edited');
+    await waitFor(() => updates.length === 1, 5000, 'the edit');
+    assert.is(inbox.length, 2002, 'the edit came after every message, its own included');
+    assert.equal(inbox.slice(-2).map((m) => m.text), ['old last', 'new']);
+    assert.ok(inbox.slice(0, 2000).every((m, i) => m.text === `old ${i}`), 'in order');
+    back.close();
+  } finally {
+    alice.close();
+    await stop();
+  }
+});
+
 test('a resent message is recorded in history once', async () => {
   const { port, stop } = await startServer();
   const alice = await registered(port, 'alice');
