@@ -82,8 +82,11 @@ interface SendWaiter {
   reject: (err: ParleyError) => void;
 }
 
-/** Errors after which a message is worth sending again: the server may never have seen it. */
-const TRANSIENT = new Set(['E_DISCONNECTED', 'E_TIMEOUT']);
+/**
+ * Errors after which a message is worth sending again: the server may never have seen it, or
+ * asked us to slow down (E_RATE_LIMITED comes with `retryAfter` seconds).
+ */
+const TRANSIENT = new Set(['E_DISCONNECTED', 'E_TIMEOUT', 'E_RATE_LIMITED']);
 
 /** Notices after which reconnecting would be wrong: the session was ended on purpose. */
 const FINAL_NOTICES = new Set(['E_REPLACED', 'E_IDLE_TIMEOUT']);
@@ -115,6 +118,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   /** The user's local data (outbox, seen ids, history); opened at login. */
   data: LocalData | null = null;
   private dataUser: string | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   private welcomeWaiter: { resolve: () => void; reject: (err: ParleyError) => void } | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -426,9 +430,20 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         // Not answered: it stays in the outbox and goes again after the reconnect, or, when the
         // connection is still up (a slow answer), after a pause.
         if (!TRANSIENT.has(err.code)) this.settle(item, err);
-        else if (err.code === 'E_TIMEOUT') setTimeout(() => this.flushOutbox(), 1000).unref();
+        else if (err.code !== 'E_DISCONNECTED') this.retryLater(err);
       },
     );
+  }
+
+  /** Sends the outbox again after a pause: one timer, however many messages wait. */
+  private retryLater(err: ParleyError): void {
+    if (this.retryTimer) return;
+    const seconds = typeof err.details.retryAfter === 'number' ? err.details.retryAfter : 1;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.flushOutbox();
+    }, Math.max(50, seconds * 1000));
+    this.retryTimer.unref();
   }
 
   private settle(item: OutboxItem, outcome: SendResult | ParleyError): void {

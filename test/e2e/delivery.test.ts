@@ -172,7 +172,11 @@ test('history pages backwards; edit and delete reach online and offline recipien
     assert.is(latest.messages[1].text, 'line 24, corrected');
     assert.ok(latest.messages[1].editedAt! > 0);
     // the client's own copy followed along, for reading offline
-    const local = await back.data!.recent('alice', 2);
+    let local = await back.data!.recent('alice', 2);
+    for (let tries = 0; !local[0].deleted && tries < 100; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      local = await back.data!.recent('alice', 2);
+    }
     assert.is(local[0].deleted, true);
     assert.is(local[1].text, 'line 24, corrected');
     back.close();
