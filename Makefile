@@ -44,3 +44,10 @@ keys: $(DEPS)
 
 clean-store:
 	rm -rf store/server store/client
+
+.PHONY: bench bench-store
+
+bench: bench-store
+
+bench-store: $(DEPS)
+	$(NODE) --import tsx bench/store.ts
