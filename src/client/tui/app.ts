@@ -6,6 +6,7 @@
 import { ChatController } from '../controller.ts';
 import type { ParleyClient, TrustEvent } from '../connection.ts';
 import { ParleyError, toParleyError } from '../../protocol/errors.ts';
+import type { GroupInfo, GroupMember } from '../../protocol/messages.ts';
 import { showKeyWarning } from './key-warning.ts';
 import { KeyDecoder, type KeyAction, type KeyInfo } from './keys.ts';
 import { LoginForm } from './login-form.ts';
@@ -35,6 +36,8 @@ const RESTORED_LINES = 50;
 const QUIT_GRACE_MS = 2000;
 /** Presence events come in bursts (a server restart): refresh the online list once after them. */
 const WHO_REFRESH_MS = 300;
+/** A group's member list is fetched this long after it gets focus or news, once per burst. */
+const MEMBERS_REFRESH_MS = 150;
 
 export class TuiApp {
   readonly model = new ChatModel();
@@ -50,6 +53,9 @@ export class TuiApp {
   private quitting = false;
   private exited = false;
   private whoTimer: NodeJS.Timeout | null = null;
+  private membersTimer: NodeJS.Timeout | null = null;
+  /** The conversation focused at the last render: a newly focused group fetches its members. */
+  private lastFocus: string | null = null;
   private finished!: () => void;
   readonly done: Promise<void>;
 
@@ -84,10 +90,15 @@ export class TuiApp {
     client.on('login', () => {
       this.enterMain();
       this.refreshWho();
+      this.refreshGroups();
       // The conversations of earlier runs, from the local copy, before the server says anything.
       if (!this.restored) void this.restoreLocalHistory(view);
     });
     client.on('presence', () => this.refreshWhoSoon());
+    // Someone joined, left or was removed: the member list of the group in view is fetched again.
+    client.on('group_event', (event) => {
+      if (this.focusedGroup() === event.group) this.refreshMembersSoon();
+    });
     // A reconnect that meets a different server key stops there; the user must see why.
     client.on('error', (err) => {
       if (KEY_ERRORS.has(err.code) && !this.warning) void this.warn(err);
@@ -133,6 +144,10 @@ export class TuiApp {
   /** Draws the active screen; only the render scheduler calls this. */
   private render(): void {
     if (this.exited || this.warning) return;
+    if (this.model.focused.id !== this.lastFocus) {
+      this.lastFocus = this.model.focused.id;
+      if (this.focusedGroup() !== null) this.refreshMembersSoon();
+    }
     if (this.main.visible) this.main.draw();
     else this.login.draw();
     this.screen.render();
@@ -264,6 +279,43 @@ export class TuiApp {
     }, WHO_REFRESH_MS);
   }
 
+  /** The groups you are in get their sidebar entries (silently, like the online list). */
+  private refreshGroups(): void {
+    if (!this.client.loggedIn) return;
+    this.client.request<{ groups: GroupInfo[] }>({ type: 'group_list' }).then(
+      ({ groups }) => {
+        this.model.setGroups(groups);
+        // After a reconnect the member list in view may be stale.
+        if (this.focusedGroup() !== null) this.refreshMembersSoon();
+        this.scheduler.request();
+      },
+      () => undefined, // entries still appear as group messages and events arrive
+    );
+  }
+
+  /** The focused group's name, when a group you are in has focus. */
+  private focusedGroup(): string | null {
+    const focused = this.model.focused;
+    return focused.key.kind === 'group' && !focused.left ? focused.key.name : null;
+  }
+
+  /** Fetches the focused group's members soon: one request per burst of focus changes or group news. */
+  private refreshMembersSoon(): void {
+    if (this.membersTimer) return;
+    this.membersTimer = setTimeout(() => {
+      this.membersTimer = null;
+      const group = this.focusedGroup();
+      if (group === null || !this.client.loggedIn) return;
+      this.client.request<{ group: string; owner: string | null; members: GroupMember[] }>({ type: 'group_members', name: group }).then(
+        (result) => {
+          this.model.setMembers(result.group, result.owner, result.members);
+          this.scheduler.request();
+        },
+        () => undefined, // e.g. removed meanwhile: the group event says so
+      );
+    }, MEMBERS_REFRESH_MS);
+  }
+
   /** Ctrl+C: leave politely (the saved session stays); a second Ctrl+C does not wait. */
   private quit(): void {
     if (this.quitting) {
@@ -281,6 +333,7 @@ export class TuiApp {
     this.exited = true;
     this.scheduler.cancel();
     if (this.whoTimer) clearTimeout(this.whoTimer);
+    if (this.membersTimer) clearTimeout(this.membersTimer);
     if (this.client.state !== 'closed') this.client.close();
     this.screen.destroy();
     this.finished();

@@ -1,6 +1,6 @@
 /**
  * Tab completion for the input line: command words after a leading "/", usernames (bare or
- * after "@"), and emoji shortcodes after ":". Pressing Tab again cycles through the matches.
+ * after "@"), group names after "#", and emoji shortcodes after ":". Pressing Tab again cycles through the matches.
  * Pure: the sources are passed in, so it is tested without a server or a terminal.
  */
 import { search } from 'node-emoji';
@@ -9,6 +9,8 @@ import { graphemes } from './width.ts';
 
 export interface CompletionSources {
   users: () => Iterable<string>;
+  /** Group names (without "#"), completed after "#". */
+  groups?: () => Iterable<string>;
   commands: readonly string[];
   /** Shortcodes (with colons) starting with `prefix` (without them). */
   emoji?: (prefix: string) => string[];
@@ -36,6 +38,10 @@ export function candidates(word: string, lineStart: boolean, sources: Completion
   }
   if (word.startsWith(':') && word.length >= 2 && !word.slice(1).includes(':')) {
     return (sources.emoji ?? emojiShortcodes)(word.slice(1)).map((code) => code + ' ');
+  }
+  if (word.startsWith('#')) {
+    const prefix = word.slice(1).toLowerCase();
+    return [...(sources.groups?.() ?? [])].filter((g) => g.startsWith(prefix)).sort().map((g) => `#${g} `);
   }
   const at = word.startsWith('@') ? '@' : '';
   const prefix = word.slice(at.length).toLowerCase();

@@ -7,6 +7,7 @@ import { shortFingerprint } from '../../crypto/keys.ts';
 import { clock } from '../format.ts';
 import { sanitize } from '../sanitize.ts';
 import type { StatusLine } from '../view.ts';
+import type { GroupMember, Presence } from '../../protocol/messages.ts';
 import type { ChatLine, ChatModel, Conversation } from './model.ts';
 import { graphemes, graphemeWidth, padCells, stringWidth, truncate } from './width.ts';
 
@@ -173,20 +174,36 @@ export function conversationTitle(conversation: Conversation): string {
   }
 }
 
-/** Sidebar lines, `width` cells wide: number, presence, name, unread count. */
+/** One cell saying how someone is: ● available, ◐ away, ⊘ busy, ○ offline. */
+export function presenceMarker(presence: 'offline' | Presence): string {
+  switch (presence) {
+    case 'available':
+      return '{green-fg}●{/green-fg}';
+    case 'away':
+      return '{yellow-fg}◐{/yellow-fg}';
+    case 'busy':
+      return '{red-fg}⊘{/red-fg}';
+    case 'offline':
+      return '{grey-fg}○{/grey-fg}';
+  }
+}
+
+/** Sidebar lines, `width` cells wide: number, presence, name, unread count; a group you left is dimmed. */
 export function sidebarLines(model: ChatModel, width: number): string[] {
   const focusedId = model.focused.id;
   const lines = ['{bold}Conversations{/bold}'];
   model.list().forEach((conversation, index) => {
     const number = index < 9 ? String(index + 1) : ' ';
     const kind = conversation.key.kind;
+    const left = kind === 'group' && conversation.left;
     const presence =
-      kind === 'private' ? (model.online.has(conversation.key.name) ? '{green-fg}●{/green-fg}' : '{grey-fg}○{/grey-fg}') : kind === 'group' ? '{cyan-fg}#{/cyan-fg}' : '{cyan-fg}*{/cyan-fg}';
-    const name = conversation.key.kind === 'lobby' ? 'lobby' : conversation.key.name;
+      kind === 'private' ? presenceMarker(model.presenceOf(conversation.key.name)) : kind === 'group' ? (left ? '{grey-fg}#{/grey-fg}' : '{cyan-fg}#{/cyan-fg}') : '{cyan-fg}*{/cyan-fg}';
+    const name = (conversation.key.kind === 'lobby' ? 'lobby' : conversation.key.name) + (left ? ' (left)' : '');
     const count = conversation.unread > 0 ? String(Math.min(conversation.unread, 999)) : '';
     const nameCells = Math.max(1, width - 4 - (count ? count.length + 1 : 0));
     const label = `${number} ${presence} ${safe(padCells(sanitize(name), nameCells))}${count ? ' ' + count : ''}`;
     if (conversation.id === focusedId) lines.push(`{inverse}${label}{/inverse}`);
+    else if (left) lines.push(`{grey-fg}${label}{/grey-fg}`);
     else if (conversation.highlight) lines.push(`{yellow-fg}{bold}${label}{/bold}{/yellow-fg}`);
     else if (conversation.unread > 0) lines.push(`{bold}${label}{/bold}`);
     else lines.push(label);
@@ -194,15 +211,36 @@ export function sidebarLines(model: ChatModel, width: number): string[] {
   return lines;
 }
 
-/** The online-users pane: a heading and one name per line, in each name's colour. */
+/** A name in the right-hand pane: a status marker, then the name in its colour (yours bold). */
+function userEntry(model: ChatModel, name: string, width: number, suffix = '', presence = model.presenceOf(name)): string {
+  const label = safe(truncate(sanitize(name), Math.max(1, width - 2 - stringWidth(suffix))));
+  const marker = presenceMarker(presence);
+  const shown = name === model.me ? `{bold}${label}{/bold}` : `{${nameColour(name)}-fg}${label}{/${nameColour(name)}-fg}`;
+  return `${marker} ${shown}${suffix ? `{grey-fg}${suffix}{/grey-fg}` : ''}`;
+}
+
+/**
+ * The right-hand pane: the focused group's members (online first, the owner marked ★), or for
+ * the lobby and private conversations everyone online. Markers: ● available, ◐ away, ⊘ busy,
+ * ○ offline.
+ */
 export function userLines(model: ChatModel, width: number): string[] {
+  const focused = model.focused;
+  if (focused.key.kind === 'group' && !focused.left) {
+    const list = model.focusedMembers();
+    if (!list) return ['{bold}Members{/bold}', '{grey-fg}loading…{/grey-fg}'];
+    // Member entries are kept current by presence events; yours follows /status.
+    const presence = (m: GroupMember) => (m.user === model.me ? model.presenceOf(m.user) : m.online ? (m.status ?? 'available') : 'offline');
+    const members = [...list.members].sort((a, b) => Number(presence(b) !== 'offline') - Number(presence(a) !== 'offline') || a.user.localeCompare(b.user));
+    const online = members.filter((m) => presence(m) !== 'offline').length;
+    const lines = [`{bold}Members ${online}/${members.length}{/bold}`];
+    for (const m of members) lines.push(userEntry(model, m.user, width, m.user === list.owner || m.owner ? ' ★' : '', presence(m)));
+    return lines;
+  }
   const names = [...model.online].sort();
   if (model.me && !model.online.has(model.me) && model.status?.state === 'connected') names.unshift(model.me);
   const lines = [`{bold}Online (${names.length}){/bold}`];
-  for (const name of names) {
-    const label = safe(truncate(sanitize(name), width - 2));
-    lines.push(name === model.me ? `{green-fg}●{/green-fg} {bold}${label}{/bold}` : `{green-fg}●{/green-fg} {${nameColour(name)}-fg}${label}{/${nameColour(name)}-fg}`);
-  }
+  for (const name of names) lines.push(userEntry(model, name, width));
   return lines;
 }
 
@@ -230,7 +268,10 @@ export function statusText(model: ChatModel, width: number): string {
   if (status) {
     const detail = status.state === 'reconnecting' && model.statusDetail ? ` (${safe(model.statusDetail)})` : '';
     parts.push(STATE_LABEL[status.state] + detail);
-    parts.push(status.user ? `{bold}${safe(status.user)}{/bold}` : 'not logged in');
+    const mine = model.myStatus;
+    const away = mine.status === 'away' ? ' {yellow-fg}◐ away{/yellow-fg}' : mine.status === 'busy' ? ' {red-fg}⊘ busy (no bell){/red-fg}' : '';
+    const note = away && mine.text ? ` {grey-fg}${safe(mine.text)}{/grey-fg}` : '';
+    parts.push(status.user ? `{bold}${safe(status.user)}{/bold}${status.user === model.me ? away + note : ''}` : 'not logged in');
   }
   parts.push(`in ${safe(conversationTitle(model.focused))}`);
   if (model.focused.scroll > 0) parts.push(`{yellow-fg}scrolled up ${model.focused.scroll}{/yellow-fg}`);
@@ -260,7 +301,11 @@ export function headerText(model: ChatModel): string {
       const presence = model.online.has(name) ? '{green-fg}● online{/green-fg}' : '{grey-fg}○ offline{/grey-fg}';
       return `{bold}@${safe(name)}{/bold} ${presence} {grey-fg}— private conversation{/grey-fg}`;
     }
-    case 'group':
-      return `{bold}#${safe(conversation.key.name)}{/bold}`;
+    case 'group': {
+      const name = `{bold}#${safe(conversation.key.name)}{/bold}`;
+      if (conversation.left) return `${name} {grey-fg}— you are no longer in this group{/grey-fg}`;
+      const list = model.members.get(conversation.key.name);
+      return `${name} {grey-fg}— group${list ? `, ${list.members.length} member${list.members.length === 1 ? '' : 's'}` : ''}{/grey-fg}`;
+    }
   }
 }

@@ -60,7 +60,7 @@ export class MainScreen {
     private readonly model: ChatModel,
     private readonly hooks: MainScreenHooks,
   ) {
-    this.completer = new Completer({ users: () => model.knownUsers, commands: COMMAND_WORDS });
+    this.completer = new Completer({ users: () => model.knownUsers, groups: () => model.knownGroups, commands: COMMAND_WORDS });
     this.root = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: '100%', hidden: true });
     // Every box takes tags, and every string from a peer is escaped before it gets here (format.ts).
     const box = (options: blessed.Widgets.BoxOptions) => blessed.box({ parent: this.root, tags: true, wrap: false, ...options });
@@ -127,7 +127,9 @@ export class MainScreen {
   private prompt(): string {
     if (this.secret) return this.secret.prompt;
     const target = this.model.focusTarget();
-    return target === '*' ? '* › ' : target ? `@${target} › ` : '› ';
+    if (target === '*') return '* › ';
+    if (target === null) return '› ';
+    return target.startsWith('#') ? `${target} › ` : `@${target} › `;
   }
 
   private drawInput(): void {

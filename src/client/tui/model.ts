@@ -4,11 +4,11 @@
  * every rule here is tested directly (test/client/tui/model.test.ts). The blessed layer only
  * draws what this holds.
  */
-import type { HistoryItem, UserStatus } from '../../protocol/messages.ts';
-import { duration } from '../format.ts';
-import type { SendStatus, StatusLine, ViewEvent } from '../view.ts';
+import type { GroupInfo, GroupMember, HistoryItem, Presence, UserStatus } from '../../protocol/messages.ts';
+import { duration, formatEvent } from '../format.ts';
+import type { Scope, SendStatus, StatusLine, ViewEvent } from '../view.ts';
 
-/** Groups come later; the key already leaves room for them. */
+/** The lobby (everyone online), a private conversation, or a group (`#name`). */
 export type ConversationKind = 'lobby' | 'private' | 'group';
 
 export interface ConversationKey {
@@ -34,6 +34,20 @@ export interface Conversation {
   highlight: boolean;
   /** Lines scrolled up from the bottom (0 = following new lines). */
   scroll: number;
+  /** Groups only: you left or were removed; the history stays, shown dimmed. */
+  left?: boolean;
+}
+
+/** Someone's status as last heard: available, away or busy, with an optional text. */
+export interface UserPresence {
+  status: Presence;
+  text?: string;
+}
+
+/** A group's member list as last fetched, kept current by presence events. */
+export interface MemberList {
+  owner: string | null;
+  members: GroupMember[];
 }
 
 /** The lobby: broadcasts to everyone online. Its focus target for the controller is '*'. */
@@ -51,6 +65,9 @@ export interface Effects {
   bell: boolean;
 }
 
+/** Sidebar sections, in order: the lobby, groups, then private conversations. */
+const SECTION: Record<ConversationKind, number> = { lobby: 0, group: 1, private: 2 };
+
 /** True when `text` mentions `user` as a word (`alice`, `@alice`, `Alice:`), not inside another word. */
 export function mentions(text: string, user: string | null): boolean {
   if (!user) return false;
@@ -67,6 +84,16 @@ export class ChatModel {
   readonly online = new Set<string>();
   /** Everyone seen: for tab completion. */
   readonly knownUsers = new Set<string>();
+  /** Status of online users who are not simply available (away, busy); others are absent. */
+  readonly statuses = new Map<string, UserPresence>();
+  /** Your own status, as set by /status (the server resets it on a new session). */
+  myStatus: UserPresence = { status: 'available' };
+  /** Group member lists fetched for the right-hand pane, by group name. */
+  readonly members = new Map<string, MemberList>();
+  /** Groups you are in, once the server said (null before the first group list). */
+  private joinedGroups: Set<string> | null = null;
+  /** Every group name seen: for tab completion. */
+  readonly knownGroups = new Set<string>();
   private readonly conversations = new Map<string, Conversation>();
   private readonly order: string[] = [];
   private focusedId: string;
@@ -81,15 +108,69 @@ export class ChatModel {
     let found = this.conversations.get(id);
     if (!found) {
       found = { key, id, lines: [], unread: 0, highlight: false, scroll: 0 };
+      if (key.kind === 'group') {
+        this.knownGroups.add(key.name);
+        // A group known only from the local copy, which the server says you are not in.
+        if (this.joinedGroups && !this.joinedGroups.has(key.name)) found.left = true;
+      }
       this.conversations.set(id, found);
       this.order.push(id);
+      // Keep the sections together: a new group goes after the other groups, before private ones.
+      this.order.sort((a, b) => SECTION[this.conversations.get(a)!.key.kind] - SECTION[this.conversations.get(b)!.key.kind]);
     }
     return found;
   }
 
-  /** Sidebar order: the lobby first, then conversations in the order they began. */
+  /** Sidebar order: the lobby first, then groups, then private conversations, each in the order they began. */
   list(): Conversation[] {
     return this.order.map((id) => this.conversations.get(id)!);
+  }
+
+  /** The group conversation `name`, if there is one. */
+  group(name: string): Conversation | undefined {
+    return this.conversations.get(conversationId({ kind: 'group', name }));
+  }
+
+  /** The member list to show: the focused group's, when it has one and you are still in it. */
+  focusedMembers(): (MemberList & { group: string }) | null {
+    const key = this.focused.key;
+    if (key.kind !== 'group' || this.focused.left) return null;
+    const list = this.members.get(key.name);
+    return list ? { group: key.name, ...list } : null;
+  }
+
+  /** A group's members, as fetched (group_members). */
+  setMembers(group: string, owner: string | null, members: GroupMember[]): void {
+    this.knownGroups.add(group);
+    this.members.set(group, { owner, members: members.map((m) => ({ ...m })) });
+    for (const m of members) {
+      this.see(m.user);
+      if (m.online && m.user !== this.me) {
+        this.online.add(m.user);
+        this.setStatus(m.user, m.status ?? 'available');
+      }
+    }
+  }
+
+  /** The groups the server lists: the ones you are in get a sidebar entry; others are remembered for completion. */
+  setGroups(groups: GroupInfo[]): void {
+    this.joinedGroups = new Set(groups.filter((g) => g.member).map((g) => g.name));
+    for (const g of groups) this.knownGroups.add(g.name);
+    for (const name of this.joinedGroups) this.conversation({ kind: 'group', name }).left = false;
+    for (const c of this.conversations.values()) if (c.key.kind === 'group' && !this.joinedGroups.has(c.key.name)) c.left = true;
+  }
+
+  /** Someone's status: away and busy are remembered; available needs no marker. */
+  private setStatus(user: string, status: Presence | undefined, text?: string): void {
+    if (!status || status === 'available') this.statuses.delete(user);
+    else this.statuses.set(user, { status, ...(text && { text }) });
+  }
+
+  /** How `user` is doing: offline, or online and available, away or busy. */
+  presenceOf(user: string): 'offline' | Presence {
+    if (user === this.me) return this.status?.state === 'connected' ? this.myStatus.status : 'offline';
+    if (!this.online.has(user)) return 'offline';
+    return this.statuses.get(user)?.status ?? 'available';
   }
 
   get focused(): Conversation {
@@ -101,7 +182,7 @@ export class ChatModel {
     const key = this.focused.key;
     if (key.kind === 'lobby') return '*';
     if (key.kind === 'private') return key.name;
-    return null;
+    return `#${key.name}`;
   }
 
   focus(key: ConversationKey): void {
@@ -113,7 +194,7 @@ export class ChatModel {
 
   /** Focuses the n-th sidebar entry (0-based); false when there is none. */
   focusIndex(index: number): boolean {
-    const id = this.order[index];
+    const id = this.order[index]; // the sidebar order
     if (id === undefined) return false;
     this.focus(this.conversations.get(id)!.key);
     return true;
@@ -172,16 +253,46 @@ export class ChatModel {
 
   /** Replaces who is online with a /who answer (or the UI's own silent refresh). */
   setOnline(users: UserStatus[], complete = true): void {
-    if (complete) this.online.clear();
+    if (complete) {
+      this.online.clear();
+      this.statuses.clear();
+    }
     for (const u of users) {
+      if (u.user === this.me) {
+        // The server's word on your own status (a new session starts available).
+        if (u.online) this.myStatus = { status: u.status ?? 'available', ...(u.statusText && { text: u.statusText }) };
+      }
       this.see(u.user);
-      if (u.online) this.online.add(u.user);
-      else this.online.delete(u.user);
+      if (u.online) {
+        this.online.add(u.user);
+        if (u.user !== this.me) this.setStatus(u.user, u.status, u.statusText);
+      } else {
+        this.online.delete(u.user);
+        this.statuses.delete(u.user);
+      }
     }
   }
 
-  /** Applies one event from the controller. */
+  /** Keeps fetched member lists current when someone comes, goes or changes status. */
+  private updateMembers(user: string, online: boolean, status: Presence | undefined): void {
+    for (const list of this.members.values()) {
+      for (const m of list.members) {
+        if (m.user !== user) continue;
+        m.online = online;
+        if (online && status) m.status = status;
+        if (!online) delete m.status;
+      }
+    }
+  }
+
+  /** Applies one event from the controller. While you are busy, nothing rings. */
   apply(event: ViewEvent): Effects {
+    const effects = this.applyEvent(event);
+    if (this.myStatus.status === 'busy') effects.bell = false;
+    return effects;
+  }
+
+  private applyEvent(event: ViewEvent): Effects {
     switch (event.kind) {
       case 'message': {
         this.see(event.from);
@@ -190,6 +301,9 @@ export class ChatModel {
         const line: ChatLine = { kind: 'message', ts: event.ts, msgId: event.msgId, from: event.from, text: event.text, mention };
         if (event.scope === 'private') {
           return { bell: this.deliver({ kind: 'private', name: event.from }, line, true) };
+        }
+        if (event.scope === 'group' && event.group) {
+          return { bell: this.deliver({ kind: 'group', name: event.group }, line, mention) };
         }
         return { bell: this.deliver(LOBBY, line, mention) };
       }
@@ -204,14 +318,42 @@ export class ChatModel {
         return { bell: false };
       case 'presence': {
         this.see(event.user);
-        if (event.event === 'joined') this.online.add(event.user);
-        else this.online.delete(event.user);
-        const line: ChatLine = { kind: 'system', ts: event.ts, text: `${event.user} ${event.event === 'joined' ? 'joined' : 'left'}`, tone: 'presence' };
-        this.append(this.conversation(LOBBY), line);
         const privateChat = this.conversations.get(conversationId({ kind: 'private', name: event.user }));
+        if (event.event === 'status') {
+          // A status change says the user is online; it is never a leave.
+          this.online.add(event.user);
+          this.setStatus(event.user, event.status, event.statusText);
+          this.updateMembers(event.user, true, event.status ?? 'available');
+          // Only the private conversation hears of it: auto-away would flood the lobby.
+          const text = `${event.user} is ${event.status ?? 'available'}${event.statusText ? `: ${event.statusText}` : ''}`;
+          if (privateChat) this.append(privateChat, { kind: 'system', ts: event.ts, text, tone: 'presence' });
+          return { bell: false };
+        }
+        const joined = event.event === 'joined';
+        if (joined) this.online.add(event.user);
+        else this.online.delete(event.user);
+        // Every new session starts available.
+        this.statuses.delete(event.user);
+        this.updateMembers(event.user, joined, 'available');
+        const line: ChatLine = { kind: 'system', ts: event.ts, text: `${event.user} ${joined ? 'joined' : 'left'}`, tone: 'presence' };
+        this.append(this.conversation(LOBBY), line);
         if (privateChat) this.append(privateChat, { ...line });
         return { bell: false };
       }
+      case 'group':
+        return this.applyGroup(event);
+      case 'members':
+        this.setMembers(event.group, event.owner, event.members);
+        this.note(formatEvent(event).replace(/^\d\d:\d\d /, ''), 'info', event.ts);
+        return { bell: false };
+      case 'groups':
+        for (const g of event.groups) this.knownGroups.add(g.name);
+        this.note(formatEvent(event).replace(/^\d\d:\d\d /, ''), 'info', event.ts);
+        return { bell: false };
+      case 'status':
+        this.myStatus = { status: event.status, ...(event.text && { text: event.text }) };
+        this.note(formatEvent(event).replace(/^\d\d:\d\d /, ''), 'info', event.ts);
+        return { bell: false };
       case 'who':
         if (event.since === undefined) this.setOnline(event.users);
         else this.setOnline(event.users, false);
@@ -220,6 +362,8 @@ export class ChatModel {
       case 'login':
         this.me = event.user;
         this.knownUsers.delete(event.user);
+        // The server starts every session available; /who after login says otherwise if not.
+        this.myStatus = { status: 'available' };
         this.append(this.conversation(LOBBY), { kind: 'system', ts: event.ts, text: event.resumed ? `connected: resumed your session as ${event.user}` : `logged in as ${event.user}`, tone: 'info' });
         return { bell: false };
       case 'logout':
@@ -249,14 +393,58 @@ export class ChatModel {
         this.note(`${event.code}: ${event.message}`, 'notice', event.ts);
         return { bell: false };
       default:
-        // An event kind this UI does not know yet: nothing to draw.
+        // Lists (blocked, profile, communities) and anything newer: text in the focused conversation.
+        this.note(formatEvent(event).replace(/^\d\d:\d\d /, ''), 'info', event.ts);
         return { bell: false };
     }
   }
 
+  /**
+   * Group news goes into that group's conversation. Joining or creating one gives it a sidebar
+   * entry; leaving or being removed marks it, and its history stays.
+   */
+  private applyGroup(event: Extract<ViewEvent, { kind: 'group' }>): Effects {
+    const name = event.group;
+    this.knownGroups.add(name);
+    const mine = event.user === this.me;
+    const by = event.by ? ` by ${event.by}` : '';
+    const text = mine
+      ? { joined: `you joined #${name}`, created: `you created #${name}`, left: `you left #${name}`, kicked: `you were removed from #${name}${by}`, invited: `you were invited to #${name}${by}: /group join ${name}` }[event.event]
+      : { joined: `${event.user} joined`, created: `${event.user} created the group`, left: `${event.user} left`, kicked: `${event.user} was removed${by}`, invited: `${event.user} was invited${by}` }[event.event];
+    const line: ChatLine = { kind: 'system', ts: event.ts, text, tone: 'presence' };
+    if (mine && event.event === 'invited' && !this.group(name)) {
+      // Not a member yet: the invitation shows where you are, and it is worth a bell.
+      this.note(text, 'notice', event.ts);
+      return { bell: true };
+    }
+    const conversation = this.conversation({ kind: 'group', name });
+    this.append(conversation, line);
+    if (mine && (event.event === 'joined' || event.event === 'created')) {
+      conversation.left = false;
+      this.joinedGroups?.add(name);
+      // You asked to be there: go there.
+      this.focus(conversation.key);
+    } else if (mine && (event.event === 'left' || event.event === 'kicked')) {
+      conversation.left = true;
+      this.joinedGroups?.delete(name);
+      this.members.delete(name);
+    } else if (this.members.has(name)) {
+      const list = this.members.get(name)!;
+      if (event.event === 'joined' && !list.members.some((m) => m.user === event.user)) {
+        list.members.push({ user: event.user, online: true, owner: false });
+        list.members.sort((a, b) => a.user.localeCompare(b.user));
+      } else if (event.event === 'left' || event.event === 'kicked') {
+        list.members = list.members.filter((m) => m.user !== event.user);
+      }
+    }
+    if (!mine) this.see(event.user);
+    return { bell: false };
+  }
+
   /** The conversation a message belongs to, seen from here: the lobby, or the other person's. */
-  private keyFor(scope: 'private' | 'broadcast', from: string, to?: string): ConversationKey {
-    if (scope === 'broadcast') return LOBBY;
+  private keyFor(scope: Scope, from: string, to?: string, group?: string): ConversationKey {
+    if (scope === 'group' && group) return { kind: 'group', name: group };
+    if (scope !== 'private') return LOBBY;
     return { kind: 'private', name: from === this.me && to ? to : from };
   }
 
@@ -269,7 +457,7 @@ export class ChatModel {
   }
 
   private applyUpdate(event: Extract<ViewEvent, { kind: 'update' }>): void {
-    const conversation = this.conversation(this.keyFor(event.scope, event.from, event.to));
+    const conversation = this.conversation(this.keyFor(event.scope, event.from, event.to, event.group));
     const index = this.findLine(conversation, event.msgId);
     if (index < 0) return; // an edit of something scrolled away: nothing on screen to change
     const line = conversation.lines[index] as Extract<ChatLine, { msgId: string }>;
@@ -278,7 +466,7 @@ export class ChatModel {
 
   /** Older messages from the server (or the local cache), merged in time order without duplicates. */
   private applyHistory(event: Extract<ViewEvent, { kind: 'history' }>): void {
-    const key: ConversationKey = event.with === '*' ? LOBBY : { kind: 'private', name: event.with };
+    const key: ConversationKey = event.with === '*' ? LOBBY : event.with.startsWith('#') ? { kind: 'group', name: event.with.slice(1) } : { kind: 'private', name: event.with };
     const conversation = this.conversation(key);
     const present = new Set(conversation.lines.flatMap((line) => (line.kind === 'system' ? [] : [line.msgId])));
     const older = event.messages.filter((item) => !present.has(item.msgId)).map((item) => this.historyLine(item));
@@ -298,7 +486,8 @@ export class ChatModel {
   }
 
   private applySent(event: Extract<ViewEvent, { kind: 'sent' }>): void {
-    const key: ConversationKey = event.scope === 'private' && event.to ? { kind: 'private', name: event.to } : LOBBY;
+    const key: ConversationKey =
+      event.scope === 'private' && event.to ? { kind: 'private', name: event.to } : event.scope === 'group' && event.group ? { kind: 'group', name: event.group } : LOBBY;
     if (key.kind === 'private') this.see(key.name);
     const conversation = this.conversation(key);
     const error = event.error ? `${event.error.code}: ${event.error.message}` : undefined;

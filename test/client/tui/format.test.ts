@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ChatModel, type ChatLine } from '../../../src/client/tui/model.ts';
+import { ChatModel, LOBBY, type ChatLine } from '../../../src/client/tui/model.ts';
 import { NAME_PALETTE, wrapTagged, conversationTitle, escapeTags, formatLine, headerText, nameColour, safe, sidebarLines, statusText, userLines, visibleLines } from '../../../src/client/tui/format.ts';
 import type { StatusLine } from '../../../src/client/view.ts';
 
@@ -90,12 +90,31 @@ test('sidebar: numbers, presence, unread counts, focus and highlight', () => {
   model.apply({ kind: 'message', msgId: '2', scope: 'private', from: 'carol', text: 'hi', ts: T });
   model.conversation({ kind: 'group', name: 'team' });
   const lines = sidebarLines(model, 16);
-  assert.equal(lines.map(shown), ['Conversations', '1 * lobby       ', '2 ○ bob        1', '3 ● carol      1', '4 # team        ']);
+  // Groups come right after the lobby, private conversations after them.
+  assert.equal(lines.map(shown), ['Conversations', '1 * lobby       ', '2 # team        ', '3 ○ bob        1', '4 ● carol      1']);
   assert.match(lines[1], '{inverse}');
-  assert.match(lines[2], '{yellow-fg}{bold}');
-  model.list()[1].highlight = false;
-  assert.match(sidebarLines(model, 16)[2], '{bold}');
-  assert.equal(model.list().map(conversationTitle), ['* lobby', '@bob', '@carol', '#team']);
+  assert.match(lines[3], '{yellow-fg}{bold}');
+  model.list()[2].highlight = false;
+  assert.match(sidebarLines(model, 16)[3], '{bold}');
+  assert.equal(model.list().map(conversationTitle), ['* lobby', '#team', '@bob', '@carol']);
+});
+
+test('sidebar: away and busy users have their own markers; a group you left is dimmed', () => {
+  const model = new ChatModel();
+  model.apply({ kind: 'login', user: 'alice', resumed: false, ts: T });
+  model.apply({ kind: 'message', msgId: '1', scope: 'private', from: 'bob', text: 'hi', ts: T });
+  model.apply({ kind: 'message', msgId: '2', scope: 'private', from: 'carol', text: 'hi', ts: T });
+  model.apply({ kind: 'presence', user: 'bob', event: 'status', status: 'away', ts: T });
+  model.apply({ kind: 'presence', user: 'carol', event: 'status', status: 'busy', statusText: 'in a meeting', ts: T });
+  model.apply({ kind: 'group', group: 'team', event: 'joined', user: 'alice', ts: T });
+  model.apply({ kind: 'group', group: 'old', event: 'joined', user: 'alice', ts: T });
+  model.apply({ kind: 'group', group: 'old', event: 'left', user: 'alice', ts: T });
+  model.focus({ kind: 'private', name: 'bob' });
+  const lines = sidebarLines(model, 16);
+  assert.equal(lines.map(shown), ['Conversations', '1 * lobby       ', '2 # team        ', '3 # old (left)  ', '4 ◐ bob         ', '5 ⊘ carol      1']);
+  assert.match(lines[3], '{grey-fg}');
+  assert.match(lines[4], '{inverse}');
+  assert.match(lines[5], '{red-fg}⊘');
 });
 
 test('users pane lists who is online, me included once connected', () => {
@@ -104,6 +123,32 @@ test('users pane lists who is online, me included once connected', () => {
   model.status = status();
   model.online.add('bob');
   assert.equal(userLines(model, 14).map(shown), ['Online (2)', '● alice', '● bob']);
+  model.apply({ kind: 'presence', user: 'carol', event: 'status', status: 'away', ts: T });
+  model.apply({ kind: 'presence', user: 'bob', event: 'status', status: 'busy', ts: T });
+  model.myStatus = { status: 'away' };
+  assert.equal(userLines(model, 14).map(shown), ['Online (3)', '◐ alice', '⊘ bob', '◐ carol']);
+});
+
+test('a focused group shows its members: online first, owner starred, status markers', () => {
+  const model = new ChatModel();
+  model.apply({ kind: 'login', user: 'alice', resumed: false, ts: T });
+  model.status = status();
+  model.online.add('zed');
+  model.focus({ kind: 'group', name: 'team' });
+  assert.equal(userLines(model, 16).map(shown), ['Members', 'loading…'], 'until the list arrives');
+  model.setMembers('team', 'bob', [
+    { user: 'alice', online: true, owner: false },
+    { user: 'bob', online: true, owner: true, status: 'away' },
+    { user: 'carol', online: false, owner: false },
+    { user: 'dave', online: true, owner: false, status: 'busy' },
+  ]);
+  assert.equal(userLines(model, 16).map(shown), ['Members 3/4', '● alice', '◐ bob ★', '⊘ dave', '○ carol']);
+  assert.match(shown(headerText(model)), '#team — group, 4 members');
+  model.apply({ kind: 'presence', user: 'carol', event: 'joined', ts: T });
+  model.apply({ kind: 'presence', user: 'bob', event: 'left', ts: T });
+  assert.equal(userLines(model, 16).map(shown), ['Members 3/4', '● alice', '● carol', '⊘ dave', '○ bob ★']);
+  model.focus(LOBBY);
+  assert.equal(userLines(model, 16).map(shown)[0], 'Online (4)', 'the lobby shows everyone online');
 });
 
 test('status bar: state, user, short key, conversation, queue and unread', () => {
@@ -128,7 +173,32 @@ test('header says where a message goes', () => {
   model.online.add('bob');
   assert.match(shown(headerText(model)), '● online');
   model.focus({ kind: 'group', name: 'team' });
-  assert.is(shown(headerText(model)), '#team');
+  assert.is(shown(headerText(model)), '#team — group');
+  model.me = 'alice';
+  model.apply({ kind: 'group', group: 'team', event: 'kicked', user: 'alice', by: 'bob', ts: T });
+  assert.is(shown(headerText(model)), '#team — you are no longer in this group');
+});
+
+test('status bar: away and busy show after your name', () => {
+  const model = new ChatModel();
+  model.apply({ kind: 'login', user: 'alice', resumed: false, ts: T });
+  model.status = status();
+  assert.not.match(shown(statusText(model, 120)), 'busy');
+  model.apply({ kind: 'status', status: 'busy', text: 'focus time', ts: T });
+  assert.match(shown(statusText(model, 160)), 'alice ⊘ busy (no bell) focus time │ in * lobby');
+  model.apply({ kind: 'status', status: 'away', ts: T });
+  assert.match(shown(statusText(model, 160)), 'alice ◐ away │');
+});
+
+test('multi-line notes (member lists, group lists) keep one entry per row, indented', () => {
+  const model = new ChatModel();
+  model.apply({ kind: 'login', user: 'alice', resumed: false, ts: T });
+  model.apply({ kind: 'groups', groups: [{ name: 'team', visibility: 'open', owner: 'bob', members: 2, member: true, invited: false, community: false }, { name: 'ops', visibility: 'private', owner: 'carol', members: 1, member: false, invited: true, community: false }], ts: T });
+  const rows = visibleLines(model.focused, 10, 60).join('\n').split('\n').map(shown);
+  const at = rows.findIndex((row) => row.includes('Groups (2):'));
+  assert.ok(at >= 0);
+  assert.match(rows[at + 1], /^ {6}  #team  2 members \(open, member\), owner bob$/);
+  assert.match(rows[at + 2], /^ {6}  #ops  1 member/);
 });
 
 test.run();

@@ -183,10 +183,10 @@ test('Alt+N focuses by index, Ctrl+N/P cycle with wrap-around', () => {
   assert.is(model.unreadElsewhere(), 0, 'visiting read them');
 });
 
-test('group keys are distinct conversations with no send target yet', () => {
+test('a group is its own conversation; text typed there goes to #name', () => {
   const model = new ChatModel();
   model.focus({ kind: 'group', name: 'team' });
-  assert.is(model.focusTarget(), null);
+  assert.is(model.focusTarget(), '#team');
   assert.is(names(model).length, 2);
 });
 
@@ -245,6 +245,165 @@ test('history merges older messages in time order, without duplicates', () => {
   assert.match((lines[3] as { text: string }).text, '2 earlier messages loaded (/history again for more)');
   model.apply({ kind: 'history', with: '*', more: false, local: true, ts: T, messages: [] });
   assert.match((model.conversation(LOBBY).lines.at(-1) as { text: string }).text, 'no earlier messages');
+});
+
+// ---- groups, status, members ----------------------------------------------------------------
+
+const groupFrom = (group: string, from: string, text: string): ViewEvent => ({ kind: 'message', msgId: `g-${Math.random()}`, scope: 'group', from, group, text, ts: T });
+const groupEvent = (group: string, event: 'joined' | 'left' | 'invited' | 'kicked' | 'created', user: string, by?: string): ViewEvent => ({ kind: 'group', group, event, user, ...(by && { by }), ts: T });
+const texts = (lines: ChatLine[]) => lines.filter((l) => l.kind === 'system').map((l) => (l as { text: string }).text);
+
+test('creating or joining a group gives it a sidebar entry after the lobby and focuses it', () => {
+  const model = loggedIn();
+  model.apply(privateFrom('bob', 'hi'));
+  model.apply(groupEvent('team', 'created', 'alice'));
+  assert.equal(names(model), ['lobby:*', 'group:team', 'private:bob']);
+  assert.is(model.focusTarget(), '#team');
+  model.apply(groupEvent('ops', 'joined', 'alice'));
+  assert.equal(names(model), ['lobby:*', 'group:team', 'group:ops', 'private:bob'], 'groups stay together; Alt+N follows this order');
+  assert.ok(model.focusIndex(3));
+  assert.is(model.focusTarget(), 'bob');
+  assert.equal(texts(model.group('team')!.lines), ['you created #team']);
+  assert.ok(model.knownGroups.has('ops'));
+});
+
+test('a group message in an unfocused group counts unread and rings only when it mentions me', () => {
+  const model = loggedIn();
+  model.apply(groupEvent('team', 'joined', 'alice'));
+  model.focus(LOBBY);
+  assert.not.ok(model.apply(groupFrom('team', 'bob', 'deploy at 5')).bell);
+  const team = model.group('team')!;
+  assert.is(team.unread, 1);
+  assert.not.ok(team.highlight);
+  assert.ok(model.apply(groupFrom('team', 'bob', '@alice can you check?')).bell);
+  assert.ok(team.highlight);
+  assert.is(model.conversation(LOBBY).unread, 0, 'nothing lands in the lobby');
+});
+
+test('my group messages appear in the group with their mark', () => {
+  const model = loggedIn();
+  model.apply({ kind: 'sent', msgId: 's1', scope: 'group', group: 'team', text: 'hi team', ts: T, status: 'sent', recipients: 3 });
+  const line = model.group('team')!.lines.at(-1) as Extract<ChatLine, { kind: 'own' }>;
+  assert.is(line.kind, 'own');
+  assert.is(line.recipients, 3);
+  assert.equal(names(model), ['lobby:*', 'group:team']);
+});
+
+test('group events go to that group, not the focused conversation; leaving or removal marks the entry', () => {
+  const model = loggedIn();
+  model.apply(groupEvent('team', 'joined', 'alice'));
+  model.focus({ kind: 'private', name: 'carol' });
+  model.apply(groupEvent('team', 'joined', 'bob'));
+  model.apply(groupEvent('team', 'invited', 'dave', 'bob'));
+  model.apply(groupEvent('team', 'kicked', 'erin', 'bob'));
+  model.apply(groupEvent('team', 'left', 'bob'));
+  assert.equal(texts(model.focused.lines), [], 'nothing in the focused conversation');
+  const team = model.group('team')!;
+  assert.equal(texts(team.lines), ['you joined #team', 'bob joined', 'dave was invited by bob', 'erin was removed by bob', 'bob left']);
+  assert.is(team.unread, 0, 'group news is not unread chat');
+  model.apply(groupEvent('team', 'kicked', 'alice', 'bob'));
+  assert.ok(team.left);
+  assert.is(team.lines.length, 6, 'the history stays');
+  model.apply(groupEvent('team', 'joined', 'alice'));
+  assert.not.ok(team.left, 'joining again lifts the mark');
+  model.apply(groupEvent('team', 'left', 'alice'));
+  assert.ok(team.left);
+});
+
+test('an invitation to a group I am not in is a notice where I am, and rings', () => {
+  const model = loggedIn();
+  const effects = model.apply(groupEvent('secret', 'invited', 'alice', 'bob'));
+  assert.ok(effects.bell);
+  assert.equal(names(model), ['lobby:*'], 'no entry until I join');
+  assert.match((model.focused.lines.at(-1) as { text: string }).text, 'you were invited to #secret by bob: /group join secret');
+  assert.ok(model.knownGroups.has('secret'));
+});
+
+test('the server group list: joined groups get entries, saved ones I am no longer in are marked left', () => {
+  const model = loggedIn();
+  model.apply({ kind: 'history', with: '#old', more: false, local: true, ts: T, messages: [{ seq: 0, msgId: 'h1', scope: 'group', from: 'bob', group: 'old', text: 'saved', ts: T - 1000 }] as never });
+  model.setGroups([
+    { name: 'team', visibility: 'open', owner: 'bob', members: 2, member: true, invited: false, community: false },
+    { name: 'public', visibility: 'open', owner: 'carol', members: 5, member: false, invited: false, community: false },
+  ]);
+  assert.equal(names(model), ['lobby:*', 'group:old', 'group:team']);
+  assert.ok(model.group('old')!.left);
+  assert.not.ok(model.group('team')!.left);
+  assert.ok(model.knownGroups.has('public'), 'other groups complete after #');
+  model.apply({ kind: 'history', with: '#gone', more: false, local: true, ts: T, messages: [] });
+  assert.ok(model.group('gone')!.left, 'a saved group the server did not list');
+});
+
+test('a status change does not mark anyone offline; away and busy are remembered; a new session is available', () => {
+  const model = loggedIn();
+  model.apply({ kind: 'presence', user: 'bob', event: 'joined', ts: T });
+  model.apply({ kind: 'presence', user: 'bob', event: 'status', status: 'away', ts: T });
+  assert.ok(model.online.has('bob'));
+  assert.is(model.presenceOf('bob'), 'away');
+  model.apply({ kind: 'presence', user: 'bob', event: 'status', status: 'busy', statusText: 'deploying', ts: T });
+  assert.equal(model.statuses.get('bob'), { status: 'busy', text: 'deploying' });
+  model.apply({ kind: 'presence', user: 'bob', event: 'status', status: 'available', ts: T });
+  assert.is(model.presenceOf('bob'), 'available');
+  assert.not.ok(model.statuses.has('bob'));
+  model.apply({ kind: 'presence', user: 'carol', event: 'status', status: 'away', ts: T });
+  assert.ok(model.online.has('carol'), 'a status change says the user is online');
+  model.apply({ kind: 'presence', user: 'carol', event: 'left', ts: T });
+  assert.is(model.presenceOf('carol'), 'offline');
+  model.apply({ kind: 'presence', user: 'carol', event: 'joined', ts: T });
+  assert.is(model.presenceOf('carol'), 'available');
+  assert.equal(texts(model.conversation(LOBBY).lines).filter((t) => t.includes('carol') || t.includes('bob')), ['bob joined', 'carol left', 'carol joined'], 'status changes do not flood the lobby');
+});
+
+test('status from /who: others’ markers and my own', () => {
+  const model = loggedIn();
+  model.apply({ kind: 'who', ts: T, users: [
+    { user: 'alice', online: true, status: 'busy', statusText: 'focus', since: T, lastActive: T },
+    { user: 'bob', online: true, status: 'away', since: T, lastActive: T },
+    { user: 'carol', online: true, status: 'available', since: T, lastActive: T },
+  ] });
+  assert.is(model.presenceOf('bob'), 'away');
+  assert.is(model.presenceOf('carol'), 'available');
+  assert.equal(model.myStatus, { status: 'busy', text: 'focus' });
+});
+
+test('while I am busy nothing rings, but entries still light up', () => {
+  const model = loggedIn();
+  model.apply({ kind: 'status', status: 'busy', ts: T });
+  assert.match((model.focused.lines.at(-1) as { text: string }).text, 'your status: busy');
+  assert.not.ok(model.apply(privateFrom('bob', 'ping')).bell);
+  assert.ok(model.list()[1].highlight);
+  model.apply(groupEvent('team', 'joined', 'alice'));
+  model.focus(LOBBY);
+  assert.not.ok(model.apply(groupFrom('team', 'carol', 'alice?')).bell);
+  model.apply({ kind: 'status', status: 'available', ts: T });
+  assert.ok(model.apply(privateFrom('dave', 'hello')).bell, 'available again: the bell is back');
+  model.apply({ kind: 'status', status: 'away', ts: T });
+  assert.ok(model.apply(privateFrom('erin', 'hello')).bell, 'away still rings');
+});
+
+test('member lists: fetched lists, /group members, and kept current by presence and group events', () => {
+  const model = loggedIn();
+  model.apply(groupEvent('team', 'joined', 'alice'));
+  assert.is(model.focusedMembers(), null, 'not fetched yet');
+  model.setMembers('team', 'bob', [
+    { user: 'alice', online: true, owner: false },
+    { user: 'bob', online: true, owner: true, status: 'away' },
+  ]);
+  assert.equal(model.focusedMembers(), { group: 'team', owner: 'bob', members: [{ user: 'alice', online: true, owner: false }, { user: 'bob', online: true, owner: true, status: 'away' }] });
+  assert.is(model.presenceOf('bob'), 'away', 'member statuses feed the markers');
+  model.apply(groupEvent('team', 'joined', 'carol'));
+  model.apply({ kind: 'presence', user: 'bob', event: 'status', status: 'busy', ts: T });
+  let members = model.focusedMembers()!.members;
+  assert.equal(members.map((m) => `${m.user}:${m.online}:${m.status ?? ''}`), ['alice:true:', 'bob:true:busy', 'carol:true:']);
+  model.apply({ kind: 'presence', user: 'bob', event: 'left', ts: T });
+  model.apply(groupEvent('team', 'left', 'carol'));
+  members = model.focusedMembers()!.members;
+  assert.equal(members.map((m) => `${m.user}:${m.online}:${m.status ?? ''}`), ['alice:true:', 'bob:false:']);
+  model.apply({ kind: 'members', group: 'ops', owner: 'dave', members: [{ user: 'dave', online: true, owner: true }], ts: T });
+  assert.ok(model.members.has('ops'), '/group members fills the cache too');
+  assert.match((model.focused.lines.at(-1) as { text: string }).text, 'Members of #ops (1):\n  ● dave (owner)');
+  model.apply(groupEvent('team', 'left', 'alice'));
+  assert.is(model.focusedMembers(), null, 'a group I left shows no member list');
 });
 
 test.run();
