@@ -35,6 +35,20 @@ export interface ServerConfig {
   historyDays: number;
   /** seconds a live delivery waits for the recipient's acknowledgement before it is stored */
   ackTimeout: number;
+  /** seconds without a command before an available user shows as away; 0 = never */
+  awayAfter: number;
+  /** user commands one user may send in a burst before the rate applies (login, who and the outbox resend at start fit) */
+  rateBurst: number;
+  /** user commands per second per user once the burst is spent; 0 turns message flood control off */
+  ratePerSecond: number;
+  /** requests refused with E_RATE_LIMITED in a row before the connection is closed as a flood */
+  rateStrikes: number;
+  /** new connections one address may open at once (a class behind one NAT reconnecting after a restart) */
+  connBurst: number;
+  /** new connections per minute per address once the burst is spent; 0 turns the connection rate limit off */
+  connPerMinute: number;
+  /** connections one address may hold open at once (fd exhaustion guard); 0 = no cap */
+  connMaxPerIp: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -54,6 +68,21 @@ export const DEFAULT_CONFIG: ServerConfig = {
   mailboxCap: 10_000,
   historyDays: 365,
   ackTimeout: 5,
+  awayAfter: 300,
+  // People type well under one message a second; 5/s leaves room for quick corrections, and a
+  // burst of 30 covers a start (login, who, a few history pages) plus a typical outbox resend.
+  rateBurst: 30,
+  ratePerSecond: 5,
+  // Refusals in a row: a client that pipelines its whole outbox may collect dozens before it
+  // reads the first; 100 leaves it room, and a real flood (thousands a second) is cut in ms.
+  rateStrikes: 100,
+  // A whole class (30-40 people, often two clients each) may sit behind one NAT address and
+  // reconnect together after a server restart: the burst lets 60 in at once, then 2 a second.
+  // A connect storm from one address costs the server one refused socket each, never a
+  // handshake, and at most 100 may stay open at once.
+  connBurst: 60,
+  connPerMinute: 120,
+  connMaxPerIp: 100,
 };
 
 export const SERVER_USAGE = `Usage: parley-server [options]
@@ -73,6 +102,13 @@ Options:
   --mailbox-cap N          messages that may wait for one offline user (default ${DEFAULT_CONFIG.mailboxCap})
   --history-days D         days of history kept; 0 = forever (default ${DEFAULT_CONFIG.historyDays})
   --ack-timeout S          wait this long for a recipient's ack before storing (default ${DEFAULT_CONFIG.ackTimeout})
+  --away-after S           show idle users as away after this long; 0 = never (default ${DEFAULT_CONFIG.awayAfter})
+  --rate-burst N           commands a user may send at once (default ${DEFAULT_CONFIG.rateBurst})
+  --rate-per-second R      commands a second per user after the burst; 0 = no limit (default ${DEFAULT_CONFIG.ratePerSecond})
+  --rate-strikes N         refusals in a row that disconnect a flooding client (default ${DEFAULT_CONFIG.rateStrikes})
+  --conn-burst N           new connections one address may open at once (default ${DEFAULT_CONFIG.connBurst})
+  --conn-per-minute N      new connections a minute per address after the burst; 0 = no limit (default ${DEFAULT_CONFIG.connPerMinute})
+  --conn-max-per-ip N      connections one address may hold open; 0 = no cap (default ${DEFAULT_CONFIG.connMaxPerIp})
   --help                   show this help
 `;
 
@@ -108,6 +144,13 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
         'mailbox-cap': { type: 'string' },
         'history-days': { type: 'string' },
         'ack-timeout': { type: 'string' },
+        'away-after': { type: 'string' },
+        'rate-burst': { type: 'string' },
+        'rate-per-second': { type: 'string' },
+        'rate-strikes': { type: 'string' },
+        'conn-burst': { type: 'string' },
+        'conn-per-minute': { type: 'string' },
+        'conn-max-per-ip': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -140,6 +183,13 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
       mailboxCap: number('mailbox-cap', str('mailbox-cap'), d.mailboxCap, 1, 10_000_000),
       historyDays: number('history-days', str('history-days'), d.historyDays, 0, 36500),
       ackTimeout: number('ack-timeout', str('ack-timeout'), d.ackTimeout, 0.05, 3600),
+      awayAfter: number('away-after', str('away-after'), d.awayAfter, 0, 86400),
+      rateBurst: number('rate-burst', str('rate-burst'), d.rateBurst, 1, 1_000_000),
+      ratePerSecond: number('rate-per-second', str('rate-per-second'), d.ratePerSecond, 0, 1_000_000),
+      rateStrikes: number('rate-strikes', str('rate-strikes'), d.rateStrikes, 1, 1_000_000),
+      connBurst: number('conn-burst', str('conn-burst'), d.connBurst, 1, 1_000_000),
+      connPerMinute: number('conn-per-minute', str('conn-per-minute'), d.connPerMinute, 0, 1_000_000),
+      connMaxPerIp: number('conn-max-per-ip', str('conn-max-per-ip'), d.connMaxPerIp, 0, 1_000_000),
     },
   };
 }

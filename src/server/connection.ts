@@ -17,6 +17,7 @@ import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type Clie
 import { packJsonBatches, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
 import { LaterReply, NO_REPLY, type Hub } from './hub.ts';
+import type { MessageGate, MessageLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Session } from './session.ts';
 
@@ -33,6 +34,8 @@ export interface ConnectionContext {
   log: Logger;
   maxFrame: number;
   maxQueuedBytes: number;
+  /** Flood control for user commands; null turns it off. */
+  messageLimiter: MessageLimiter | null;
   /** Asks the server to call `flush` on this connection in this event-loop pass's check phase. */
   scheduleFlush(connection: ServerConnection): void;
   now(): number;
@@ -44,6 +47,8 @@ type State = 'handshake' | 'unwrapping' | 'open' | 'closing' | 'closed';
 const MAX_EARLY_FRAMES = 8;
 /** How long a closing connection may take to drain before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
+/** Protocol housekeeping: never rate limited, or a busy client could not keep its link alive. */
+const HOUSEKEEPING = new Set(['ping', 'pong', 'received']);
 
 export class ServerConnection implements Session {
   private static nextId = 1;
@@ -54,6 +59,7 @@ export class ServerConnection implements Session {
   token: string | null = null;
   loginAt = 0;
   lastActive: number;
+  presence: Session['presence'] = { status: 'available', autoAway: false };
   /** Last frame received, for liveness (pings count here, unlike lastActive). */
   lastHeard: number;
   pingSent = false;
@@ -68,6 +74,7 @@ export class ServerConnection implements Session {
   private inbox: Array<ClientMessage | MessageError> = [];
   private handling = false;
   private ended = false;
+  private readonly gate: MessageGate | null;
 
   constructor(
     private readonly socket: Socket,
@@ -75,6 +82,7 @@ export class ServerConnection implements Session {
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.openedAt = this.lastActive = this.lastHeard = ctx.now();
+    this.gate = ctx.messageLimiter?.gate() ?? null;
     this.decoder = new FrameDecoder({
       maxFrame: ctx.maxFrame,
       onFrame: (payload) => this.onFrame(payload),
@@ -187,6 +195,8 @@ export class ServerConnection implements Session {
   private drainInbox(): void {
     while (!this.handling && this.inbox.length > 0 && this.state === 'open') {
       const message = this.inbox.shift()!;
+      // Unreadable messages count too: garbage costs the server as much as a command.
+      if (!this.admit(message)) continue;
       if (message instanceof MessageError) {
         this.replyError(message.ref, message);
         continue;
@@ -219,6 +229,31 @@ export class ServerConnection implements Session {
     }
   }
 
+  /**
+   * Charges a user command to the sender's bucket. Refused: an E_RATE_LIMITED reply instead of
+   * running it (nothing is stored or delivered); refused too often in a row: the connection ends.
+   */
+  private admit(message: ClientMessage | MessageError): boolean {
+    if (this.gate === null || (!(message instanceof MessageError) && HOUSEKEEPING.has(message.type))) return true;
+    const verdict = this.gate.check(this.user);
+    if (verdict.ok) return true;
+    const { burst, perSecond, strikes } = this.ctx.messageLimiter!.limits;
+    const seconds = Math.ceil(verdict.retryAfterMs / 100) / 10;
+    const type = message instanceof MessageError ? 'message' : message.type;
+    if (verdict.inARow === 1) this.ctx.log.info(`conn#${this.id} ${this.user ?? '-'} rate limited (${type}, retry in ${seconds} s)`);
+    const ref = message instanceof MessageError ? message.ref : 'id' in message ? message.id : undefined;
+    this.replyError(
+      ref,
+      new ParleyError('E_RATE_LIMITED', `slow down: at most ${perSecond} messages per second (bursts of ${burst}); try again in ${seconds} s`, { details: { retryAfter: seconds } }),
+      type,
+    );
+    if (verdict.disconnect) {
+      this.ctx.log.warn(`conn#${this.id} ${this.remote} ${this.user ?? '-'} flooding: ${strikes} requests refused in a row, disconnecting`);
+      this.end('E_RATE_LIMITED', `disconnected for flooding: ${strikes} requests in a row were sent faster than ${perSecond} per second; wait for retryAfter before sending again`);
+    }
+    return false;
+  }
+
   private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {
     if (result === NO_REPLY || ref === undefined) return;
     this.send(Object.keys(result).length ? { type: 'ok', ref, result } : { type: 'ok', ref });
@@ -226,6 +261,8 @@ export class ServerConnection implements Session {
 
   private replyError(ref: string | undefined, err: ParleyError, requestType = 'message'): void {
     if (err.code === 'E_INTERNAL') this.ctx.log.error(`conn#${this.id} internal error: ${err.message}`);
+    // A flood would write one line per refused request: the run's first is logged in admit.
+    else if (err.code === 'E_RATE_LIMITED') this.ctx.log.debug(`conn#${this.id} ${this.user ?? '-'} ${requestType} refused: ${err.code}`);
     else this.ctx.log.info(`conn#${this.id} ${this.user ?? '-'} ${requestType} refused: ${err.code}`);
     const message = err.code === 'E_INTERNAL' ? ERROR_TEXT.E_INTERNAL : err.message;
     const details = Object.keys(err.details).length ? err.details : undefined;

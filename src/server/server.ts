@@ -3,21 +3,25 @@
  * event loop; every connection is a ServerConnection, every request goes through the Hub.
  */
 import { rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { ensureServerKeys, type ServerKeyPair } from '../crypto/keys.ts';
 import { importUnwrapKey } from '../crypto/handshake.ts';
 import { ParleyError } from '../protocol/errors.ts';
+import { encodeFrame } from '../protocol/frame.ts';
 import { Store } from '../store/store.ts';
 import { Accounts } from './accounts.ts';
 import type { ServerConfig } from './config.ts';
 import { ServerConnection, type ConnectionContext } from './connection.ts';
 import { Hub } from './hub.ts';
+import { addressKey, ConnectionLimiter, MessageLimiter, RefusalLog, type ConnectionRefusal } from './limits.ts';
 import { createLogger, type Logger } from './log.ts';
 
 export const SERVER_NAME = 'parley-server/0.1.0';
 /** Written in the store directory while a server runs, so parley-admin can tell. */
 export const PID_FILE = 'server.pid';
+/** Refused connections are logged one in full, then summed up at most this often. */
+const REFUSAL_LOG_MS = 5000;
 
 export interface StartOptions {
   log?: Logger;
@@ -33,6 +37,9 @@ export class ParleyServer {
   private flushScheduled = false;
   private sweeper: NodeJS.Timeout | null = null;
   private trimmer: NodeJS.Timeout | null = null;
+  private readonly refusals = new RefusalLog(REFUSAL_LOG_MS);
+  readonly connectionLimiter: ConnectionLimiter;
+  readonly messageLimiter: MessageLimiter | null;
 
   private constructor(
     private readonly server: Server,
@@ -42,7 +49,11 @@ export class ParleyServer {
     readonly accounts: Accounts,
     readonly hub: Hub,
     readonly log: Logger,
-  ) {}
+  ) {
+    this.connectionLimiter = new ConnectionLimiter({ burst: config.connBurst, perMinute: config.connPerMinute, maxOpen: config.connMaxPerIp });
+    this.messageLimiter =
+      config.ratePerSecond > 0 ? new MessageLimiter({ burst: config.rateBurst, perSecond: config.ratePerSecond, strikes: config.rateStrikes }) : null;
+  }
 
   /** Loads keys and accounts, then listens. Rejects with a ParleyError a person can act on. */
   static async start(config: ServerConfig, options: StartOptions = {}): Promise<ParleyServer> {
@@ -62,7 +73,9 @@ export class ParleyServer {
       store,
       mailboxCap: config.mailboxCap,
       ackTimeoutMs: config.ackTimeout * 1000,
+      awayAfterMs: config.awayAfter * 1000,
     });
+    await hub.load();
     // A damaged mailbox stops the start with the file's name, before anyone is told "stored".
     const mailboxes = await hub.mailboxes.checkAll();
     if (mailboxes > 0) log.info(`${mailboxes} mailbox(es) with messages waiting`);
@@ -74,13 +87,24 @@ export class ParleyServer {
       log,
       maxFrame: config.maxFrame,
       maxQueuedBytes: config.maxQueuedBytes,
+      messageLimiter: parley.messageLimiter,
       scheduleFlush: (connection) => parley.scheduleFlush(connection),
       now: Date.now,
     };
     server.on('connection', (socket) => {
+      // Admission comes first: a refused socket costs no key material and no handshake.
+      const address = addressKey(socket.remoteAddress);
+      const refusal = parley.connectionLimiter.admit(address);
+      if (refusal) {
+        parley.refuse(socket, address, refusal);
+        return;
+      }
       const connection = new ServerConnection(socket, context);
       parley.connections.add(connection);
-      socket.once('close', () => parley.connections.delete(connection));
+      socket.once('close', () => {
+        parley.connections.delete(connection);
+        parley.connectionLimiter.release(address);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -107,6 +131,28 @@ export class ParleyServer {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /**
+   * Turns away a connection over its address's limit: the reason in a clear-text error frame
+   * (the way ServerConnection.fail speaks before a handshake), then close. No ServerConnection.
+   */
+  private refuse(socket: Socket, address: string, refusal: ConnectionRefusal): void {
+    const { connBurst, connPerMinute, connMaxPerIp } = this.config;
+    let message: string;
+    let details: Record<string, unknown>;
+    if (refusal.reason === 'rate') {
+      const seconds = Math.ceil(refusal.retryAfterMs / 1000);
+      message = `too many new connections from ${address}: at most ${connBurst} at once, then ${connPerMinute} a minute; try again in ${seconds} s`;
+      details = { retryAfter: seconds };
+    } else {
+      message = `too many connections from ${address}: at most ${connMaxPerIp} may be open at once; close one and try again`;
+      details = { open: refusal.open };
+    }
+    socket.on('error', () => undefined); // a peer that vanished first is no news
+    socket.once('finish', () => socket.destroy());
+    socket.end(encodeFrame(Buffer.from(JSON.stringify({ type: 'error', code: 'E_TOO_MANY_CONNECTIONS', message, details }))));
+    if (this.refusals.note(address)) this.log.warn(`refused a connection: ${message}`);
   }
 
   /** Writes are gathered per connection and leave once per event-loop pass (one seal, one write). */
@@ -158,6 +204,14 @@ export class ParleyServer {
       open.push(c);
     }
     this.hub.sweepIdle(open);
+    this.connectionLimiter.sweep();
+    this.messageLimiter?.sweep();
+    const refused = this.refusals.summary();
+    if (refused) {
+      const from = refused.sources.map(([address, n]) => `${address} ×${n}`).join(', ');
+      const others = refused.count - refused.sources.reduce((sum, [, n]) => sum + n, 0);
+      this.log.warn(`refused ${refused.count} more connection(s) over the per-address limits in the last ${refused.seconds} s (from ${from}${others > 0 ? `, ${others} from other addresses` : ''})`);
+    }
   }
 
   /** Drops history older than --history-days; runs at start and then hourly. */

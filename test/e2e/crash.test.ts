@@ -11,7 +11,9 @@ import type { SendResult } from '../../src/protocol/messages.ts';
 import { client, PASSWORD, record, sleep, tempDir, waitFor } from './helpers.ts';
 
 function startServerProcess(dir: string, port: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['bin/parley-server.js', '--port', String(port), '--keys', join(dir, 'keys'), '--store', join(dir, 'store')], {
+  // The stream below sends far faster than a person types: flood control would refuse most of it.
+  const flags = ['--rate-per-second', '0'];
+  const child = spawn(process.execPath, ['bin/parley-server.js', '--port', String(port), '--keys', join(dir, 'keys'), '--store', join(dir, 'store'), ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

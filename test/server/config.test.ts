@@ -46,6 +46,12 @@ test('every flag sets its value', () => {
     '--mailbox-cap', '50',
     '--history-days', '0',
     '--ack-timeout', '0.25',
+    '--rate-burst', '10',
+    '--rate-per-second', '0.5',
+    '--rate-strikes', '7',
+    '--conn-burst', '200',
+    '--conn-per-minute', '0',
+    '--conn-max-per-ip', '0',
   ]);
   assert.equal(c, {
     ...DEFAULT_CONFIG,
@@ -63,6 +69,12 @@ test('every flag sets its value', () => {
     mailboxCap: 50,
     historyDays: 0,
     ackTimeout: 0.25,
+    rateBurst: 10,
+    ratePerSecond: 0.5,
+    rateStrikes: 7,
+    connBurst: 200,
+    connPerMinute: 0,
+    connMaxPerIp: 0,
   });
   assert.is(config(['--port=0']).port, 0);
   for (const level of ['debug', 'info', 'warn', 'error', 'silent']) assert.is(config(['--log-level', level]).logLevel, level);
@@ -72,7 +84,7 @@ test('--help and -h ask for help', () => {
   assert.equal(parseServerArgs(['--help']), { help: true });
   assert.equal(parseServerArgs(['-h']), { help: true });
   assert.equal(parseServerArgs(['--port', '1', '--help']), { help: true });
-  for (const flag of ['--host', '--port', '--block-duration', '--timeout', '--max-login-failures', '--keys', '--store', '--log-level', '--max-frame', '--handshake-timeout', '--ping-interval', '--mailbox-cap', '--history-days', '--ack-timeout', '--help']) {
+  for (const flag of ['--host', '--port', '--block-duration', '--timeout', '--max-login-failures', '--keys', '--store', '--log-level', '--max-frame', '--handshake-timeout', '--ping-interval', '--mailbox-cap', '--history-days', '--ack-timeout', '--rate-burst', '--rate-per-second', '--rate-strikes', '--conn-burst', '--conn-per-minute', '--conn-max-per-ip', '--help']) {
     assert.match(SERVER_USAGE, flag);
   }
 });
@@ -104,6 +116,23 @@ test('bad, negative and out-of-range numbers are E_USAGE naming the flag', () =>
   usage(['--mailbox-cap', '0'], '--mailbox-cap');
   usage(['--history-days', '-1'], '--history-days');
   usage(['--ack-timeout', '0'], '--ack-timeout');
+  usage(['--rate-burst', '0'], '--rate-burst', '1');
+  usage(['--rate-burst', 'lots'], '--rate-burst');
+  usage(['--rate-per-second', '-1'], '--rate-per-second');
+  usage(['--rate-strikes', '0'], '--rate-strikes');
+  usage(['--rate-strikes', '2000000'], '--rate-strikes');
+  usage(['--conn-burst', '0'], '--conn-burst');
+  usage(['--conn-per-minute', '1e3'], '--conn-per-minute');
+  usage(['--conn-max-per-ip', '-3'], '--conn-max-per-ip');
+});
+
+test('flood control defaults suit a class behind one NAT address', () => {
+  // a whole class reconnecting after a restart gets in at once, and so does a start's burst
+  assert.ok(DEFAULT_CONFIG.connBurst >= 40);
+  assert.ok(DEFAULT_CONFIG.connMaxPerIp >= DEFAULT_CONFIG.connBurst);
+  assert.ok(DEFAULT_CONFIG.rateBurst >= 20);
+  assert.ok(DEFAULT_CONFIG.ratePerSecond >= 1);
+  for (const flag of ['--rate-burst', '--conn-per-minute']) assert.match(SERVER_USAGE, new RegExp(`${flag} .*default \\d`));
 });
 
 test('a bad log level is E_USAGE naming the flag and the choices', () => {
