@@ -19,6 +19,16 @@ export type Command =
   /** `target` is a message id or `last` (your newest message in the conversation) */
   | { command: 'edit'; target: string; text: string }
   | { command: 'delete'; target: string }
+  | { command: 'group'; action: 'create'; name: string; visibility: 'open' | 'private' }
+  | { command: 'group'; action: 'join' | 'leave' | 'members'; name: string }
+  | { command: 'group'; action: 'invite' | 'kick'; name: string; user: string }
+  | { command: 'group'; action: 'list' }
+  | { command: 'groupmsg'; group: string; text: string }
+  | { command: 'block' | 'unblock'; user: string }
+  | { command: 'blocked' }
+  | { command: 'status'; status: 'available' | 'away' | 'busy'; text?: string }
+  | { command: 'profile'; location?: string; interests?: string[]; clear?: boolean }
+  | { command: 'communities' }
   /** text without a command prefix: goes to the focused conversation */
   | { command: 'say'; text: string }
   | { command: 'empty' }
@@ -63,6 +73,48 @@ function userCommand(name: 'register' | 'login', summary: string): CommandSpec {
 function message(to: string, text: string, spec: { usage: string }): Command {
   if (!to || !text.trim()) return usageError(spec);
   return { command: 'msg', to: to.startsWith('@') ? to.slice(1) : to, text: withEmoji(text) };
+}
+
+const GROUP_USAGE =
+  '/group create NAME [open|private] | join NAME | leave NAME | list | members NAME | invite NAME USER | kick NAME USER | NAME TEXT';
+
+function groupCommand(args: string, spec: { usage: string }): Command {
+  const words = args.trim().split(/\s+/).filter(Boolean);
+  const [action, name, third] = words;
+  const strip = (n: string) => n.replace(/^#/, '');
+  switch (action) {
+    case 'list':
+      return words.length === 1 ? { command: 'group', action: 'list' } : usageError(spec);
+    case 'create':
+      if (!name || words.length > 3 || (third && third !== 'open' && third !== 'private')) return usageError(spec);
+      return { command: 'group', action: 'create', name: strip(name), visibility: (third ?? 'open') as 'open' | 'private' };
+    case 'join':
+    case 'leave':
+    case 'members':
+      return name && words.length === 2 ? { command: 'group', action, name: strip(name) } : usageError(spec);
+    case 'invite':
+    case 'kick':
+      return name && third && words.length === 3 ? { command: 'group', action, name: strip(name), user: third.replace(/^@/, '') } : usageError(spec);
+    case undefined:
+      return usageError(spec);
+  }
+  // /group NAME text
+  const [group, text] = splitFirst(args.trim());
+  return text.trim() ? { command: 'groupmsg', group: strip(group), text: withEmoji(text) } : usageError(spec);
+}
+
+function userArgument(command: 'block' | 'unblock', summary: string): CommandSpec {
+  const spec: CommandSpec = {
+    name: command,
+    aliases: command === 'block' ? ['ignore'] : ['unignore'],
+    usage: `/${command} USER`,
+    summary,
+    parse(args) {
+      const [user, rest] = splitFirst(args);
+      return user && !rest ? { command, user: user.replace(/^@/, '') } : usageError(spec);
+    },
+  };
+  return spec;
 }
 
 export const COMMANDS: CommandSpec[] = [
@@ -142,6 +194,60 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'group',
+    aliases: ['g'],
+    usage: GROUP_USAGE,
+    summary: 'groups: everyone in a group sees its messages (also: #NAME TEXT)',
+    parse(args) {
+      return groupCommand(args, this);
+    },
+  },
+  userArgument('block', "stop USER's private messages and hide their presence and group messages"),
+  userArgument('unblock', 'undo /block'),
+  {
+    name: 'blocked',
+    aliases: [],
+    usage: '/blocked',
+    summary: 'list the users you block',
+    parse: (args) => (args.trim() ? { command: 'invalid', message: 'usage: /blocked' } : { command: 'blocked' }),
+  },
+  {
+    name: 'status',
+    aliases: [],
+    usage: '/status available|away|busy [TEXT]',
+    summary: 'your status, shown to others (busy also silences notifications)',
+    parse(args) {
+      const [status, text] = splitFirst(args.trim());
+      const value = status === 'back' ? 'available' : status;
+      if (value !== 'available' && value !== 'away' && value !== 'busy') return usageError(this);
+      return { command: 'status', status: value, ...(text.trim() && { text: withEmoji(text.trim()) }) };
+    },
+  },
+  {
+    name: 'profile',
+    aliases: [],
+    usage: '/profile [location PLACE|LAT,LON] [interests a,b,c] [clear]',
+    summary: 'show or set where you are and what interests you (for /communities)',
+    parse(args) {
+      const [field, value] = splitFirst(args.trim());
+      if (!field) return { command: 'profile' };
+      if (field === 'clear' && !value) return { command: 'profile', clear: true };
+      if (field === 'location' && value.trim()) return { command: 'profile', location: value.trim() };
+      if (field === 'interests' && value.trim()) {
+        const interests = value.split(',').map((i) => i.trim()).filter(Boolean);
+        return interests.length ? { command: 'profile', interests } : usageError(this);
+      }
+      return usageError(this);
+    },
+  },
+  {
+    name: 'communities',
+    aliases: ['nearby'],
+    usage: '/communities',
+    summary: 'communities near you or sharing your interests (/group join interest:TOPIC)',
+    parse: (args) => (args.trim() ? { command: 'invalid', message: 'usage: /communities' } : { command: 'communities' }),
+  },
+  {
     name: 'logout',
     aliases: [],
     usage: '/logout',
@@ -188,6 +294,10 @@ export function parseInput(line: string): Command {
   if (trimmed.startsWith('@')) {
     const [to, text] = splitFirst(trimmed.slice(1));
     return message(to, text, { usage: '@USER TEXT' });
+  }
+  if (/^#[a-z0-9]/i.test(trimmed)) {
+    const [group, text] = splitFirst(trimmed.slice(1));
+    return text.trim() ? { command: 'groupmsg', group, text: withEmoji(text) } : { command: 'invalid', message: 'usage: #GROUP TEXT' };
   }
   // "//text" sends text that starts with a slash
   if (trimmed.startsWith('//')) return { command: 'say', text: withEmoji(trimmed.slice(1)) };

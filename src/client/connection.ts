@@ -61,6 +61,7 @@ export interface ClientEvents {
   login: [info: { user: string; resumed: boolean }];
   message: [message: ServerMessageOf<'msg'>];
   presence: [event: ServerMessageOf<'presence'>];
+  group_event: [event: ServerMessageOf<'group_event'>];
   /** The server ended the session and said why. */
   notice: [notice: ServerMessageOf<'notice'>];
   /** An error not tied to a request, or one that ended the connection. */
@@ -119,6 +120,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   data: LocalData | null = null;
   private dataUser: string | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Set by E_RATE_LIMITED: the outbox goes out one message per answer until it is empty. */
+  private paced = false;
   private welcomeWaiter: { resolve: () => void; reject: (err: ParleyError) => void } | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -327,6 +330,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       case 'presence':
         this.emit('presence', message);
         return;
+      case 'group_event':
+        this.emit('group_event', message);
+        return;
       case 'notice':
         if (FINAL_NOTICES.has(message.code)) {
           this.wantReconnect = false;
@@ -407,21 +413,31 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Sends every outbox message not already on its way, in order. */
+  /**
+   * Sends every outbox message not already on its way, in order. After the server asked us to
+   * slow down, one at a time instead: each answer sends the next, so a long outbox drains at
+   * the rate the server allows without being refused again and again.
+   */
   private flushOutbox(): void {
     if (!this.data) return;
+    if (this.paced && this.inFlight.size > 0) return;
     for (const item of this.data.pending()) {
       if (this.inFlight.has(item.msgId) || !this.loggedIn) continue;
       this.transmit(item, true);
+      if (this.paced) return;
     }
+    if (this.data.pending().length === 0) this.paced = false;
   }
 
   /** Sends one outbox message and settles it when the server gives its final answer. */
   private transmit(item: OutboxItem, resend: boolean): void {
+    const again = resend ? { resend } : {};
     const request: ClientRequest =
       item.scope === 'private'
-        ? { type: 'send', msgId: item.msgId, to: item.to!, text: item.text, ...(resend && { resend }) }
-        : { type: 'broadcast', msgId: item.msgId, text: item.text, ...(resend && { resend }) };
+        ? { type: 'send', msgId: item.msgId, to: item.to!, text: item.text, ...again }
+        : item.scope === 'group'
+          ? { type: 'group_send', msgId: item.msgId, group: item.group!, text: item.text, ...again }
+          : { type: 'broadcast', msgId: item.msgId, text: item.text, ...again };
     this.inFlight.add(item.msgId);
     this.request<SendResult>(request).then(
       (result) => this.settle(item, result),
@@ -429,6 +445,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         this.inFlight.delete(item.msgId);
         // Not answered: it stays in the outbox and goes again after the reconnect, or, when the
         // connection is still up (a slow answer), after a pause.
+        if (err.code === 'E_RATE_LIMITED') this.paced = true;
         if (!TRANSIENT.has(err.code)) this.settle(item, err);
         else if (err.code !== 'E_DISCONNECTED') this.retryLater(err);
       },
@@ -452,8 +469,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     if (data) {
       void data.removeFromOutbox(item.msgId).catch(() => undefined);
       const status = outcome instanceof ParleyError ? 'failed' : outcome.status;
-      if (this.user) void data.change(peerOf(this.user, { scope: item.scope, from: this.user, to: item.to }), item.msgId, (m) => ({ ...m, status })).catch(() => undefined);
+      if (this.user) void data.change(peerOf(this.user, { ...item, from: this.user }), item.msgId, (m) => ({ ...m, status })).catch(() => undefined);
     }
+    if (this.paced && !this.retryTimer) this.flushOutbox();
     const waiter = this.waiters.get(item.msgId);
     this.waiters.delete(item.msgId);
     if (waiter) {
@@ -648,6 +666,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     return this.enqueue({ msgId, scope: 'broadcast', text, createdAt: Date.now() });
   }
 
+  /** A message to every member of `group`; like private ones it goes through the outbox. */
+  groupSend(group: string, text: string, msgId = newMessageId()): Promise<SendResult> {
+    return this.enqueue({ msgId, scope: 'group', group: group.toLowerCase().replace(/^#/, ''), text, createdAt: Date.now() });
+  }
+
   private async enqueue(item: OutboxItem): Promise<SendResult> {
     const data = this.data;
     if (!data || this.user === null) throw new ParleyError('E_NOT_LOGGED_IN', 'log in first: /login NAME or /register NAME');
@@ -655,9 +678,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     result.catch(() => undefined); // it may settle while we still await the disk; the caller gets it below
     await data.addToOutbox(item);
     const status = this.loggedIn ? 'sent' : 'queued';
-    void data.record(peerOf(this.user, { scope: item.scope, from: this.user, to: item.to }), { msgId: item.msgId, scope: item.scope, from: this.user, ...(item.to && { to: item.to }), text: item.text, ts: item.createdAt, status });
+    const { createdAt, ...fields } = item;
+    void data.record(peerOf(this.user, { ...item, from: this.user }), { ...fields, from: this.user, ts: createdAt, status });
     // A login during the await above may already have sent it from the outbox.
-    if (this.loggedIn && !this.inFlight.has(item.msgId)) this.transmit(item, false);
+    // Paced (rate-limited), it waits its turn in the outbox.
+    if (this.loggedIn && !this.paced && !this.inFlight.has(item.msgId)) this.transmit(item, false);
     return result;
   }
 

@@ -3,10 +3,10 @@
  * happens into ViewEvents. Both front ends (plain lines, full screen) use it unchanged.
  */
 import { ParleyError, toParleyError } from '../protocol/errors.ts';
-import type { SendResult } from '../protocol/messages.ts';
+import type { Community, GroupInfo, GroupMember, Profile, SendResult } from '../protocol/messages.ts';
 import { helpText, parseInput, type Command } from './commands.ts';
 import { newMessageId, type ParleyClient } from './connection.ts';
-import type { View, ViewEvent } from './view.ts';
+import type { Scope, View, ViewEvent } from './view.ts';
 
 export interface ControllerOptions {
   /** Password source for non-interactive use (--password-file, --password-stdin). */
@@ -18,6 +18,8 @@ export interface ControllerOptions {
 export class ChatController {
   /** The conversation you last wrote to or read, for `/edit last` and `/history` without a name. */
   private lastPeer: string | null = null;
+  /** Users you block, whose group messages are hidden here. */
+  private blocked = new Set<string>();
   /** Where the next `/history` page of each conversation starts (its oldest seq shown). */
   private readonly historyCursor = new Map<string, number>();
 
@@ -32,17 +34,29 @@ export class ChatController {
       this.show({ kind: 'login', ...info, ts: Date.now() });
       this.refreshStatus();
     });
-    client.on('message', (m) => this.show({ kind: 'message', msgId: m.msgId, scope: m.scope, from: m.from, to: m.to, text: m.text, ts: m.ts }));
-    client.on('presence', (p) => this.show({ kind: 'presence', user: p.user, event: p.event, ts: p.at }));
+    client.on('message', (m) => {
+      // In a shared group, a blocked user's messages still reach you: your client hides them.
+      if (m.scope === 'group' && this.blocked.has(m.from)) return;
+      this.show({ kind: 'message', msgId: m.msgId, scope: m.scope, from: m.from, to: m.to, group: m.group, text: m.text, ts: m.ts });
+    });
+    client.on('presence', (p) => this.show({ kind: 'presence', user: p.user, event: p.event, status: p.status, statusText: p.statusText, ts: p.at }));
+    client.on('group_event', (g) => this.show({ kind: 'group', group: g.group, event: g.event, user: g.user, by: g.by, ts: g.at }));
+    client.on('login', () => {
+      // Block lists live on the server; the client needs its own to hide group messages.
+      client.request<{ blocked: string[] }>({ type: 'blocked' }).then(
+        (r) => (this.blocked = new Set(r.blocked)),
+        () => undefined,
+      );
+    });
     client.on('notice', (n) => {
       this.show({ kind: 'notice', code: n.code, message: n.message, ts: Date.now() });
       this.refreshStatus();
     });
     client.on('error', (err) => this.showError(err));
-    client.on('update', (u) => this.show({ kind: 'update', msgId: u.msgId, scope: u.scope, from: u.from, to: u.to, action: u.action, text: u.text, ts: u.at }));
+    client.on('update', (u) => this.show({ kind: 'update', msgId: u.msgId, scope: u.scope, from: u.from, to: u.to, group: u.group, action: u.action, text: u.text, ts: u.at }));
     client.on('outbox', ({ item, outcome }) => {
       // A message typed in an earlier run of the client, confirmed now.
-      const base = { kind: 'sent' as const, msgId: item.msgId, scope: item.scope, to: item.to, text: item.text, ts: item.createdAt };
+      const base = { kind: 'sent' as const, msgId: item.msgId, scope: item.scope, to: item.to, group: item.group, text: item.text, ts: item.createdAt };
       if (outcome instanceof ParleyError) this.show({ ...base, status: 'failed', error: { code: outcome.code, message: outcome.message } });
       else this.show({ ...base, status: outcome.status, recipients: outcome.recipients });
       this.refreshStatus();
@@ -150,22 +164,88 @@ export class ChatController {
       case 'say': {
         const focus = this.options.focus?.() ?? null;
         if (focus === null) throw new ParleyError('E_USAGE', 'to send a message: @USER TEXT or /all TEXT (/help lists commands)');
-        return focus === '*' ? this.send('broadcast', command.text) : this.send('private', command.text, focus);
+        if (focus === '*') return this.send('broadcast', command.text);
+        return focus.startsWith('#') ? this.send('group', command.text, focus.slice(1)) : this.send('private', command.text, focus);
+      }
+      case 'groupmsg':
+        return this.send('group', command.text, command.group);
+      case 'group':
+        return this.group(command);
+      case 'block':
+      case 'unblock': {
+        const result = await client.request<{ user: string; list: string[] }>({ type: command.command, user: command.user });
+        this.blocked = new Set(result.list);
+        this.show({ kind: 'info', text: command.command === 'block' ? `blocked ${result.user}: their messages no longer reach you` : `unblocked ${result.user}`, ts: Date.now() });
+        return;
+      }
+      case 'blocked': {
+        const { blocked } = await client.request<{ blocked: string[] }>({ type: 'blocked' });
+        this.blocked = new Set(blocked);
+        this.show({ kind: 'blocked', users: blocked, ts: Date.now() });
+        return;
+      }
+      case 'status': {
+        await client.request({ type: 'status', status: command.status, ...(command.text && { text: command.text }) });
+        this.show({ kind: 'status', status: command.status, text: command.text, ts: Date.now() });
+        return;
+      }
+      case 'profile': {
+        const { command: _command, ...change } = command;
+        const profile = await client.request<Profile>({ type: 'profile', ...change });
+        this.show({ kind: 'profile', profile, ts: Date.now() });
+        return;
+      }
+      case 'communities': {
+        const { communities } = await client.request<{ communities: Community[] }>({ type: 'communities' });
+        this.show({ kind: 'communities', communities, ts: Date.now() });
+        return;
       }
     }
   }
 
-  private async send(scope: 'private' | 'broadcast', text: string, to?: string): Promise<void> {
+  /** `/group ...`: everything but sending. */
+  private async group(command: Extract<Command, { command: 'group' }>): Promise<void> {
+    const client = this.client;
+    const ts = Date.now();
+    switch (command.action) {
+      case 'list': {
+        const { groups } = await client.request<{ groups: GroupInfo[] }>({ type: 'group_list' });
+        this.show({ kind: 'groups', groups, ts });
+        return;
+      }
+      case 'members': {
+        const result = await client.request<{ group: string; owner: string | null; members: GroupMember[] }>({ type: 'group_members', name: command.name });
+        this.show({ kind: 'members', group: result.group, owner: result.owner, members: result.members, ts });
+        return;
+      }
+      case 'create':
+        await client.request({ type: 'group_create', name: command.name, visibility: command.visibility });
+        this.show({ kind: 'group', group: command.name.toLowerCase(), event: 'created', user: client.user ?? '', ts });
+        return;
+      case 'join':
+      case 'leave':
+        await client.request({ type: command.action === 'join' ? 'group_join' : 'group_leave', name: command.name });
+        return; // the group_event that follows says so
+      case 'invite':
+      case 'kick':
+        await client.request({ type: command.action === 'invite' ? 'group_invite' : 'group_kick', name: command.name, user: command.user });
+        return;
+    }
+  }
+
+  private async send(scope: Scope, text: string, to?: string): Promise<void> {
     const client = this.client;
     if (client.user === null) throw new ParleyError('E_NOT_LOGGED_IN', 'log in first: /login NAME or /register NAME');
     const msgId = newMessageId();
     const ts = Date.now();
-    const peer = scope === 'private' ? to!.toLowerCase() : '*';
+    const target = to?.toLowerCase().replace(/^[#@]/, '');
+    const peer = scope === 'private' ? target! : scope === 'group' ? `#${target}` : '*';
     this.lastPeer = peer;
-    const base = { kind: 'sent' as const, msgId, scope, to: scope === 'private' ? peer : undefined, text, ts };
+    const base = { kind: 'sent' as const, msgId, scope, to: scope === 'private' ? target : undefined, group: scope === 'group' ? target : undefined, text, ts };
     const queued = !client.loggedIn;
     if (queued) this.show({ ...base, status: 'queued' });
-    const sending = scope === 'private' ? client.sendPrivate(peer, text, msgId) : client.broadcast(text, msgId);
+    const sending =
+      scope === 'private' ? client.sendPrivate(target!, text, msgId) : scope === 'group' ? client.groupSend(target!, text, msgId) : client.broadcast(text, msgId);
     if (queued) this.refreshStatus();
     let result: SendResult;
     try {

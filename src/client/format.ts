@@ -42,6 +42,12 @@ export function statusMark(event: Extract<ViewEvent, { kind: 'sent' }>): string 
   }
 }
 
+/** Where a message went, as shown: `all`, `#group` or the recipient. */
+function target(m: { scope: string; to?: string; group?: string }): string {
+  if (m.scope === 'group') return `#${sanitize(m.group ?? '')}`;
+  return m.scope === 'private' ? sanitize(m.to ?? '') : 'all';
+}
+
 /** The body of a message, with continuation lines indented under the first. */
 function body(text: string): string {
   return sanitize(text, true).replace(/\n/g, '\n      ');
@@ -51,15 +57,11 @@ export function formatEvent(event: ViewEvent, now = Date.now()): string {
   const time = clock(event.ts);
   switch (event.kind) {
     case 'message':
-      return event.scope === 'private'
-        ? `${time} [${sanitize(event.from)} → you] ${body(event.text)}`
-        : `${time} [${sanitize(event.from)} → all] ${body(event.text)}`;
-    case 'sent': {
-      const target = event.scope === 'private' ? sanitize(event.to ?? '') : 'all';
-      return `${time} [you → ${target}] ${body(event.text)}  (${statusMark(event)} #${event.msgId})`;
-    }
+      return `${time} [${sanitize(event.from)} → ${event.scope === 'private' ? 'you' : target(event)}] ${body(event.text)}`;
+    case 'sent':
+      return `${time} [you → ${target(event)}] ${body(event.text)}  (${statusMark(event)} #${event.msgId})`;
     case 'update': {
-      const where = event.scope === 'private' ? '' : ' to all';
+      const where = event.scope === 'private' ? '' : ` to ${target(event)}`;
       return event.action === 'edit'
         ? `${time} * ${sanitize(event.from)} edited a message${where} (#${event.msgId}): ${body(event.text ?? '')}`
         : `${time} * ${sanitize(event.from)} deleted a message${where} (#${event.msgId})`;
@@ -70,12 +72,16 @@ export function formatEvent(event: ViewEvent, now = Date.now()): string {
       if (event.messages.length === 0) return `${heading} no ${event.more ? 'more ' : ''}messages`;
       const rows = event.messages.map((m) => {
         const text = m.deleted ? '(message deleted)' : `${body(m.text)}${m.editedAt ? ' (edited)' : ''}`;
-        const to = m.scope === 'private' ? sanitize(m.to ?? '') : 'all';
+        const to = target(m);
         return `  ${day(m.ts)} ${clock(m.ts)} [${sanitize(m.from)} → ${to}] ${text}  #${sanitize(m.msgId)}`;
       });
       return [heading, ...rows, event.more ? '  (more: /history again for older messages)' : '  (start of the conversation)'].join('\n');
     }
     case 'presence':
+      if (event.event === 'status') {
+        const text = event.statusText ? `: ${sanitize(event.statusText)}` : '';
+        return `${time} * ${sanitize(event.user)} is ${event.status ?? 'available'}${text}`;
+      }
       return `${time} * ${sanitize(event.user)} ${event.event === 'joined' ? 'joined' : 'left'}`;
     case 'who': {
       const heading = event.since === undefined ? 'Online' : `Online in the last ${event.since} s`;
@@ -99,6 +105,41 @@ export function formatEvent(event: ViewEvent, now = Date.now()): string {
       return `${time} * ${event.text}`;
     case 'help':
       return event.text;
+    case 'status':
+      return `${time} * your status: ${event.status}${event.text ? ` (${sanitize(event.text)})` : ''}`;
+    case 'group': {
+      const who = sanitize(event.user);
+      const by = event.by ? ` by ${sanitize(event.by)}` : '';
+      const what = { joined: `${who} joined`, left: `${who} left`, invited: `${who} was invited${by}`, kicked: `${who} was removed${by}`, created: `${who} created the group` }[event.event];
+      return `${time} * #${sanitize(event.group)}: ${what}`;
+    }
+    case 'groups': {
+      if (event.groups.length === 0) return `${time} No groups yet: /group create NAME`;
+      const rows = event.groups.map((g) => {
+        const flags = [g.visibility, g.community ? 'community' : '', g.member ? 'member' : g.invited ? 'invited' : ''].filter(Boolean).join(', ');
+        return `  #${sanitize(g.name)}  ${g.members} member${g.members === 1 ? '' : 's'} (${flags})${g.owner ? `, owner ${sanitize(g.owner)}` : ''}`;
+      });
+      return [`${time} Groups (${event.groups.length}):`, ...rows].join('\n');
+    }
+    case 'members': {
+      const rows = event.members.map((m) => `  ${m.online ? '●' : '○'} ${sanitize(m.user)}${m.owner ? ' (owner)' : ''}${m.status && m.status !== 'available' ? ` [${m.status}]` : ''}`);
+      return [`${time} Members of #${sanitize(event.group)} (${event.members.length}):`, ...rows].join('\n');
+    }
+    case 'blocked':
+      return event.users.length ? `${time} You block: ${event.users.map((u) => sanitize(u)).join(', ')}` : `${time} You block no one`;
+    case 'profile': {
+      const p = event.profile;
+      if (!p.location && p.interests.length === 0) return `${time} Your profile is empty: /profile location PLACE, /profile interests a,b,c`;
+      const where = p.location ? `location ${sanitize(p.location)}${p.area ? ` (area ${p.area})` : ''}` : 'no location';
+      return `${time} Your profile: ${where}; interests: ${p.interests.length ? p.interests.join(', ') : 'none'}`;
+    }
+    case 'communities': {
+      if (event.communities.length === 0) return `${time} No communities yet: set /profile location or /profile interests first`;
+      const rows = event.communities.map(
+        (c) => `  ${c.name}  ${c.users} user${c.users === 1 ? '' : 's'} ${c.kind === 'near' ? 'nearby' : 'interested'}, ${c.members} in the group${c.joined ? ' (joined)' : ` — /group join ${c.name}`}`,
+      );
+      return [`${time} Communities for you:`, ...rows].join('\n');
+    }
     case 'error':
       return `${time} ! ${event.code}: ${sanitize(event.message, true)}`;
     case 'notice':

@@ -14,8 +14,9 @@ import { Store } from '../store/store.ts';
 
 export const OutboxItem = z.object({
   msgId: z.string(),
-  scope: z.enum(['private', 'broadcast']),
+  scope: z.enum(['private', 'broadcast', 'group']),
   to: z.string().optional(),
+  group: z.string().optional(),
   text: z.string(),
   createdAt: z.number(),
 });
@@ -23,9 +24,10 @@ export type OutboxItem = z.infer<typeof OutboxItem>;
 
 export const LocalMessage = z.object({
   msgId: z.string(),
-  scope: z.enum(['private', 'broadcast']),
+  scope: z.enum(['private', 'broadcast', 'group']),
   from: z.string(),
   to: z.string().optional(),
+  group: z.string().optional(),
   text: z.string(),
   ts: z.number(),
   editedAt: z.number().optional(),
@@ -47,13 +49,15 @@ function addressSlug(address: string): string {
   return address.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+/, '');
 }
 
-/** The conversation a message belongs to, seen from `me`: the peer's name, or `*` for the lobby. */
-export function peerOf(me: string, message: { scope: string; from: string; to?: string }): string {
+/** The conversation a message belongs to, seen from `me`: the peer's name, `#group`, or `*` for the lobby. */
+export function peerOf(me: string, message: { scope: string; from: string; to?: string; group?: string }): string {
+  if (message.scope === 'group') return `#${message.group}`;
   if (message.scope !== 'private') return '*';
   return message.from === me ? message.to ?? '*' : message.from;
 }
 
-const collectionOf = (peer: string) => (peer === '*' ? 'history/lobby' : `history/private/${peer}`);
+const collectionOf = (peer: string) =>
+  peer === '*' ? 'history/lobby' : peer.startsWith('#') ? `history/group/${peer.slice(1).replace(':', '.')}` : `history/private/${peer}`;
 
 export class LocalData {
   private outbox: OutboxItem[] = [];
@@ -165,7 +169,8 @@ export class LocalData {
   /** Peers with a local history, for finding which conversation a message id is in. */
   async peers(): Promise<string[]> {
     const names = await this.store.collections('history/private');
-    return ['*', ...names];
+    const groups = (await this.store.collections('history/group')).map((name) => `#${name.replace('.', ':')}`);
+    return ['*', ...names, ...groups];
   }
 
   flush(): Promise<void> {

@@ -39,6 +39,11 @@ const messageId = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'message ids are 6-6
 // Names on the wire are only length-checked here; the hub decides whether they exist.
 const username = z.string().min(1).max(64);
 const text = z.string().min(1).max(TEXT_MAX);
+/** Group names on the wire are length-checked; the hub says what is wrong with a bad one. */
+const groupName = z.string().min(1).max(80);
+export const USER_STATUSES = ['available', 'away', 'busy'] as const;
+export type Presence = (typeof USER_STATUSES)[number];
+const scope = z.enum(['private', 'broadcast', 'group']);
 
 // ---- client → server -------------------------------------------------------------------
 
@@ -68,6 +73,29 @@ export const clientSchemas = {
   delete: z.object({ type: z.literal('delete'), id: requestId, with: username, msgId: messageId }),
   ping: z.object({ type: z.literal('ping'), id: requestId.optional() }),
   pong: z.object({ type: z.literal('pong'), id: requestId.optional() }),
+  // ---- groups: `#name` in history/edit/delete `with` names a group conversation
+  group_create: z.object({ type: z.literal('group_create'), id: requestId, name: groupName, visibility: z.enum(['open', 'private']).optional() }),
+  group_join: z.object({ type: z.literal('group_join'), id: requestId, name: groupName }),
+  group_leave: z.object({ type: z.literal('group_leave'), id: requestId, name: groupName }),
+  group_list: z.object({ type: z.literal('group_list'), id: requestId }),
+  group_members: z.object({ type: z.literal('group_members'), id: requestId, name: groupName }),
+  group_invite: z.object({ type: z.literal('group_invite'), id: requestId, name: groupName, user: username }),
+  group_kick: z.object({ type: z.literal('group_kick'), id: requestId, name: groupName, user: username }),
+  group_send: z.object({ type: z.literal('group_send'), id: requestId, msgId: messageId, group: groupName, text, resend: z.boolean().optional() }),
+  // ---- blocking, status, profile, communities
+  block: z.object({ type: z.literal('block'), id: requestId, user: username }),
+  unblock: z.object({ type: z.literal('unblock'), id: requestId, user: username }),
+  blocked: z.object({ type: z.literal('blocked'), id: requestId }),
+  status: z.object({ type: z.literal('status'), id: requestId, status: z.enum(USER_STATUSES), text: z.string().max(100).optional() }),
+  /** Sets the fields given (null clears one); `clear` removes the whole profile. Answers the profile. */
+  profile: z.object({
+    type: z.literal('profile'),
+    id: requestId,
+    location: z.string().min(1).max(100).nullable().optional(),
+    interests: z.array(z.string().min(1).max(40)).max(20).nullable().optional(),
+    clear: z.boolean().optional(),
+  }),
+  communities: z.object({ type: z.literal('communities'), id: requestId }),
 };
 
 export const ClientMessage = z.discriminatedUnion('type', Object.values(clientSchemas) as unknown as [typeof clientSchemas.register, ...Array<(typeof clientSchemas)[keyof typeof clientSchemas]>]);
@@ -82,6 +110,9 @@ const timestamp = z.number().int().nonnegative(); // milliseconds since the Unix
 const userStatus = z.object({
   user: username,
   online: z.boolean(),
+  /** available, away or busy (online users only), with an optional text */
+  status: z.enum(USER_STATUSES).optional(),
+  statusText: z.string().max(100).optional(),
   /** when the current session started (online) or the last one ended (offline) */
   since: timestamp,
   /** last user command, for "active N s ago" */
@@ -108,9 +139,11 @@ export const serverSchemas = {
   msg: z.object({
     type: z.literal('msg'),
     msgId: messageId,
-    scope: z.enum(['private', 'broadcast']),
+    scope,
     from: username,
     to: username.optional(),
+    /** the group, for scope `group` */
+    group: groupName.optional(),
     text,
     ts: timestamp,
     /** set when the message was edited before it reached you */
@@ -121,14 +154,32 @@ export const serverSchemas = {
     type: z.literal('update'),
     updId: z.string().min(1).max(64),
     msgId: messageId,
-    scope: z.enum(['private', 'broadcast']),
+    scope,
     from: username,
     to: username.optional(),
+    group: groupName.optional(),
     action: z.enum(['edit', 'delete']),
     text: text.optional(),
     at: timestamp,
   }),
-  presence: z.object({ type: z.literal('presence'), user: username, event: z.enum(['joined', 'left']), at: timestamp }),
+  /** joined/left the server, or changed status (then `status` and maybe `statusText`) */
+  presence: z.object({
+    type: z.literal('presence'),
+    user: username,
+    event: z.enum(['joined', 'left', 'status']),
+    status: z.enum(USER_STATUSES).optional(),
+    statusText: z.string().max(100).optional(),
+    at: timestamp,
+  }),
+  /** Something happened in a group you are in (or were invited to, or kicked from). Not stored. */
+  group_event: z.object({
+    type: z.literal('group_event'),
+    group: groupName,
+    event: z.enum(['joined', 'left', 'invited', 'kicked', 'created']),
+    user: username,
+    by: username.optional(),
+    at: timestamp,
+  }),
   /** The server is ending this session; the connection closes right after. */
   notice: z.object({ type: z.literal('notice'), code: z.string().max(64), message: z.string().max(1000) }),
   ping: z.object({ type: z.literal('ping'), id: requestId.optional() }),
@@ -153,15 +204,20 @@ export interface SendResult { msgId: string; status: DeliveryStatus; ts: number;
 export interface HistoryItem {
   seq: number;
   msgId: string;
-  scope: 'private' | 'broadcast';
+  scope: 'private' | 'broadcast' | 'group';
   from: string;
   to?: string;
+  group?: string;
   text: string;
   ts: number;
   editedAt?: number;
   deleted?: boolean;
 }
 export interface HistoryResult { with: string; messages: HistoryItem[]; more: boolean; }
+export interface GroupInfo { name: string; visibility: 'open' | 'private'; owner: string | null; members: number; member: boolean; invited: boolean; community: boolean; }
+export interface GroupMember { user: string; online: boolean; owner: boolean; status?: Presence; }
+export interface Profile { location: string | null; area: string | null; interests: string[]; }
+export interface Community { name: string; kind: 'near' | 'interest'; users: number; members: number; joined: boolean; }
 
 // ---- parsing ---------------------------------------------------------------------------
 

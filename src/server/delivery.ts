@@ -64,7 +64,7 @@ export class Delivery {
    * Delivers `message` to `user` (acknowledged by `ackId`). Resolves `delivered` or `stored`;
    * rejects with E_MAILBOX_FULL when it can be neither.
    */
-  deliver(user: string, ackId: string, message: Record<string, unknown>): Promise<DeliveryStatus> {
+  deliver(user: string, ackId: string, message: Record<string, unknown>, serialized?: string): Promise<DeliveryStatus> {
     const entry: MailboxEntry = { ackId, message };
     const recipient = this.online.get(user);
     if (!recipient) return this.store(user, entry);
@@ -72,7 +72,8 @@ export class Delivery {
     // While older messages still drain from the mailbox, newer ones queue behind them, so that
     // the recipient sees everything in order (an edit never arrives before its message).
     if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, entry);
-    const json = JSON.stringify(message);
+    // A fan-out serialises once and hands the same text to every recipient.
+    const json = serialized ?? JSON.stringify(message);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fallBack(recipient, ackId), this.ackTimeoutMs);
       timer.unref();

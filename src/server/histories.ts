@@ -9,9 +9,10 @@ import type { Store } from '../store/store.ts';
 
 export const HistoryRecord = z.object({
   msgId: z.string(),
-  scope: z.enum(['private', 'broadcast']),
+  scope: z.enum(['private', 'broadcast', 'group']),
   from: z.string(),
   to: z.string().optional(),
+  group: z.string().optional(),
   text: z.string(),
   ts: z.number(),
   editedAt: z.number().optional(),
@@ -19,9 +20,10 @@ export const HistoryRecord = z.object({
 });
 export type HistoryRecord = z.infer<typeof HistoryRecord>;
 
-/** The conversation `user` has with `peer` (`*` is the lobby). */
+/** The conversation `user` has with `peer` (`*` is the lobby, `#name` a group). */
 export function conversationOf(user: string, peer: string): string {
   if (peer === '*') return 'history/lobby';
+  if (peer.startsWith('#')) return `history/group/${peer.slice(1).replace(':', '.')}`;
   const [a, b] = [user, peer].sort();
   return `history/private/${a}.${b}`;
 }

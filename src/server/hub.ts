@@ -19,8 +19,10 @@ import type { Accounts } from './accounts.ts';
 import { Delivery } from './delivery.ts';
 import { conversationOf, Histories } from './histories.ts';
 import type { Logger } from './log.ts';
+import { Groups } from './groups.ts';
 import { Mailboxes } from './mailboxes.ts';
 import type { Session } from './session.ts';
+import { Blocks, Profiles } from './social.ts';
 
 /**
  * What a handler gives back: the `ok` result; NO_REPLY for messages that take no reply; or a
@@ -43,6 +45,8 @@ export interface HubOptions {
   mailboxCap?: number;
   /** ms a live delivery waits for the recipient's acknowledgement before it is stored */
   ackTimeoutMs?: number;
+  /** ms without a command after which an available user shows as away; 0 = never */
+  awayAfterMs?: number;
   now?: () => number;
 }
 
@@ -55,6 +59,9 @@ export class Hub {
   private readonly now: () => number;
   readonly mailboxes: Mailboxes;
   readonly histories: Histories;
+  readonly groups: Groups;
+  readonly blocks: Blocks;
+  readonly profiles: Profiles;
   private readonly delivery: Delivery;
 
   constructor(
@@ -66,7 +73,17 @@ export class Hub {
     const store = options.store ?? Store.memory();
     this.mailboxes = new Mailboxes(store, options.mailboxCap ?? 10_000);
     this.histories = new Histories(store);
+    this.groups = new Groups(store);
+    this.blocks = new Blocks(store);
+    this.profiles = new Profiles(store);
     this.delivery = new Delivery(this.mailboxes, this.online, log, options.ackTimeoutMs ?? 5000);
+  }
+
+  /** Reads groups, block lists and profiles from the store. */
+  async load(): Promise<void> {
+    await this.groups.load();
+    await this.blocks.load();
+    await this.profiles.load();
   }
 
   get onlineCount(): number {
@@ -90,6 +107,7 @@ export class Hub {
       return NO_REPLY;
     }
     session.lastActive = this.now();
+    if (session.presence.autoAway && session.user !== null) this.setPresence(session, session.user, 'available', undefined);
     switch (message.type) {
       case 'register':
         return this.register(session, message);
@@ -106,7 +124,7 @@ export class Hub {
     const user = this.requireUser(session);
     switch (message.type) {
       case 'who':
-        return this.who(message.since);
+        return this.who(user, message.since);
       case 'send':
         return this.sendPrivate(session, user, message);
       case 'broadcast':
@@ -116,6 +134,30 @@ export class Hub {
       case 'edit':
       case 'delete':
         return new LaterReply(this.change(user, message));
+      case 'group_create':
+      case 'group_join':
+      case 'group_leave':
+      case 'group_invite':
+      case 'group_kick':
+        return new LaterReply(this.groupChange(user, message));
+      case 'group_list':
+        return { groups: this.groups.visibleTo(user) };
+      case 'group_members':
+        return this.groupMembers(user, message.name);
+      case 'group_send':
+        return this.groupSend(session, user, message);
+      case 'block':
+      case 'unblock':
+        return new LaterReply(this.block(user, message.user, message.type === 'block'));
+      case 'blocked':
+        return { blocked: this.blocks.list(user) };
+      case 'status':
+        this.setPresence(session, user, message.status, message.text, false);
+        return { status: message.status, ...(message.text && { text: message.text }) };
+      case 'profile':
+        return new LaterReply(this.profile(user, message));
+      case 'communities':
+        return { communities: this.communities(user) };
     }
   }
 
@@ -203,22 +245,35 @@ export class Hub {
     this.announce(user, 'left', now);
   }
 
-  private announce(user: string, event: 'joined' | 'left', at: number): void {
-    const json = JSON.stringify({ type: 'presence', user, event, at } satisfies ServerMessageOf<'presence'>);
-    for (const [name, other] of this.online) if (name !== user) other.sendSerialized(json);
+  /** Tells everyone online of `user`'s presence, except those `user` blocks. */
+  private announce(user: string, event: 'joined' | 'left' | 'status', at: number, presence?: Session['presence']): void {
+    const message: ServerMessageOf<'presence'> = { type: 'presence', user, event, at };
+    if (presence) {
+      message.status = presence.status;
+      if (presence.text) message.statusText = presence.text;
+    }
+    const json = JSON.stringify(message);
+    for (const [name, other] of this.online) if (name !== user && !this.blocks.blocks(user, name)) other.sendSerialized(json);
   }
 
-  private who(sinceSeconds: number | undefined): HandlerResult {
+  private setPresence(session: Session, user: string, status: Session['presence']['status'], text: string | undefined, autoAway = false): void {
+    session.presence = { status, ...(text && { text }), autoAway };
+    this.announce(user, 'status', this.now(), session.presence);
+  }
+
+  private who(asker: string, sinceSeconds: number | undefined): HandlerResult {
     const now = this.now();
     const users: UserStatus[] = [];
     for (const [user, session] of this.online) {
-      users.push({ user, online: true, since: session.loginAt, lastActive: session.lastActive });
+      if (this.blocks.blocks(user, asker)) continue; // who blocks you is invisible to you
+      const { status, text } = session.presence;
+      users.push({ user, online: true, status, ...(text && { statusText: text }), since: session.loginAt, lastActive: session.lastActive });
     }
     if (sinceSeconds !== undefined) {
       const cutoff = now - sinceSeconds * 1000;
       for (const name of this.accounts.names()) {
         const lastSeen = this.accounts.get(name)!.lastSeenAt;
-        if (!this.online.has(name) && lastSeen >= cutoff) users.push({ user: name, online: false, since: lastSeen, lastActive: lastSeen });
+        if (!this.online.has(name) && lastSeen >= cutoff && !this.blocks.blocks(name, asker)) users.push({ user: name, online: false, since: lastSeen, lastActive: lastSeen });
       }
     }
     users.sort((a, b) => a.user.localeCompare(b.user));
@@ -234,6 +289,7 @@ export class Hub {
 
   private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>): HandlerResult {
     const to = this.checkRecipient(from, message.to);
+    if (this.blocks.blocks(to, from)) throw new ParleyError('E_BLOCKED', 'your message could not be delivered as the recipient has blocked you');
     const ts = this.now();
     const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'private', from, to, text: message.text, ts };
     const bytes = Buffer.byteLength(message.text);
@@ -263,16 +319,26 @@ export class Hub {
     return new LaterReply(recorded.then(() => result as unknown as Record<string, unknown>));
   }
 
+  /** The conversation a `with` names: `*` the lobby, `#name` a group you are in, else a user. */
+  private conversationWith(user: string, raw: string): { peer: string; conversation: string } {
+    if (raw === '*') return { peer: '*', conversation: conversationOf(user, '*') };
+    if (raw.startsWith('#')) {
+      const group = this.groups.requireMember(raw, user);
+      return { peer: `#${group.name}`, conversation: conversationOf(user, `#${group.name}`) };
+    }
+    const peer = this.checkRecipient(user, raw);
+    return { peer, conversation: conversationOf(user, peer) };
+  }
+
   private async history(user: string, message: ClientMessageOf<'history'>): Promise<Record<string, unknown>> {
-    const peer = message.with === '*' ? '*' : this.checkRecipient(user, message.with);
-    const page = await this.histories.page(conversationOf(user, peer), message.before, message.limit ?? 20);
+    const { peer, conversation } = this.conversationWith(user, message.with);
+    const page = await this.histories.page(conversation, message.before, message.limit ?? 20);
     return { with: peer, ...page } satisfies HistoryResult;
   }
 
   /** /edit and /delete: only the author may change a message; everyone who got it hears of it. */
   private async change(user: string, message: ClientMessageOf<'edit'> | ClientMessageOf<'delete'>): Promise<Record<string, unknown>> {
-    const peer = message.with === '*' ? '*' : this.checkRecipient(user, message.with);
-    const conversation = conversationOf(user, peer);
+    const { peer, conversation } = this.conversationWith(user, message.with);
     const found = await this.histories.find(conversation, message.msgId);
     if (!found || found.entry.deleted) throw new ParleyError('E_NOT_FOUND', `no message ${message.msgId} in your conversation with ${peer === '*' ? 'everyone' : peer}`);
     if (found.entry.from !== user) throw new ParleyError('E_FORBIDDEN', 'you can only edit or delete your own messages');
@@ -289,6 +355,7 @@ export class Hub {
       scope: found.entry.scope,
       from: user,
       ...(found.entry.to !== undefined && { to: found.entry.to }),
+      ...(found.entry.group !== undefined && { group: found.entry.group }),
       action,
       ...(text !== undefined && { text }),
       at,
@@ -296,6 +363,11 @@ export class Hub {
     if (peer === '*') {
       const json = JSON.stringify(update);
       for (const [name, other] of this.online) if (name !== user) other.sendSerialized(json);
+    } else if (peer.startsWith('#')) {
+      const json = JSON.stringify(update);
+      for (const member of this.groups.get(peer).memberSet) {
+        if (member !== user) this.delivery.deliver(member, update.updId, update, json).catch(() => undefined);
+      }
     } else {
       // Like the message itself, the change reaches an offline recipient at their next login.
       this.delivery.deliver(peer, update.updId, update).catch((err) => this.log.warn(`${action} for ${peer} not stored: ${(err as Error).message}`));
@@ -304,8 +376,123 @@ export class Hub {
     return { msgId: message.msgId, action, at };
   }
 
-  /** Logs out sessions idle longer than the timeout. Called about once a second. */
+  // ---- groups ------------------------------------------------------------------------------
+
+  /** Tells the group's online members (and `also`, e.g. a kicked user) what happened. */
+  private groupEvent(group: string, event: ServerMessageOf<'group_event'>['event'], user: string, by: string | undefined, also: string[] = []): void {
+    const message: ServerMessageOf<'group_event'> = { type: 'group_event', group, event, user, ...(by && { by }), at: this.now() };
+    const json = JSON.stringify(message);
+    const found = this.groups.find(group);
+    for (const name of new Set([...(found?.memberSet ?? []), ...also])) this.online.get(name)?.sendSerialized(json);
+  }
+
+  private async groupChange(
+    user: string,
+    message: ClientMessageOf<'group_create' | 'group_join' | 'group_leave' | 'group_invite' | 'group_kick'>,
+  ): Promise<Record<string, unknown>> {
+    const now = this.now();
+    switch (message.type) {
+      case 'group_create': {
+        const group = await this.groups.create(message.name, user, message.visibility ?? 'open', now);
+        this.log.info(`group #${group.name} created by ${user} (${group.visibility})`);
+        return { group: this.groups.info(this.groups.get(group.name), user) };
+      }
+      case 'group_join': {
+        const group = await this.groups.join(message.name, user, now);
+        this.groupEvent(group.name, 'joined', user, undefined);
+        return { group: this.groups.info(this.groups.get(group.name), user) };
+      }
+      case 'group_leave': {
+        const group = await this.groups.leave(message.name, user);
+        this.groupEvent(group.name, 'left', user, undefined, [user]);
+        return { group: group.name };
+      }
+      case 'group_invite': {
+        const invitee = this.checkRecipient(user, message.user);
+        const group = await this.groups.invite(message.name, user, invitee);
+        this.groupEvent(group.name, 'invited', invitee, user, [invitee]);
+        return { group: group.name, user: invitee };
+      }
+      case 'group_kick': {
+        const kicked = normalizeUsername(message.user);
+        const group = await this.groups.kick(message.name, user, kicked);
+        this.groupEvent(group.name, 'kicked', kicked, user, [kicked]);
+        return { group: group.name, user: kicked };
+      }
+    }
+  }
+
+  private groupMembers(user: string, name: string): HandlerResult {
+    const group = this.groups.get(name);
+    if (group.visibility === 'private' && !group.memberSet.has(user)) {
+      throw new ParleyError('E_NOT_MEMBER', `#${group.name} is private; only its members see who is in it`);
+    }
+    const members = [...group.memberSet].sort().map((member) => {
+      const session = this.online.get(member);
+      return { user: member, online: session !== undefined, owner: group.owner === member, ...(session && { status: session.presence.status }) };
+    });
+    return { group: group.name, owner: group.owner, members };
+  }
+
+  /**
+   * A group message: validated and serialised once, then sent to every member (mailbox for
+   * those offline). The sender hears back when the history record and the mailboxes are on disk.
+   */
+  private groupSend(session: Session, from: string, message: ClientMessageOf<'group_send'>): HandlerResult {
+    const group = this.groups.requireMember(message.group, from);
+    const ts = this.now();
+    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'group', from, group: group.name, text: message.text, ts };
+    const json = JSON.stringify(msg);
+    const recorded = this.histories.append(conversationOf(from, `#${group.name}`), { msgId: msg.msgId, scope: 'group', from, group: group.name, text: msg.text, ts }, message.resend === true);
+    const stored: Array<Promise<unknown>> = [];
+    let recipients = 0;
+    for (const member of group.memberSet) {
+      if (member === from) continue;
+      const delivery = this.delivery.deliver(member, msg.msgId, msg, json);
+      if (this.online.has(member)) recipients++;
+      else stored.push(delivery);
+      delivery.catch((err) => this.log.warn(`#${group.name} message for ${member} not stored: ${(err as Error).message}`));
+    }
+    this.log.info(`conn#${session.id} msg ${from} → #${group.name} (${recipients} online, ${stored.length} offline) ${Buffer.byteLength(message.text)} B`);
+    const result: SendResult = { msgId: msg.msgId, status: 'sent', ts, recipients };
+    return new LaterReply(
+      Promise.all([recorded, Promise.allSettled(stored)]).then(() => ({ ...result, stored: stored.length }) as unknown as Record<string, unknown>),
+    );
+  }
+
+  // ---- blocking, profiles, communities -------------------------------------------------------
+
+  private async block(user: string, raw: string, blocked: boolean): Promise<Record<string, unknown>> {
+    const other = this.checkRecipient(user, raw);
+    await this.blocks.set(user, other, blocked);
+    this.log.info(`${user} ${blocked ? 'blocks' : 'unblocks'} ${other}`);
+    return { user: other, blocked, list: this.blocks.list(user) };
+  }
+
+  private async profile(user: string, message: ClientMessageOf<'profile'>): Promise<Record<string, unknown>> {
+    const changing = message.clear || message.location !== undefined || message.interests !== undefined;
+    const profile = changing ? await this.profiles.update(user, message) : this.profiles.get(user);
+    return { ...profile };
+  }
+
+  private communities(user: string) {
+    return this.profiles.suggest(user, (name) => {
+      const group = this.groups.find(name);
+      return { members: group?.memberSet.size ?? 0, joined: group?.memberSet.has(user) ?? false };
+    });
+  }
+
+  /** Logs out sessions idle longer than the timeout, and marks idle ones away. About once a second. */
   sweepIdle(sessions: Iterable<Session>): void {
+    const awayAfter = this.options.awayAfterMs ?? 0;
+    if (awayAfter > 0) {
+      const awayCutoff = this.now() - awayAfter;
+      for (const session of sessions) {
+        if (session.user !== null && session.presence.status === 'available' && session.lastActive < awayCutoff) {
+          this.setPresence(session, session.user, 'away', undefined, true);
+        }
+      }
+    }
     if (this.options.idleTimeoutMs <= 0) return;
     const cutoff = this.now() - this.options.idleTimeoutMs;
     const seconds = Math.round(this.options.idleTimeoutMs / 1000);

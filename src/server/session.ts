@@ -3,7 +3,7 @@
  * so handlers are tested with a stub session (see test/server/hub.test.ts).
  */
 import type { ErrorCode } from '../protocol/errors.ts';
-import type { ServerMessage } from '../protocol/messages.ts';
+import type { Presence, ServerMessage } from '../protocol/messages.ts';
 
 export interface Session {
   /** Connection number, for logs. */
@@ -20,6 +20,8 @@ export interface Session {
   lastActive: number;
   /** False once the connection is closing or closed: nothing should be attached to it. */
   readonly isOpen: boolean;
+  /** available, away or busy, with an optional text; `autoAway` when idleness set it */
+  presence: { status: Presence; text?: string; autoAway: boolean };
   /** Queues a message; queued messages leave in one sealed frame per event-loop pass. */
   send(message: ServerMessage): void;
   /** Queues an already serialised message, so a fan-out serialises once. */
@@ -39,6 +41,7 @@ export class RecordingSession implements Session {
   token: string | null = null;
   loginAt = 0;
   lastActive = 0;
+  presence: Session['presence'] = { status: 'available', autoAway: false };
   readonly sent: ServerMessage[] = [];
   ended: { code: ErrorCode; message: string } | null = null;
   closed = false;

@@ -187,7 +187,7 @@ test('history pages backwards; edit and delete reach online and offline recipien
 });
 
 test('while a backlog drains, new messages and edits queue behind it: everything arrives in order', async () => {
-  const { port, stop } = await startServer();
+  const { port, stop } = await startServer({ ratePerSecond: 0 }); // 2,000 messages at once: no flood control
   const alice = await registered(port, 'alice');
   const bobStore = tempDir('parley-client-').path;
   const bob = client(port, bobStore);

@@ -42,6 +42,20 @@ const validClient: Record<string, Record<string, unknown>> = {
   delete: { type: 'delete', id: 'r11', with: 'bob', msgId: 'msg-0001' },
   ping: { type: 'ping', id: 'p1' },
   pong: { type: 'pong' },
+  group_create: { type: 'group_create', id: 'g1', name: 'rust', visibility: 'private' },
+  group_join: { type: 'group_join', id: 'g2', name: 'interest:rust' },
+  group_leave: { type: 'group_leave', id: 'g3', name: 'rust' },
+  group_list: { type: 'group_list', id: 'g4' },
+  group_members: { type: 'group_members', id: 'g5', name: 'rust' },
+  group_invite: { type: 'group_invite', id: 'g6', name: 'rust', user: 'bob' },
+  group_kick: { type: 'group_kick', id: 'g7', name: 'rust', user: 'bob' },
+  group_send: { type: 'group_send', id: 'g8', msgId: 'msg-0003', group: 'rust', text: 'hello group' },
+  block: { type: 'block', id: 'b1', user: 'mallory' },
+  unblock: { type: 'unblock', id: 'b2', user: 'mallory' },
+  blocked: { type: 'blocked', id: 'b3' },
+  status: { type: 'status', id: 's1', status: 'busy', text: 'in a lecture' },
+  profile: { type: 'profile', id: 'p2', location: '48.85,2.35', interests: ['rust', 'chess'] },
+  communities: { type: 'communities', id: 'c1' },
 };
 
 test('the table of valid client messages covers every client type', () => {
@@ -142,6 +156,7 @@ const validServer: Record<string, Record<string, unknown>> = {
   msg: { type: 'msg', msgId: 'msg-0001', scope: 'private', from: 'alice', to: 'bob', text: 'hi', ts: 1700000000000, editedAt: 1700000000500 },
   update: { type: 'update', updId: 'u1', msgId: 'msg-0001', scope: 'private', from: 'alice', to: 'bob', action: 'edit', text: 'new', at: 1700000001000 },
   presence: { type: 'presence', user: 'bob', event: 'joined', at: 1700000000000 },
+  group_event: { type: 'group_event', group: 'rust', event: 'invited', user: 'bob', by: 'alice', at: 1700000000000 },
   notice: { type: 'notice', code: 'E_IDLE_TIMEOUT', message: 'bye' },
   ping: { type: 'ping', id: 'p' },
   pong: { type: 'pong', id: 'p' },
@@ -162,7 +177,8 @@ test('parseServerMessage rejects what is wrong, with codes', () => {
   const unknown = fails(() => parseServerMessage(json({ type: 'send', id: 'q' })), 'E_UNKNOWN_TYPE');
   assert.is(unknown.ref, 'q');
   const cases: Array<[Record<string, unknown>, string]> = [
-    [{ ...validServer.msg, scope: 'group' }, 'scope'],
+    [{ ...validServer.msg, scope: 'everyone' }, 'scope'],
+    [{ ...validServer.group_event, event: 'exploded' }, 'event'],
     [{ ...validServer.msg, ts: -1 }, 'ts'],
     [{ ...validServer.msg, text: 'x'.repeat(TEXT_MAX + 1) }, 'text'],
     [{ ...validServer.presence, event: 'danced' }, 'event'],

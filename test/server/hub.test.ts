@@ -155,9 +155,9 @@ test('who lists the online users, sorted, with since and lastActive', async () =
   const result = (await handle(bob, { type: 'who' })) as { users: UserStatus[] };
   assert.equal(result.users.map((u) => u.user), ['alice', 'bob', 'carol']);
   assert.ok(result.users.every((u) => u.online));
-  assert.equal(result.users[0], { user: 'alice', online: true, since: t1, lastActive: tActive });
+  assert.equal(result.users[0], { user: 'alice', online: true, status: 'available', since: t1, lastActive: tActive });
   assert.equal(result.users[1].lastActive, now(), 'who itself is activity');
-  assert.equal(result.users[2], { user: 'carol', online: true, since: t0, lastActive: t0 });
+  assert.equal(result.users[2], { user: 'carol', online: true, status: 'available', since: t0, lastActive: t0 });
   void carol;
 });
 
