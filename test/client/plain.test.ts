@@ -136,6 +136,55 @@ test('--json prints one JSON object per event; wrong passwords and unknown comma
   }
 });
 
+test('groups, blocking, status, profile and communities from plain mode', async () => {
+  const kim = await registered(served.port, 'kim');
+  const lee = await plain(served.port, { password: PASSWORD });
+  try {
+    lee.type('/register lee');
+    await lee.waitFor(/logged in as lee/);
+    lee.type('/group create study private');
+    await lee.waitFor(/#study: lee created the group/);
+    lee.type('/group invite study kim');
+    await lee.waitFor(/#study: kim was invited by lee/);
+    await kim.request({ type: 'group_join', name: 'study' });
+    await lee.waitFor(/#study: kim joined/);
+    lee.type('#study meet at 5 :coffee:');
+    await lee.waitFor(/\[you → #study\] meet at 5 ☕ {2}\(✓ 1 online/);
+    await kim.groupSend('study', 'ok!');
+    await lee.waitFor(/\[kim → #study\] ok!/);
+    lee.type('/group members study');
+    await lee.waitFor(/Members of #study \(2\):\n.*● kim\n.*● lee \(owner\)/);
+    lee.type('/group list');
+    await lee.waitFor(/#study {2}2 members \(private, member\), owner lee/);
+    lee.type('/history #study');
+    await lee.waitFor(/History with #study:/);
+    lee.type('/block kim');
+    await lee.waitFor(/blocked kim/);
+    await kim.groupSend('study', 'you should not see this');
+    lee.type('/blocked');
+    await lee.waitFor(/You block: kim/);
+    assert.not.match(lee.output(), /you should not see this/, 'a blocked member is hidden in groups');
+    lee.type('/unblock kim');
+    await lee.waitFor(/unblocked kim/);
+    lee.type('/status busy writing a report');
+    await lee.waitFor(/your status: busy \(writing a report\)/);
+    lee.type('/profile interests Rust, chess');
+    await lee.waitFor(/interests: rust, chess/);
+    lee.type('/communities');
+    await lee.waitFor(/interest:rust {2}1 user interested, 0 in the group — \/group join interest:rust/);
+    lee.type('/group join interest:rust');
+    lee.type('/group leave study');
+    await lee.waitFor(/#study: lee left/);
+    lee.type('/profile clear');
+    await lee.waitFor(/Your profile is empty/);
+    lee.type('/group frobnicate');
+    await lee.waitFor(/usage: \/group create NAME/);
+  } finally {
+    lee.client.close();
+    kim.close();
+  }
+});
+
 test('an unreachable server ends plain mode with exit code 1 and says why', async () => {
   const lost = await plain(1); // nothing listens on port 1 on this machine's loopback
   await waitFor(() => lost.exitCode() === 1, 3000, 'exit 1');
