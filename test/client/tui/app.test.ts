@@ -197,6 +197,7 @@ test('a restarted client shows the conversations saved on this computer at once'
   hank.close();
   const run = start(s.port, { user: 'gina', store });
   await until(() => run.shows('resumed your session as gina'), 'the resumed session');
+  await until(() => run.shows('hank'), 'the restored conversation in the sidebar');
   await run.term.keys(KEYS.ctrlN);
   await until(() => run.shows('saved for later') && run.shows('my answer'), 'the restored conversation');
   assert.ok(run.shows('2 saved messages restored'));
@@ -212,6 +213,44 @@ test('runTui resolves once the user has left', async () => {
   await term.keys(KEYS.ctrlC);
   await running;
   assert.equal(exits, [1], 'leaving before trusting a first-seen key counts as declining it');
+});
+
+test('groups: create one, a second user joins and writes; the entry, the message and the member list show', async () => {
+  const s = await server();
+  const run = start(s.port);
+  await loginAs(run, 'ivy', true);
+  await run.term.keys(...'/group create team', KEYS.enter);
+  await until(() => run.shows('2 # team'), 'the group in the sidebar');
+  await until(() => run.shows('#team ›') && run.shows('you created #team'), 'the group focused');
+  await until(() => run.shows('Members 1/1') && run.shows('● ivy ★'), 'the member list in the right pane');
+
+  const jack = await registered(s.port, 'jack');
+  closers.push(() => jack.close());
+  const received: string[] = [];
+  jack.on('message', (m) => received.push(`${m.group}/${m.from}: ${m.text}`));
+  await jack.request({ type: 'group_join', name: 'team' });
+  await until(() => run.shows('jack joined') && run.shows('Members 2/2'), 'the join in the group and the member list');
+  assert.ok(run.shows('● jack'), run.term.text().join('\n'));
+
+  await jack.request({ type: 'status', status: 'busy' });
+  await until(() => run.shows('⊘ jack'), 'jack busy in the member list');
+  assert.ok(run.app.model.online.has('jack'), 'a status change is not a leave');
+
+  await run.term.keys(KEYS.alt(1));
+  await until(() => run.shows('Online (2)'), 'the lobby shows everyone online');
+  await jack.groupSend('team', 'hello team');
+  await until(() => run.term.text().some((row) => /^2 # team +1│/.test(row)), 'an unread count on the group entry');
+  await run.term.keys(KEYS.alt(2));
+  await until(() => run.shows('jack hello team'), 'the group message');
+  await run.term.keys(...'hi jack', KEYS.enter);
+  await until(() => run.shows('▸ivy hi jack ✓ 1 online'), 'my line with its mark');
+  await until(() => received.includes('team/ivy: hi jack'), 'jack receives it');
+
+  await run.term.keys(...'/group kick team jack', KEYS.enter);
+  await until(() => run.shows('jack was removed by ivy') && run.shows('Members 1/1'), 'the kick in the group and the member list');
+  await run.term.keys(...'/group leave team', KEYS.enter);
+  await until(() => run.shows('team (left)'), 'the entry marked as left');
+  assert.ok(run.shows('jack hello team'), 'the history stays');
 });
 
 test.run();

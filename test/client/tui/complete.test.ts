@@ -4,7 +4,7 @@ import { COMMAND_WORDS } from '../../../src/client/commands.ts';
 import { Completer, candidates, emojiShortcodes, type CompletionSources } from '../../../src/client/tui/complete.ts';
 import { LineEditor } from '../../../src/client/tui/editor.ts';
 
-const sources: CompletionSources = { users: () => ['bob', 'bobby', 'carol'], commands: COMMAND_WORDS };
+const sources: CompletionSources = { users: () => ['bob', 'bobby', 'carol'], groups: () => ['team', 'teapot', 'ops'], commands: COMMAND_WORDS };
 
 function typed(value: string, cursor?: number): LineEditor {
   const e = new LineEditor();
@@ -24,6 +24,15 @@ test('usernames complete bare, after @, and as "name: " at the start of a line',
   assert.equal(candidates('ca', true, sources), ['carol: ']);
   assert.equal(candidates('', false, sources), [], 'nothing typed: nothing to complete');
   assert.equal(candidates('@', false, sources).length, 3);
+});
+
+test('group names complete after #, anywhere on the line; the new commands complete too', () => {
+  assert.equal(candidates('#te', true, sources), ['#team ', '#teapot ']);
+  assert.equal(candidates('#O', false, sources), ['#ops ']);
+  assert.equal(candidates('#', false, sources).length, 3);
+  assert.equal(candidates('#x', false, sources), []);
+  assert.equal(candidates('#te', false, { users: () => [], commands: [] }), [], 'no group source: nothing');
+  for (const word of ['/group ', '/block ', '/unblock ', '/blocked ', '/status ', '/profile ', '/communities ']) assert.ok(candidates(word.slice(0, 4), true, sources).includes(word), word);
 });
 
 test('emoji shortcodes complete after a colon, best match first', () => {

@@ -171,6 +171,52 @@ test('a private message elsewhere rings once and lights the sidebar; Alt+2 goes 
   done(term);
 });
 
+test('a group at 80x24: #entry in the sidebar, members on the right, #team prompt, member list note readable', async () => {
+  const { term, model, view, bells, render } = chat();
+  view.show({ kind: 'presence', user: 'bob', event: 'joined', ts: T });
+  view.show({ kind: 'presence', user: 'carol', event: 'joined', ts: T });
+  view.show({ kind: 'presence', user: 'carol', event: 'status', status: 'busy', ts: T });
+  view.show({ kind: 'group', group: 'team', event: 'created', user: 'alice', ts: T });
+  model.setMembers('team', 'alice', [
+    { user: 'alice', online: true, owner: true },
+    { user: 'bob', online: true, owner: false, status: 'away' },
+    { user: 'dave', online: false, owner: false },
+  ]);
+  view.show({ kind: 'message', msgId: 'g1', scope: 'group', from: 'bob', group: 'team', text: 'hello team', ts: T });
+  render();
+  let rows = term.text();
+  assert.match(rows[2], '2 # team');
+  assert.match(rows[0], '#team — group, 3 members');
+  assert.match(rows[0], 'Members 2/3');
+  assert.match(rows[1], '● alice ★');
+  assert.match(rows[2], '◐ bob');
+  assert.match(rows[3], '○ dave');
+  assert.ok(rows.some((row) => row.includes('bob hello team')));
+  assert.match(rows[23], '#team ›');
+  await term.keys('#', 't', KEYS.tab);
+  assert.is(term.text()[23].includes('#team ›'), true);
+  // A member list typed out (/group members) reads one member per row.
+  view.show({ kind: 'members', group: 'team', owner: 'alice', members: [{ user: 'alice', online: true, owner: true }, { user: 'dave', online: false, owner: false }], ts: T });
+  render();
+  rows = term.text();
+  const at = rows.findIndex((row) => row.includes('-- Members of #team (2):'));
+  assert.ok(at > 0, rows.join('\n'));
+  assert.match(rows[at + 1], /│ {6} {2}● alice \(owner\) +│/);
+  assert.match(rows[at + 2], /│ {6} {2}○ dave +│/);
+  // The lobby shows everyone online, with their markers.
+  await term.keys(KEYS.alt(1));
+  render();
+  rows = term.text();
+  assert.match(rows[0], 'Online (3)');
+  assert.ok(rows.some((row) => row.includes('⊘ carol')), 'busy carol');
+  // A group message elsewhere rings only when it mentions me.
+  view.show({ kind: 'message', msgId: 'g2', scope: 'group', from: 'bob', group: 'team', text: 'no mention', ts: T });
+  assert.is(bells(), 0);
+  view.show({ kind: 'message', msgId: 'g3', scope: 'group', from: 'bob', group: 'team', text: 'alice: look', ts: T });
+  assert.is(bells(), 1);
+  done(term);
+});
+
 test('PageUp and PageDown scroll; Esc returns to the newest line', async () => {
   const { term, model, view, render } = chat();
   for (let i = 0; i < 100; i++) view.show({ kind: 'message', msgId: `m${i}`, scope: 'broadcast', from: 'bob', text: `line ${i}`, ts: T });
