@@ -28,9 +28,10 @@ export function emojiShortcodes(prefix: string, limit = 30): string[] {
 
 /**
  * Completions for `word`, each with what follows it. `lineStart` is true when the word is the
- * first on the line (where a bare name becomes "name: " and a "/" starts a command).
+ * first on the line (where a bare name becomes "name: " and a "/" starts a command); `before` is
+ * the text before it (after `/group join ` a bare word is a group name).
  */
-export function candidates(word: string, lineStart: boolean, sources: CompletionSources): string[] {
+export function candidates(word: string, lineStart: boolean, sources: CompletionSources, before = ''): string[] {
   if (word.startsWith('/')) {
     if (!lineStart) return [];
     const lower = word.toLowerCase();
@@ -38,6 +39,11 @@ export function candidates(word: string, lineStart: boolean, sources: Completion
   }
   if (word.startsWith(':') && word.length >= 2 && !word.slice(1).includes(':')) {
     return (sources.emoji ?? emojiShortcodes)(word.slice(1)).map((code) => code + ' ');
+  }
+  // `/group join NAME` and friends take a group name without the "#".
+  if (/^\s*\/group\s+(join|leave|members|invite|kick)\s+$/i.test(before) && !word.startsWith('#')) {
+    const prefix = word.toLowerCase();
+    return [...(sources.groups?.() ?? [])].filter((g) => g.startsWith(prefix)).sort().map((g) => `${g} `);
   }
   if (word.startsWith('#')) {
     const prefix = word.slice(1).toLowerCase();
@@ -85,7 +91,7 @@ export class Completer {
     const match = /(\S*)$/.exec(before)!;
     const word = match[1];
     const head = before.slice(0, before.length - word.length);
-    const options = candidates(word, head.trim() === '', this.sources);
+    const options = candidates(word, head.trim() === '', this.sources, head);
     if (options.length === 0) return null;
     return { before: head, after: editor.afterCursor(), options, index: 0, produced: '' };
   }

@@ -198,9 +198,11 @@ export function sidebarLines(model: ChatModel, width: number): string[] {
     const left = kind === 'group' && conversation.left;
     const presence =
       kind === 'private' ? presenceMarker(model.presenceOf(conversation.key.name)) : kind === 'group' ? (left ? '{grey-fg}#{/grey-fg}' : '{cyan-fg}#{/cyan-fg}') : '{cyan-fg}*{/cyan-fg}';
-    const name = (conversation.key.kind === 'lobby' ? 'lobby' : conversation.key.name) + (left ? ' (left)' : '');
     const count = conversation.unread > 0 ? String(Math.min(conversation.unread, 999)) : '';
     const nameCells = Math.max(1, width - 4 - (count ? count.length + 1 : 0));
+    const bare = conversation.key.kind === 'lobby' ? 'lobby' : conversation.key.name;
+    // "(left)" when it fits; a narrow sidebar shows the name, dimmed.
+    const name = left && stringWidth(sanitize(bare)) + 7 <= nameCells ? `${bare} (left)` : bare;
     const label = `${number} ${presence} ${safe(padCells(sanitize(name), nameCells))}${count ? ' ' + count : ''}`;
     if (conversation.id === focusedId) lines.push(`{inverse}${label}{/inverse}`);
     else if (left) lines.push(`{grey-fg}${label}{/grey-fg}`);

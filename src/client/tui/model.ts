@@ -344,15 +344,15 @@ export class ChatModel {
         return this.applyGroup(event);
       case 'members':
         this.setMembers(event.group, event.owner, event.members);
-        this.note(formatEvent(event).replace(/^\d\d:\d\d /, ''), 'info', event.ts);
+        this.note(noteText(event), 'info', event.ts);
         return { bell: false };
       case 'groups':
         for (const g of event.groups) this.knownGroups.add(g.name);
-        this.note(formatEvent(event).replace(/^\d\d:\d\d /, ''), 'info', event.ts);
+        this.note(noteText(event), 'info', event.ts);
         return { bell: false };
       case 'status':
         this.myStatus = { status: event.status, ...(event.text && { text: event.text }) };
-        this.note(formatEvent(event).replace(/^\d\d:\d\d /, ''), 'info', event.ts);
+        this.note(noteText(event), 'info', event.ts);
         return { bell: false };
       case 'who':
         if (event.since === undefined) this.setOnline(event.users);
@@ -394,7 +394,7 @@ export class ChatModel {
         return { bell: false };
       default:
         // Lists (blocked, profile, communities) and anything newer: text in the focused conversation.
-        this.note(formatEvent(event).replace(/^\d\d:\d\d /, ''), 'info', event.ts);
+        this.note(noteText(event), 'info', event.ts);
         return { bell: false };
     }
   }
@@ -501,6 +501,11 @@ export class ChatModel {
     }
     this.append(conversation, { kind: 'own', ts: event.ts, msgId: event.msgId, from: this.me ?? 'you', text: event.text, status: event.status, recipients: event.recipients, error });
   }
+}
+
+/** An event as a system line: formatEvent's text without its time (the line has one) or its leading "* ". */
+export function noteText(event: ViewEvent): string {
+  return formatEvent(event).replace(/^\d\d:\d\d (\* )?/, '');
 }
 
 /** The /who answer as a few lines of text. */

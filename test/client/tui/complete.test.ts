@@ -31,6 +31,9 @@ test('group names complete after #, anywhere on the line; the new commands compl
   assert.equal(candidates('#O', false, sources), ['#ops ']);
   assert.equal(candidates('#', false, sources).length, 3);
   assert.equal(candidates('#x', false, sources), []);
+  assert.equal(candidates('te', false, sources, '/group join '), ['team ', 'teapot '], 'a bare group name after /group join');
+  assert.equal(candidates('', false, sources, '/group leave  ').length, 3);
+  assert.equal(candidates('bo', false, sources, '/group invite team '), ['bob ', 'bobby '], 'the user after the group is a name');
   assert.equal(candidates('#te', false, { users: () => [], commands: [] }), [], 'no group source: nothing');
   for (const word of ['/group ', '/block ', '/unblock ', '/blocked ', '/status ', '/profile ', '/communities ']) assert.ok(candidates(word.slice(0, 4), true, sources).includes(word), word);
 });

@@ -114,7 +114,8 @@ test('sidebar: away and busy users have their own markers; a group you left is d
   assert.equal(lines.map(shown), ['Conversations', '1 * lobby       ', '2 # team        ', '3 # old (left)  ', '4 ◐ bob         ', '5 ⊘ carol      1']);
   assert.match(lines[3], '{grey-fg}');
   assert.match(lines[4], '{inverse}');
-  assert.match(lines[5], '{red-fg}⊘');
+  assert.match(lines[5], '{red-fg}⊘');  model.group('old')!.unread = 3;
+  assert.is(shown(sidebarLines(model, 14)[3]), '3 # old      3', 'no room for "(left)": the name alone, dimmed');
 });
 
 test('users pane lists who is online, me included once connected', () => {
