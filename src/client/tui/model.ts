@@ -512,6 +512,8 @@ export function noteText(event: ViewEvent): string {
 export function whoText(users: UserStatus[], since: number | undefined, now: number): string {
   const heading = since === undefined ? 'online' : `online in the last ${since} s`;
   if (users.length === 0) return `${heading}: nobody`;
-  const names = users.map((u) => (u.online ? u.user : `${u.user} (offline, seen ${duration(now - u.since)} ago)`));
+  const names = users.map((u) =>
+    !u.online ? `${u.user} (offline, seen ${duration(now - u.since)} ago)` : u.status && u.status !== 'available' ? `${u.user} (${u.status}${u.statusText ? `: ${u.statusText}` : ''})` : u.user,
+  );
   return `${heading} (${users.length}): ${names.join(', ')}`;
 }

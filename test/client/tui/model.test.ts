@@ -364,6 +364,7 @@ test('status from /who: others’ markers and my own', () => {
   assert.is(model.presenceOf('bob'), 'away');
   assert.is(model.presenceOf('carol'), 'available');
   assert.equal(model.myStatus, { status: 'busy', text: 'focus' });
+  assert.match((model.focused.lines.at(-1) as { text: string }).text, 'online (3): alice (busy: focus), bob (away), carol');
 });
 
 test('while I am busy nothing rings, but entries still light up', () => {
