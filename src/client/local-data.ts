@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { StoredMessage } from '../protocol/messages.ts';
 import { SegmentedLog, type LogEntry } from '../store/log.ts';
 import { Store } from '../store/store.ts';
 
@@ -22,16 +23,7 @@ export const OutboxItem = z.object({
 });
 export type OutboxItem = z.infer<typeof OutboxItem>;
 
-export const LocalMessage = z.object({
-  msgId: z.string(),
-  scope: z.enum(['private', 'broadcast', 'group']),
-  from: z.string(),
-  to: z.string().optional(),
-  group: z.string().optional(),
-  text: z.string(),
-  ts: z.number(),
-  editedAt: z.number().optional(),
-  deleted: z.boolean().optional(),
+export const LocalMessage = StoredMessage.extend({
   /** for your own messages: how far they got */
   status: z.enum(['queued', 'sent', 'stored', 'delivered', 'failed']).optional(),
 });

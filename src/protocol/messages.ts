@@ -214,6 +214,20 @@ export interface HistoryItem {
   deleted?: boolean;
 }
 export interface HistoryResult { with: string; messages: HistoryItem[]; more: boolean; }
+
+/** A message as histories keep it on disk: the server's conversation logs and the client's copy. */
+export const StoredMessage = z.object({
+  msgId: z.string(),
+  scope: z.enum(['private', 'broadcast', 'group']),
+  from: z.string(),
+  to: z.string().optional(),
+  group: z.string().optional(),
+  text: z.string(),
+  ts: z.number(),
+  editedAt: z.number().optional(),
+  deleted: z.boolean().optional(),
+});
+export type StoredMessage = z.infer<typeof StoredMessage>;
 export interface GroupInfo { name: string; visibility: 'open' | 'private'; owner: string | null; members: number; member: boolean; invited: boolean; community: boolean; }
 export interface GroupMember { user: string; online: boolean; owner: boolean; status?: Presence; }
 export interface Profile { location: string | null; area: string | null; interests: string[]; }

@@ -2,22 +2,12 @@
  * Conversation histories, one SegmentedLog per conversation: `history/private/<a>.<b>` (the two
  * names sorted; names never contain a dot) and `history/lobby` for broadcasts.
  */
-import { z } from 'zod';
-import type { HistoryItem } from '../protocol/messages.ts';
+import type { z } from 'zod';
+import { StoredMessage, type HistoryItem } from '../protocol/messages.ts';
 import { SegmentedLog, type LogEntry } from '../store/log.ts';
 import type { Store } from '../store/store.ts';
 
-export const HistoryRecord = z.object({
-  msgId: z.string(),
-  scope: z.enum(['private', 'broadcast', 'group']),
-  from: z.string(),
-  to: z.string().optional(),
-  group: z.string().optional(),
-  text: z.string(),
-  ts: z.number(),
-  editedAt: z.number().optional(),
-  deleted: z.boolean().optional(),
-});
+export const HistoryRecord = StoredMessage;
 export type HistoryRecord = z.infer<typeof HistoryRecord>;
 
 /** The conversation `user` has with `peer` (`*` is the lobby, `#name` a group). */
