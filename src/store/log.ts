@@ -13,8 +13,12 @@
 import { z } from 'zod';
 import type { Store } from './store.ts';
 
-/** Entries per segment: small enough that rewriting the tail is cheap, large enough to page well. */
-export const SEGMENT = 128;
+/**
+ * Entries per segment: appending rewrites the tail segment, so the cost of one append grows with
+ * it (measured: 110 entries cost ~65 us more than 7); 32 keeps that small while a 1M-message
+ * mailbox stays at ~31k files and a history page is one or two reads.
+ */
+export const SEGMENT = 32;
 
 const Meta = z.object({ first: z.number().int().nonnegative() });
 type Meta = z.infer<typeof Meta>;
