@@ -45,9 +45,12 @@ keys: $(DEPS)
 clean-store:
 	rm -rf store/server store/client
 
-.PHONY: bench bench-store
+.PHONY: bench bench-store bench-fanout
 
-bench: bench-store
+bench: bench-store bench-fanout
 
 bench-store: $(DEPS)
 	$(NODE) --import tsx bench/store.ts
+
+bench-fanout: $(DEPS)
+	$(NODE) --import tsx bench/fanout.ts
