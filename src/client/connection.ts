@@ -47,6 +47,8 @@ export interface ClientOptions {
   pingIntervalMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Local address to connect from (a multi-homed host; tests use other loopback addresses). */
+  localAddress?: string;
 }
 
 export interface TrustEvent {
@@ -100,7 +102,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   readonly address: string;
   private readonly knownServers: KnownServers;
   readonly sessions: SessionStore;
-  private readonly options: Required<Omit<ClientOptions, 'expectedFingerprint'>> & { expectedFingerprint?: string };
+  private readonly options: Required<Omit<ClientOptions, 'expectedFingerprint' | 'localAddress'>> & Pick<ClientOptions, 'expectedFingerprint' | 'localAddress'>;
 
   private socket: Socket | null = null;
   private channel: Channel | null = null;
@@ -187,7 +189,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.setState(state, this.address);
     return new Promise<void>((resolve, reject) => {
       this.welcomeWaiter = { resolve, reject };
-      const socket = netConnect({ host: this.options.host, port: this.options.port, noDelay: true });
+      const { host, port, localAddress } = this.options;
+      const socket = netConnect({ host, port, noDelay: true, ...(localAddress !== undefined && { localAddress }) });
       this.socket = socket;
       this.decoder = new FrameDecoder({
         // The server's own limit is at most this; it says which in `welcome`.

@@ -47,6 +47,18 @@ type State = 'handshake' | 'unwrapping' | 'open' | 'closing' | 'closed';
 const MAX_EARLY_FRAMES = 8;
 /** How long a closing connection may take to drain before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
+/**
+ * How long a client may sit past maxQueuedBytes without taking a byte before it is dropped as a
+ * slow consumer. Being past the cap is not enough: a mailbox drain at login sends up to a window
+ * of stored messages in one pass, and a client that reads them must not be dropped for it.
+ */
+const SLOW_CONSUMER_GRACE_MS = 2000;
+/**
+ * Bytes queued for one client past which it is dropped at once, reading or not (the memory
+ * bound): 4x maxQueuedBytes, but never below a full mailbox-drain window of large messages
+ * (1024 x ~24 KB of non-ASCII text).
+ */
+const HARD_QUEUE_FLOOR = 32 * 1024 * 1024;
 /** Protocol housekeeping: never rate limited, or a busy client could not keep its link alive. */
 const HOUSEKEEPING = new Set(['ping', 'pong', 'received']);
 
@@ -75,6 +87,9 @@ export class ServerConnection implements Session {
   private handling = false;
   private ended = false;
   private readonly gate: MessageGate | null;
+  /** Slow-consumer watch: bytes the socket had handed on at the last check, and since when it has been stuck past the cap. */
+  private handedOn = 0;
+  private stuckSince: number | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -298,12 +313,30 @@ export class ServerConnection implements Session {
     for (const plaintext of packJsonBatches(queued, this.ctx.maxFrame - TAG_BYTES)) {
       this.socket.write(encodeFrame(this.channel!.seal(plaintext)));
     }
-    if (this.socket.writableLength > this.ctx.maxQueuedBytes) {
-      // It does not read what it is sent; its messages wait in its mailbox for the next login.
-      this.ctx.log.warn(`conn#${this.id} ${this.user ?? ''} not reading: ${this.socket.writableLength} B queued, disconnecting`);
-      this.state = 'closed';
-      this.socket.destroy();
+    this.checkBacklog();
+  }
+
+  /**
+   * Drops a client that stays past maxQueuedBytes: it took nothing for SLOW_CONSUMER_GRACE_MS,
+   * or its queue passed the hard bound. Called after each write and by the server's sweeper.
+   */
+  checkBacklog(now = this.ctx.now()): void {
+    if (this.state !== 'open' && this.state !== 'closing') return;
+    const queued = this.socket.writableLength;
+    const handedOn = this.socket.bytesWritten - queued;
+    const progressed = handedOn > this.handedOn;
+    this.handedOn = handedOn;
+    if (queued <= this.ctx.maxQueuedBytes) {
+      this.stuckSince = null;
+      return;
     }
+    if (progressed || this.stuckSince === null) this.stuckSince = now;
+    const hard = Math.max(4 * this.ctx.maxQueuedBytes, HARD_QUEUE_FLOOR);
+    if (queued <= hard && now - this.stuckSince < SLOW_CONSUMER_GRACE_MS) return;
+    // It does not read what it is sent; its messages wait in its mailbox for the next login.
+    this.ctx.log.warn(`conn#${this.id} ${this.user ?? ''} not reading: ${queued} B queued, disconnecting`);
+    this.state = 'closed';
+    this.socket.destroy();
   }
 
   // ---- closing ---------------------------------------------------------------------------

@@ -190,6 +190,8 @@ export class ParleyServer {
         continue;
       }
       if (!c.isOpen) continue;
+      c.checkBacklog(now);
+      if (!c.isOpen) continue;
       const silent = now - c.lastHeard;
       if (silent > 2 * pingMs) {
         // Half-open: TCP keepalive may take minutes; the missing pong tells us sooner.
