@@ -195,6 +195,9 @@ export class Store {
       resolve = res;
       reject = rej;
     });
+    // Callers that do not wait for the disk (a "last seen" time) must not turn a failed write into
+    // an unhandled rejection, which would stop the process; those that wait still get the error.
+    promise.catch(() => undefined);
     this.pending = { promise, resolve, reject };
     const run = () => {
       // Batches never overlap: the next one starts when the previous one is on disk.
