@@ -199,7 +199,7 @@ export interface WhoResult { users: UserStatus[]; }
  * handed to everyone online, no mailbox).
  */
 export type DeliveryStatus = 'delivered' | 'stored' | 'sent';
-export interface SendResult { msgId: string; status: DeliveryStatus; ts: number; recipients?: number; }
+export interface SendResult { msgId: string; status: DeliveryStatus; ts: number; recipients?: number; /** group sends: members reached through their mailbox */ stored?: number; }
 /** One message of a conversation's history, as the server keeps it. */
 export interface HistoryItem {
   seq: number;
@@ -259,7 +259,8 @@ function parseWith<T>(
     throw new MessageError('E_INVALID', 'a message is a JSON object', undefined);
   }
   const record = raw as Record<string, unknown>;
-  const ref = typeof record.id === 'string' && record.id.length <= 64 ? record.id : undefined;
+  // Only an id a reply may carry as `ref` (1-64 characters): an empty one would make the error invalid.
+  const ref = typeof record.id === 'string' && record.id.length >= 1 && record.id.length <= 64 ? record.id : undefined;
   if (typeof record.type !== 'string' || !Object.hasOwn(schemas, record.type)) {
     const shown = typeof record.type === 'string' ? `'${record.type.slice(0, 40)}'` : 'missing';
     throw new MessageError('E_UNKNOWN_TYPE', `unknown message type ${shown}`, ref);

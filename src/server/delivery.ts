@@ -20,6 +20,12 @@ import type { Session } from './session.ts';
 const DRAIN_WINDOW = 1024;
 /** Entries read from disk per step of a drain. */
 const DRAIN_BATCH = 256;
+/**
+ * Bytes of unacknowledged mailbox entries in flight: well under the per-client queue cap
+ * (--max-queued default 8 MiB), so a reading client with a mailbox of large messages is never
+ * mistaken for a slow consumer.
+ */
+const DRAIN_BYTES = 2 * 1024 * 1024;
 
 interface LiveDelivery {
   entry: MailboxEntry;
@@ -34,7 +40,8 @@ interface SessionDeliveries {
   user: string;
   live: Map<string, LiveDelivery>;
   /** ackId → mailbox seq of entries sent by the drain and not yet acknowledged */
-  drained: Map<string, number>;
+  drained: Map<string, { seq: number; bytes: number }>;
+  drainedBytes: number;
   nextSeq: number;
   pumping: boolean;
   mailbox: SegmentedLog<MailboxEntry> | null;
@@ -54,7 +61,7 @@ export class Delivery {
   private state(session: Session, user: string): SessionDeliveries {
     let state = this.sessions.get(session);
     if (!state) {
-      state = { user, live: new Map(), drained: new Map(), nextSeq: 0, pumping: false, mailbox: null };
+      state = { user, live: new Map(), drained: new Map(), drainedBytes: 0, nextSeq: 0, pumping: false, mailbox: null };
       this.sessions.set(session, state);
     }
     return state;
@@ -112,7 +119,12 @@ export class Delivery {
         clearTimeout(live.timer);
         live.resolve('delivered');
       }
-      if (state.drained.delete(id)) drainedAcked = true;
+      const drained = state.drained.get(id);
+      if (drained) {
+        state.drained.delete(id);
+        state.drainedBytes -= drained.bytes;
+        drainedAcked = true;
+      }
     }
     if (drainedAcked) void this.advance(session, state);
   }
@@ -126,7 +138,7 @@ export class Delivery {
     const mailbox = state.mailbox;
     if (!mailbox) return;
     let first = state.nextSeq;
-    for (const seq of state.drained.values()) if (seq < first) first = seq;
+    for (const { seq } of state.drained.values()) if (seq < first) first = seq;
     if (first > mailbox.first) await mailbox.dropBefore(first);
     await this.pump(session);
   }
@@ -146,14 +158,19 @@ export class Delivery {
     state.pumping = true;
     try {
       const mailbox = state.mailbox;
-      while (this.sessions.get(session) === state && state.drained.size < DRAIN_WINDOW && state.nextSeq < mailbox.next) {
+      while (this.sessions.get(session) === state && state.drained.size < DRAIN_WINDOW && state.drainedBytes < DRAIN_BYTES && state.nextSeq < mailbox.next) {
         const batch = await mailbox.read(state.nextSeq, Math.min(DRAIN_BATCH, DRAIN_WINDOW - state.drained.size));
         if (batch.length === 0) break;
+        let last = state.nextSeq - 1;
         for (const { seq, entry } of batch) {
-          state.drained.set(entry.ackId, seq);
-          session.sendSerialized(JSON.stringify(entry.message));
+          const json = JSON.stringify(entry.message);
+          state.drained.set(entry.ackId, { seq, bytes: json.length });
+          state.drainedBytes += json.length;
+          session.sendSerialized(json);
+          last = seq;
+          if (state.drainedBytes >= DRAIN_BYTES) break;
         }
-        state.nextSeq = batch[batch.length - 1].seq + 1;
+        state.nextSeq = last + 1;
       }
     } catch (err) {
       this.log.error(`mailbox of ${state.user}: ${(err as Error).message}`);

@@ -84,7 +84,10 @@ export class Histories {
 
   /** Drops messages older than `cutoff` (ms) from every conversation; returns how many went. */
   async trim(cutoff: number): Promise<number> {
-    const conversations = ['history/lobby', ...(await this.store.collections('history/private')).map((name) => `history/private/${name}`)];
+    const conversations = ['history/lobby'];
+    for (const kind of ['private', 'group']) {
+      for (const name of await this.store.collections(`history/${kind}`)) conversations.push(`history/${kind}/${name}`);
+    }
     let dropped = 0;
     for (const conversation of conversations) {
       const log = await this.get(conversation);

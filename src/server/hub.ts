@@ -282,7 +282,7 @@ export class Hub {
 
   private checkRecipient(from: string, rawTo: string): string {
     const to = normalizeUsername(rawTo);
-    if (to === from) throw new ParleyError('E_SELF', 'you cannot send a private message to yourself');
+    if (to === from) throw new ParleyError('E_SELF', 'that is you: name another user');
     if (!this.accounts.exists(to)) throw new ParleyError('E_NO_SUCH_USER', `no user named '${to.slice(0, 40)}'`);
     return to;
   }

@@ -81,13 +81,13 @@ export function areaOf(location: string): string | null {
     const lon = Number(point[2]);
     if (Math.abs(lat) <= 90 && Math.abs(lon) <= 180) return geohash(lat, lon);
   }
-  const slug = location.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
+  const slug = location.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
   return /^[a-z0-9]/.test(slug) ? slug : null;
 }
 
 /** An interest as a community topic: `Machine Learning` → `machine-learning`. */
 export function topicOf(interest: string): string | null {
-  const slug = interest.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
+  const slug = interest.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
   return /^[a-z0-9]/.test(slug) ? slug : null;
 }
 
