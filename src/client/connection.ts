@@ -644,6 +644,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.stopPings();
     this.setState('closed', 'closed');
     this.socket?.destroy();
+    void this.data?.flush().catch(() => undefined); // what was seen must be remembered next time
     for (const [msgId, waiter] of this.waiters) {
       this.waiters.delete(msgId);
       waiter.reject(new ParleyError('E_DISCONNECTED', 'the client closed before the server confirmed this; it stays in the outbox and is sent at the next start'));

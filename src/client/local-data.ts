@@ -33,6 +33,7 @@ const Outbox = z.array(OutboxItem);
 const Seen = z.array(z.string());
 /** Delivery ids remembered for dropping duplicates. */
 const SEEN_MAX = 4096;
+const SEEN_WRITE_MS = 250;
 /** Message positions remembered for quick changes. */
 const WHERE_MAX = 10_000;
 
@@ -55,6 +56,7 @@ export class LocalData {
   private outbox: OutboxItem[] = [];
   private seen: string[] = [];
   private seenSet = new Set<string>();
+  private seenTimer: NodeJS.Timeout | null = null;
   private readonly logs = new Map<string, Promise<SegmentedLog<LocalMessage>>>();
   private readonly where = new Map<string, number>();
 
@@ -100,7 +102,14 @@ export class LocalData {
     this.seenSet.add(id);
     this.seen.push(id);
     if (this.seen.length > SEEN_MAX) this.seenSet.delete(this.seen.shift()!);
-    void this.store.put('client', 'seen', this.seen).catch(() => undefined);
+    // Written at most every SEEN_WRITE_MS: a backlog of 100k deliveries would otherwise rewrite
+    // the whole list hundreds of times. A duplicate needs a crash before the acknowledgement left,
+    // inside that window: then it is shown twice, never lost.
+    this.seenTimer ??= setTimeout(() => {
+      this.seenTimer = null;
+      void this.store.put('client', 'seen', this.seen).catch(() => undefined);
+    }, SEEN_WRITE_MS);
+    this.seenTimer.unref();
     return true;
   }
 
@@ -166,6 +175,11 @@ export class LocalData {
   }
 
   flush(): Promise<void> {
+    if (this.seenTimer) {
+      clearTimeout(this.seenTimer);
+      this.seenTimer = null;
+      void this.store.put('client', 'seen', this.seen).catch(() => undefined);
+    }
     return this.store.flush();
   }
 }
