@@ -8,7 +8,7 @@ PORT      ?= 7513
 # Extra flags, e.g. make run-server ARGS="--timeout 60"  or  make run-client ARGS="--user alice"
 ARGS      ?=
 
-.PHONY: run-server run-client test typecheck keys deps clean-store help
+.PHONY: run-server run-client test typecheck keys deps clean-store help fuzz
 
 help:
 	@echo "make run-server   start the server on $(HOST):$(PORT) (ARGS=... for more flags)"
@@ -35,6 +35,11 @@ test: $(DEPS)
 
 test-%: $(DEPS)
 	NO_COLOR=1 $(NODE) --import tsx node_modules/uvu/bin.js test '(^|/)$*\.test\.ts$$'
+
+# The long fuzz run: test/fuzz only, many more cases per property, no coverage.
+FUZZ_RUNS ?= 10000
+fuzz: $(DEPS)
+	NO_COLOR=1 PARLEY_FUZZ_RUNS=$(FUZZ_RUNS) $(NODE) --expose-gc --import tsx node_modules/uvu/bin.js test 'fuzz/.*\.test\.ts$$'
 
 typecheck: $(DEPS)
 	npx tsc --noEmit

@@ -71,8 +71,10 @@ function userCommand(name: 'register' | 'login', summary: string): CommandSpec {
 }
 
 function message(to: string, text: string, spec: { usage: string }): Command {
-  if (!to || !text.trim()) return usageError(spec);
-  return { command: 'msg', to: to.startsWith('@') ? to.slice(1) : to, text: withEmoji(text) };
+  const name = to.startsWith('@') ? to.slice(1) : to;
+  // A bare sigil ("/msg @ hi") names no one: a usage hint, not a message to "".
+  if (!name || !text.trim()) return usageError(spec);
+  return { command: 'msg', to: name, text: withEmoji(text) };
 }
 
 const GROUP_USAGE =
@@ -80,27 +82,29 @@ const GROUP_USAGE =
 
 function groupCommand(args: string, spec: { usage: string }): Command {
   const words = args.trim().split(/\s+/).filter(Boolean);
-  const [action, name, third] = words;
   const strip = (n: string) => n.replace(/^#/, '');
+  // A bare # or @ leaves an empty name: treated as missing.
+  const [action, name, third] = [words[0], words[1] && strip(words[1]), words[2]];
+  const user = third?.replace(/^@/, '');
   switch (action) {
     case 'list':
       return words.length === 1 ? { command: 'group', action: 'list' } : usageError(spec);
     case 'create':
       if (!name || words.length > 3 || (third && third !== 'open' && third !== 'private')) return usageError(spec);
-      return { command: 'group', action: 'create', name: strip(name), visibility: (third ?? 'open') as 'open' | 'private' };
+      return { command: 'group', action: 'create', name, visibility: (third ?? 'open') as 'open' | 'private' };
     case 'join':
     case 'leave':
     case 'members':
-      return name && words.length === 2 ? { command: 'group', action, name: strip(name) } : usageError(spec);
+      return name && words.length === 2 ? { command: 'group', action, name } : usageError(spec);
     case 'invite':
     case 'kick':
-      return name && third && words.length === 3 ? { command: 'group', action, name: strip(name), user: third.replace(/^@/, '') } : usageError(spec);
+      return name && user && words.length === 3 ? { command: 'group', action, name, user } : usageError(spec);
     case undefined:
       return usageError(spec);
   }
   // /group NAME text
   const [group, text] = splitFirst(args.trim());
-  return text.trim() ? { command: 'groupmsg', group: strip(group), text: withEmoji(text) } : usageError(spec);
+  return strip(group) && text.trim() ? { command: 'groupmsg', group: strip(group), text: withEmoji(text) } : usageError(spec);
 }
 
 function userArgument(command: 'block' | 'unblock', summary: string): CommandSpec {
@@ -110,8 +114,9 @@ function userArgument(command: 'block' | 'unblock', summary: string): CommandSpe
     usage: `/${command} USER`,
     summary,
     parse(args) {
-      const [user, rest] = splitFirst(args);
-      return user && !rest ? { command, user: user.replace(/^@/, '') } : usageError(spec);
+      const [word, rest] = splitFirst(args);
+      const user = word.replace(/^@/, '');
+      return user && !rest ? { command, user } : usageError(spec);
     },
   };
   return spec;
@@ -165,7 +170,7 @@ export const COMMANDS: CommandSpec[] = [
       let limit: number | undefined;
       for (const word of words) {
         if (/^\d{1,3}$/.test(word) && limit === undefined) limit = Math.min(500, Math.max(1, Number(word)));
-        else if (peer === undefined) peer = word.replace(/^@/, '');
+        else if (peer === undefined && word !== '@') peer = word.replace(/^@/, '');
         else return usageError(this);
       }
       return { command: 'history', ...(peer !== undefined && { with: peer }), ...(limit !== undefined && { limit }) };
@@ -177,9 +182,10 @@ export const COMMANDS: CommandSpec[] = [
     usage: '/edit ID|last TEXT',
     summary: 'change one of your messages (last: your newest in this conversation)',
     parse(args) {
-      const [target, text] = splitFirst(args);
+      const [word, text] = splitFirst(args);
+      const target = word.replace(/^#/, '');
       if (!target || !text.trim()) return usageError(this);
-      return { command: 'edit', target: target.replace(/^#/, ''), text: withEmoji(text) };
+      return { command: 'edit', target, text: withEmoji(text) };
     },
   },
   {
@@ -188,9 +194,10 @@ export const COMMANDS: CommandSpec[] = [
     usage: '/delete ID|last',
     summary: 'delete one of your messages for everyone',
     parse(args) {
-      const [target, rest] = splitFirst(args);
+      const [word, rest] = splitFirst(args);
+      const target = word.replace(/^#/, '');
       if (!target || rest) return usageError(this);
-      return { command: 'delete', target: target.replace(/^#/, '') };
+      return { command: 'delete', target };
     },
   },
   {
@@ -289,7 +296,11 @@ function suggest(word: string): string | undefined {
 
 /** Parses one line of input. */
 export function parseInput(line: string): Command {
-  const trimmed = line.replace(/[\r\n]+$/, '');
+  // A loop, not /[\r\n]+$/: that regex retries every position of a run of line breaks, so a
+  // paste of many blank lines followed by text took quadratic time (50k lines: seconds).
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === '\n' || line[end - 1] === '\r')) end--;
+  const trimmed = line.slice(0, end);
   if (!trimmed.trim()) return { command: 'empty' };
   if (trimmed.startsWith('@')) {
     const [to, text] = splitFirst(trimmed.slice(1));

@@ -106,10 +106,16 @@ export function wrapSecret(publicPem: string, secret: Uint8Array): Buffer {
   } catch {
     throw handshakeError('server key is not an RSA public key');
   }
-  const wrapped = key.encrypt(Buffer.from(secret).toString('binary'), 'RSA-OAEP', {
-    md: forge.md.sha256.create(),
-    mgf1: { md: forge.md.sha256.create() },
-  });
+  let wrapped: string;
+  try {
+    wrapped = key.encrypt(Buffer.from(secret).toString('binary'), 'RSA-OAEP', {
+      md: forge.md.sha256.create(),
+      mgf1: { md: forge.md.sha256.create() },
+    });
+  } catch {
+    // forge throws a bare Error when the modulus cannot hold an OAEP-SHA256 block (under 784 bits).
+    throw handshakeError('server key is too small to wrap the session secret');
+  }
   return Buffer.from(wrapped, 'binary');
 }
 

@@ -147,4 +147,19 @@ test('findCommand and COMMAND_WORDS', () => {
   assert.ok(COMMAND_WORDS.includes('/who'));
 });
 
+// Found by test/fuzz/commands-fuzz.test.ts.
+test('a bare @ or # names no one: usage, not a command aimed at ""', () => {
+  for (const line of ['/msg @ hi', '@@ hi', '/block @', '/unblock @', '/history @', '/edit # hi', '/delete #', '/group join #', '/group create #', '/group invite club @', '/group # hi']) {
+    assert.is(parseInput(line).command, 'invalid', line);
+  }
+  assert.equal(parseInput('/msg @bob hi'), { command: 'msg', to: 'bob', text: 'hi' });
+  assert.equal(parseInput('/group invite #club @bob'), { command: 'group', action: 'invite', name: 'club', user: 'bob' });
+});
+
+test('many line breaks before text are trimmed in linear time', () => {
+  const started = performance.now();
+  assert.equal(parseInput('\n'.repeat(50_000) + 'x\r\n'), { command: 'say', text: '\n'.repeat(50_000) + 'x' });
+  assert.ok(performance.now() - started < 500, 'was quadratic: seconds for 50k line breaks');
+});
+
 test.run();

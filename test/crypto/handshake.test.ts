@@ -145,4 +145,11 @@ test('wrapSecret refuses something that is not an RSA public key', () => {
   throwsSync(() => wrapSecret('', Buffer.alloc(32)), 'E_HANDSHAKE');
 });
 
+// Found by test/fuzz/handshake-fuzz.test.ts: forge threw a bare Error, which the client showed as E_INTERNAL.
+test('a server key too small for RSA-OAEP-SHA256 is refused with E_HANDSHAKE, not a bare error', () => {
+  const small = generateKeyPairSync('rsa', { modulusLength: 512, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const hello = parseHello(createHello(small.publicKey, 'tiny').payload);
+  throwsSync(() => clientKeyExchange(hello), 'E_HANDSHAKE');
+});
+
 test.run();

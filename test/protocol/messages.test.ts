@@ -149,6 +149,12 @@ test('an id longer than 64 characters is not echoed as ref', () => {
   assert.is(e.ref, undefined);
 });
 
+// Found by test/fuzz/server-fuzz.test.ts: the server echoed ref "" and its own error failed the client's validation.
+test('an empty id is not echoed as ref either', () => {
+  assert.is(fails(() => parseClientMessage(json({ type: 'dance', id: '' })), 'E_UNKNOWN_TYPE').ref, undefined);
+  assert.is(fails(() => parseClientMessage(json({ type: 'login', id: '', user: 'alice' })), 'E_INVALID').ref, undefined);
+});
+
 const validServer: Record<string, Record<string, unknown>> = {
   welcome: { type: 'welcome', server: 'parley', protocol: 1, maxFrame: 1048576, maxText: TEXT_MAX },
   ok: { type: 'ok', ref: 'r1', result: { user: 'alice', token: 't', expiresAt: 5 } },
