@@ -14,7 +14,7 @@ import {
   PUBLIC_KEY_FILE,
   shortFingerprint,
 } from '../../src/crypto/keys.ts';
-import { ParleyError } from '../../src/protocol/errors.ts';
+import { throwsCode } from '../helpers/codes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-keys-'));
 let n = 0;
@@ -22,18 +22,6 @@ const freshDir = () => join(root, `k${n++}`);
 const pair = generateKeyPair();
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
-
-function throwsCode(fn: () => unknown, code: string): ParleyError {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, ParleyError);
-    assert.is((err as ParleyError).code, code, (err as Error).message);
-    return err as ParleyError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 test('fingerprint has the SSH form and is stable', () => {
   const fp = fingerprint(pair.publicPem);

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KnownServers } from '../../src/crypto/known-servers.ts';
-import { ParleyError } from '../../src/protocol/errors.ts';
+import { throwsCode } from '../helpers/codes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-known-'));
 let n = 0;
@@ -14,18 +14,6 @@ test.after(() => rmSync(root, { recursive: true, force: true }));
 const FP_A = 'SHA256:' + 'A'.repeat(43);
 const FP_B = 'SHA256:' + 'B'.repeat(43);
 const ADDR = '127.0.0.1:7513';
-
-function throwsCode(fn: () => unknown, code: string): ParleyError {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, ParleyError);
-    assert.is((err as ParleyError).code, code, (err as Error).message);
-    return err as ParleyError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 test('first use records the key and says so; then it is known', () => {
   const file = freshFile();

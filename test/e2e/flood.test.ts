@@ -4,66 +4,10 @@
  * address that opens connections too fast is turned away before any handshake, while
  * everyone else chats on.
  */
-import { connect, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Channel } from '../../src/crypto/channel.ts';
-import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
-import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
-import { packJson, unpackRecords } from '../../src/protocol/records.ts';
 import { client, record, registered, rejection, sleep, startServer, tempDir, waitFor, PASSWORD, type TestServer } from './helpers.ts';
-
-/** A hand-driven connection, as in wire.test.ts: sends many requests in one frame. */
-class RawClient {
-  readonly socket: Socket;
-  readonly frames: Buffer[] = [];
-  readonly messages: Array<Record<string, any>> = [];
-  channel: Channel | null = null;
-  closed = false;
-  private readonly decoder = new FrameDecoder({
-    maxFrame: 1 << 24,
-    onFrame: (f) => {
-      if (this.channel) for (const r of unpackRecords(this.channel.open(Buffer.from(f)))) this.messages.push(JSON.parse(r.body.toString('utf8')));
-      else this.frames.push(Buffer.from(f));
-    },
-    onError: () => undefined,
-  });
-
-  constructor(port: number) {
-    this.socket = connect({ host: '127.0.0.1', port });
-    this.socket.on('data', (chunk) => this.decoder.write(chunk));
-    this.socket.on('close', () => (this.closed = true));
-    this.socket.on('error', () => undefined);
-  }
-
-  /** The first clear-text frame: the server's hello, or its refusal. */
-  async firstFrame(ms = 2000): Promise<Record<string, any>> {
-    await waitFor(() => this.frames.length > 0 || this.closed, ms, 'a frame');
-    const frame = this.frames.shift();
-    if (!frame) throw new Error('connection closed without a frame');
-    return JSON.parse(frame.toString('utf8'));
-  }
-
-  async handshake(): Promise<void> {
-    await waitFor(() => this.frames.length > 0, 2000, 'hello');
-    const exchange = clientKeyExchange(parseHello(this.frames.shift()!));
-    this.socket.write(encodeFrame(exchange.payload));
-    this.channel = Channel.forClient(exchange.keys);
-    await this.expect((m) => m.type === 'welcome');
-  }
-
-  send(messages: object[]): void {
-    this.socket.write(encodeFrame(this.channel!.seal(packJson(messages.map((m) => JSON.stringify(m))))));
-  }
-
-  async expect(predicate: (m: Record<string, any>) => boolean, ms = 2000): Promise<Record<string, any>> {
-    return waitFor(() => this.messages.find(predicate), ms, 'a matching message');
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
+import { RawClient } from './raw-client.ts';
 
 const dir = tempDir(); // one key pair for every server below
 const sends = (n: number, to: string, tag: string) =>
@@ -83,7 +27,7 @@ test('a client faster than the rate gets E_RATE_LIMITED with retryAfter; its exc
   const bob = await registered(chat.port, 'bob');
   const bobInbox = record(bob, 'message');
   const carol = await registered(chat.port, 'carol');
-  const alice = new RawClient(chat.port);
+  const alice = new RawClient(chat.port, { open: 'on-arrival' });
   await alice.handshake();
   // register + 9 sends + pings in one frame. register is paid from the connection's own
   // bucket (nobody is logged in yet); the sends from alice's, whose burst of 5 covers 5 of them
@@ -121,7 +65,7 @@ test('a client faster than the rate gets E_RATE_LIMITED with retryAfter; its exc
 
 test('a client that keeps flooding is disconnected with an E_RATE_LIMITED notice', async () => {
   const dave = await registered(chat.port, 'dave');
-  const eve = new RawClient(chat.port);
+  const eve = new RawClient(chat.port, { open: 'on-arrival' });
   await eve.handshake();
   eve.send([{ type: 'register', id: 'r', user: 'eve', password: PASSWORD }, ...sends(100, 'dave', 'e')]);
   const notice = await eve.expect((m) => m.type === 'notice');
@@ -141,12 +85,12 @@ test('a client that keeps flooding is disconnected with an E_RATE_LIMITED notice
 test('a logged-in user has one bucket across connections: reconnecting does not refill it', async () => {
   const slow = await startServer({ rateBurst: 3, ratePerSecond: 0.2 }, dir.path); // a token every 5 s
   try {
-    const first = new RawClient(slow.port);
+    const first = new RawClient(slow.port, { open: 'on-arrival' });
     await first.handshake();
     first.send([{ type: 'register', id: 'r', user: 'frank', password: PASSWORD }, ...Array.from({ length: 3 }, (_, i) => ({ type: 'who', id: `w${i}` }))]);
     await waitFor(() => first.messages.filter((m) => m.ref?.startsWith('w')).length === 3, 2000, 'answers');
     first.destroy();
-    const second = new RawClient(slow.port);
+    const second = new RawClient(slow.port, { open: 'on-arrival' });
     await second.handshake();
     second.send([{ type: 'login', id: 'l', user: 'frank', password: PASSWORD }, { type: 'who', id: 'again' }]);
     // the login is paid from the new connection's own bucket; who from frank's, still spent
@@ -164,9 +108,9 @@ test('connections beyond the per-address rate are refused with E_TOO_MANY_CONNEC
   const served = await startServer({ connBurst: 3, connPerMinute: 150, connMaxPerIp: 0 }, dir.path); // one token per 400 ms
   try {
     const grace = await registered(served.port, 'grace', { reconnect: false }); // 1st
-    const accepted = [new RawClient(served.port), new RawClient(served.port)]; // 2nd, 3rd
+    const accepted = [new RawClient(served.port, { open: 'on-arrival' }), new RawClient(served.port, { open: 'on-arrival' })]; // 2nd, 3rd
     for (const raw of accepted) assert.is((await raw.firstFrame()).type, 'hello');
-    const storm = Array.from({ length: 200 }, () => new RawClient(served.port));
+    const storm = Array.from({ length: 200 }, () => new RawClient(served.port, { open: 'on-arrival' }));
     const replies = await Promise.all(storm.map((raw) => raw.firstFrame()));
     const refused = replies.filter((r) => r.type === 'error');
     // a token comes back every 400 ms: a slow machine may let one or two of the storm in
@@ -192,7 +136,7 @@ test('connections beyond the per-address rate are refused with E_TOO_MANY_CONNEC
     assert.ok(served.lines.filter((l) => /refused/.test(l)).length <= 2, served.lines.filter((l) => /refused/.test(l)).join('\n'));
 
     await sleep(450); // one token back
-    const again = new RawClient(served.port);
+    const again = new RawClient(served.port, { open: 'on-arrival' });
     assert.is((await again.firstFrame()).type, 'hello', 'connecting works again after the window');
     for (const raw of [...accepted, ...storm, again]) raw.destroy();
     grace.close();
@@ -204,17 +148,17 @@ test('connections beyond the per-address rate are refused with E_TOO_MANY_CONNEC
 test('an address may hold at most --conn-max-per-ip connections open; closing one makes room', async () => {
   const served = await startServer({ connBurst: 100, connPerMinute: 6000, connMaxPerIp: 2 }, dir.path);
   try {
-    const a = new RawClient(served.port);
-    const b = new RawClient(served.port);
+    const a = new RawClient(served.port, { open: 'on-arrival' });
+    const b = new RawClient(served.port, { open: 'on-arrival' });
     assert.is((await a.firstFrame()).type, 'hello');
     assert.is((await b.firstFrame()).type, 'hello');
-    const c = new RawClient(served.port);
+    const c = new RawClient(served.port, { open: 'on-arrival' });
     const refusal = await c.firstFrame();
     assert.is(refusal.code, 'E_TOO_MANY_CONNECTIONS');
     assert.match(refusal.message, /at most 2 may be open at once/);
     a.destroy();
     await waitFor(() => served.server.connectionCount === 1, 2000, 'the server to see the close');
-    const d = new RawClient(served.port);
+    const d = new RawClient(served.port, { open: 'on-arrival' });
     assert.is((await d.firstFrame()).type, 'hello');
     for (const raw of [b, c, d]) raw.destroy();
   } finally {

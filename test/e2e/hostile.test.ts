@@ -17,18 +17,14 @@
  */
 import { readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ParleyClient } from '../../src/client/connection.ts';
 import { formatEvent } from '../../src/client/format.ts';
-import { Channel } from '../../src/crypto/channel.ts';
-import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
-import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
-import { packJson, unpackRecords } from '../../src/protocol/records.ts';
 import { client, record, registered, sleep, startServer, tempDir, waitFor, PASSWORD, type TestServer } from './helpers.ts';
+import { RawClient } from './raw-client.ts';
 
 const HOST = '127.0.0.1';
 const PAIR_ADDRESS = '127.0.0.3';
@@ -39,62 +35,6 @@ const HANDSHAKE_TIMEOUT_S = 0.5;
 const MAX_QUEUED_BYTES = 256 * 1024;
 /** Anything that could steer a terminal: C0 (bar tab and newline), DEL, C1, bidi overrides. */
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
-
-/** A hand-driven connection from a chosen local address, as in wire.test.ts and flood.test.ts. */
-class RawClient {
-  readonly socket: Socket;
-  readonly frames: Buffer[] = [];
-  readonly messages: Array<Record<string, any>> = [];
-  channel: Channel | null = null;
-  closed = false;
-  private nextId = 1;
-  private readonly decoder = new FrameDecoder({
-    maxFrame: 1 << 24,
-    onFrame: (f) => {
-      if (this.channel) for (const r of unpackRecords(this.channel.open(Buffer.from(f)))) this.messages.push(JSON.parse(r.body.toString('utf8')));
-      else this.frames.push(Buffer.from(f));
-    },
-    onError: () => undefined,
-  });
-
-  constructor(port: number, localAddress: string) {
-    this.socket = connect({ host: HOST, port, localAddress });
-    this.socket.on('data', (chunk) => this.decoder.write(chunk));
-    this.socket.on('close', () => (this.closed = true));
-    this.socket.on('error', () => undefined);
-  }
-
-  /** The next clear-text frame: the hello, a refusal, or the reason for a close. */
-  async clearFrame(ms = 2000): Promise<Record<string, any>> {
-    await waitFor(() => this.frames.length > 0 || this.closed, ms, 'a clear-text frame');
-    const frame = this.frames.shift();
-    if (!frame) throw new Error('connection closed without a frame');
-    return JSON.parse(frame.toString('utf8'));
-  }
-
-  async handshake(): Promise<void> {
-    await waitFor(() => this.frames.length > 0, 2000, 'hello');
-    const exchange = clientKeyExchange(parseHello(this.frames.shift()!));
-    this.socket.write(encodeFrame(exchange.payload));
-    this.channel = Channel.forClient(exchange.keys);
-    await this.expect((m) => m.type === 'welcome');
-  }
-
-  /** Sends one request and waits for its answer (`ok` or `error`). */
-  async request(message: Record<string, unknown>, ms = 3000): Promise<Record<string, any>> {
-    const id = `q${this.nextId++}`;
-    this.socket.write(encodeFrame(this.channel!.seal(packJson([JSON.stringify({ ...message, id })]))));
-    return this.expect((m) => m.ref === id, ms);
-  }
-
-  async expect(predicate: (m: Record<string, any>) => boolean, ms = 2000): Promise<Record<string, any>> {
-    return waitFor(() => this.messages.find(predicate), ms, 'a matching message');
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
 
 /**
  * The connect storm, run in a child process (plain JS, node:net only): TOTAL connects from FROM
@@ -261,7 +201,7 @@ test.after(async () => {
 
 test('slowloris: a byte every 100 ms during the handshake is dropped with E_HANDSHAKE_TIMEOUT at the deadline', async () => {
   pair.phase = 'slowloris';
-  const lorises = Array.from({ length: 20 }, () => new RawClient(served.port, '127.0.0.5'));
+  const lorises = Array.from({ length: 20 }, () => new RawClient(served.port, { localAddress: '127.0.0.5', open: 'on-arrival' }));
   const openedAt = Date.now();
   for (const raw of lorises) assert.is((await raw.clearFrame()).type, 'hello');
   // the start of a plausible 600-byte key frame, one byte at a time
@@ -292,7 +232,7 @@ test('slowloris: a byte every 100 ms during the handshake is dropped with E_HAND
 test('a client that never reads is dropped past maxQueuedBytes, others chat on, and its messages wait in its mailbox', async () => {
   pair.phase = 'non-reader';
   const address = '127.0.0.6';
-  const sloth = new RawClient(served.port, address);
+  const sloth = new RawClient(served.port, { localAddress: address, open: 'on-arrival' });
   await sloth.handshake();
   assert.is((await sloth.request({ type: 'register', user: 'sloth', password: PASSWORD })).type, 'ok');
   sloth.socket.pause(); // reads nothing more: the kernel buffers fill, then the server's queue
@@ -399,7 +339,7 @@ test(`${STORM_CONNECTS} connects from one address: refused with E_TOO_MANY_CONNE
 
 test('huge or odd usernames are refused with the exact code and write no file', async () => {
   pair.phase = 'usernames';
-  const raw = new RawClient(served.port, '127.0.0.7');
+  const raw = new RawClient(served.port, { localAddress: '127.0.0.7', open: 'on-arrival' });
   await raw.handshake();
   const cases: Array<[string, string, string]> = [
     ['65 characters', 'a'.repeat(65), 'E_INVALID'],

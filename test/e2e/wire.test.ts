@@ -3,84 +3,12 @@
  * replays, bad messages, and peers that stop answering. The server must answer each with a coded
  * error, close only when the frame or channel is broken, and never crash.
  */
-import { connect, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Channel, type DirectionKeys } from '../../src/crypto/channel.ts';
-import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
-import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
-import { packJson, unpackRecords } from '../../src/protocol/records.ts';
+import { Channel } from '../../src/crypto/channel.ts';
+import { encodeFrame } from '../../src/protocol/frame.ts';
 import { registered, startServer, waitFor, record, type TestServer } from './helpers.ts';
-
-/** A hand-driven connection: raw frames in and out, plus the channel once keyed. */
-class RawClient {
-  readonly socket: Socket;
-  readonly frames: Buffer[] = [];
-  channel: Channel | null = null;
-  keys: DirectionKeys | null = null;
-  closed = false;
-  private readonly decoder = new FrameDecoder({ maxFrame: 1 << 24, onFrame: (f) => this.frames.push(Buffer.from(f)), onError: () => undefined });
-
-  constructor(port: number) {
-    this.socket = connect({ host: '127.0.0.1', port });
-    this.socket.on('data', (chunk) => this.decoder.write(chunk));
-    this.socket.on('close', () => (this.closed = true));
-    this.socket.on('error', () => undefined);
-  }
-
-  async nextFrame(ms = 2000): Promise<Buffer> {
-    await waitFor(() => this.frames.length > 0 || this.closed, ms, 'a frame');
-    const frame = this.frames.shift();
-    if (!frame) throw new Error('connection closed without a frame');
-    return frame;
-  }
-
-  /** Completes the handshake; returns the key frame sent, for replay tests. */
-  async handshake(): Promise<Buffer> {
-    const hello = parseHello(await this.nextFrame());
-    const exchange = clientKeyExchange(hello);
-    const frame = encodeFrame(exchange.payload);
-    this.socket.write(frame);
-    this.keys = exchange.keys;
-    this.channel = Channel.forClient(exchange.keys);
-    const welcome = await this.nextMessages();
-    assert.is(welcome[0].type, 'welcome');
-    return frame;
-  }
-
-  sealed(messages: object[]): Buffer {
-    return encodeFrame(this.channel!.seal(packJson(messages.map((m) => JSON.stringify(m)))));
-  }
-
-  send(messages: object[]): void {
-    this.socket.write(this.sealed(messages));
-  }
-
-  sendRaw(texts: string[]): void {
-    this.socket.write(encodeFrame(this.channel!.seal(packJson(texts))));
-  }
-
-  async nextMessages(ms = 2000): Promise<Array<Record<string, any>>> {
-    const frame = await this.nextFrame(ms);
-    return unpackRecords(this.channel!.open(frame)).map((r) => JSON.parse(r.body.toString('utf8')));
-  }
-
-  /** Reads sealed messages until one matches. */
-  async expect(predicate: (m: Record<string, any>) => boolean, ms = 2000): Promise<Record<string, any>> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      for (const m of await this.nextMessages(Math.max(10, deadline - Date.now()))) if (predicate(m)) return m;
-    }
-  }
-
-  async closedWithin(ms = 2000): Promise<void> {
-    await waitFor(() => this.closed, ms, 'the server to close the connection');
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
+import { RawClient } from './raw-client.ts';
 
 let served: TestServer;
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Accounts, type AccountsOptions } from '../../src/server/accounts.ts';
 import { Store } from '../../src/store/store.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
+import { rejectsCode } from '../helpers/codes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-accounts-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -32,18 +33,6 @@ async function setup(extra: Partial<AccountsOptions> = {}) {
   return { time, store, accounts };
 }
 
-async function rejects(promise: Promise<unknown>, code: string): Promise<ParleyError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, ParleyError);
-    assert.is((err as ParleyError).code, code, (err as Error).message);
-    return err as ParleyError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
-
 test('register normalises the name and returns a token', async () => {
   const { accounts, time } = await setup();
   const result = await accounts.register('  Alice ', PASSWORD);
@@ -61,10 +50,10 @@ test('register normalises the name and returns a token', async () => {
 test('register rejects bad names and short passwords', async () => {
   const { accounts } = await setup();
   for (const bad of ['a', '1abc', 'al ice', 'all', 'admin', 'x'.repeat(25), '']) {
-    await rejects(accounts.register(bad, PASSWORD), 'E_BAD_USERNAME');
+    await rejectsCode(accounts.register(bad, PASSWORD), 'E_BAD_USERNAME');
   }
-  await rejects(accounts.register('alice', 'short'), 'E_WEAK_PASSWORD');
-  await rejects(accounts.register('alice', '1234567'), 'E_WEAK_PASSWORD');
+  await rejectsCode(accounts.register('alice', 'short'), 'E_WEAK_PASSWORD');
+  await rejectsCode(accounts.register('alice', '1234567'), 'E_WEAK_PASSWORD');
   assert.equal(accounts.names(), []);
   await accounts.register('alice', '12345678');
 });
@@ -72,7 +61,7 @@ test('register rejects bad names and short passwords', async () => {
 test('register refuses a taken name, whatever its case, and two concurrent registrations', async () => {
   const { accounts } = await setup();
   await accounts.register('alice', PASSWORD);
-  await rejects(accounts.register('ALICE', 'another password'), 'E_USER_EXISTS');
+  await rejectsCode(accounts.register('ALICE', 'another password'), 'E_USER_EXISTS');
   const results = await Promise.allSettled([accounts.register('bob', PASSWORD), accounts.register('Bob', 'other password')]);
   const ok = results.filter((r) => r.status === 'fulfilled');
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -113,10 +102,10 @@ test('login with the right password returns a new token', async () => {
 test('a wrong password is E_BAD_CREDENTIALS with the tries left', async () => {
   const { accounts } = await setup();
   await accounts.register('alice', PASSWORD);
-  let e = await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  let e = await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
   assert.is(e.details.triesLeft, 2);
   assert.match(e.message, '2 tries');
-  e = await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  e = await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
   assert.is(e.details.triesLeft, 1);
   assert.match(e.message, '1 try');
   assert.is(accounts.get('alice')!.failures, 2);
@@ -125,15 +114,15 @@ test('a wrong password is E_BAD_CREDENTIALS with the tries left', async () => {
 test('too many failures lock the account, even against the right password, until the block passes', async () => {
   const { accounts, time } = await setup();
   await accounts.register('alice', PASSWORD);
-  await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
-  await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
-  let e = await rejects(accounts.login('alice', WRONG), 'E_LOCKED');
+  await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  let e = await rejectsCode(accounts.login('alice', WRONG), 'E_LOCKED');
   assert.is(e.details.retryAfter, 60);
   assert.match(e.message, '60 s');
-  e = await rejects(accounts.login('alice', PASSWORD), 'E_LOCKED');
+  e = await rejectsCode(accounts.login('alice', PASSWORD), 'E_LOCKED');
   assert.is(e.details.retryAfter, 60);
   time.advance(BLOCK_MS - 1500);
-  e = await rejects(accounts.login('alice', PASSWORD), 'E_LOCKED');
+  e = await rejectsCode(accounts.login('alice', PASSWORD), 'E_LOCKED');
   assert.is(e.details.retryAfter, 2);
   assert.match(e.message, '2 s');
   time.advance(1500);
@@ -144,23 +133,23 @@ test('too many failures lock the account, even against the right password, until
 test('after a lock-out, the count starts again from zero', async () => {
   const { accounts, time } = await setup();
   await accounts.register('alice', PASSWORD);
-  for (let i = 0; i < 2; i++) await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
-  await rejects(accounts.login('alice', WRONG), 'E_LOCKED');
+  for (let i = 0; i < 2; i++) await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  await rejectsCode(accounts.login('alice', WRONG), 'E_LOCKED');
   time.advance(BLOCK_MS);
-  const e = await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  const e = await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
   assert.is(e.details.triesLeft, 2);
 });
 
 test('a success resets the failure count', async () => {
   const { accounts } = await setup();
   await accounts.register('alice', PASSWORD);
-  await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
-  await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
   await accounts.login('alice', PASSWORD);
   assert.is(accounts.get('alice')!.failures, 0);
-  const e = await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  const e = await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
   assert.is(e.details.triesLeft, 2);
-  await rejects(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
+  await rejectsCode(accounts.login('alice', WRONG), 'E_BAD_CREDENTIALS');
 });
 
 test('parallel wrong guesses are counted one by one', async () => {
@@ -169,7 +158,7 @@ test('parallel wrong guesses are counted one by one', async () => {
   const results = await Promise.allSettled(Array.from({ length: 5 }, () => accounts.login('alice', WRONG)));
   const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as ParleyError).code : 'ok'));
   assert.equal(codes, ['E_BAD_CREDENTIALS', 'E_BAD_CREDENTIALS', 'E_LOCKED', 'E_LOCKED', 'E_LOCKED']);
-  await rejects(accounts.login('alice', PASSWORD), 'E_LOCKED');
+  await rejectsCode(accounts.login('alice', PASSWORD), 'E_LOCKED');
 });
 
 test('a right password in a burst of wrong ones is checked in order', async () => {
@@ -182,22 +171,22 @@ test('a right password in a burst of wrong ones is checked in order', async () =
 
 test('an unknown user is E_NO_SUCH_USER', async () => {
   const { accounts } = await setup();
-  const e = await rejects(accounts.login('carol', PASSWORD), 'E_NO_SUCH_USER');
+  const e = await rejectsCode(accounts.login('carol', PASSWORD), 'E_NO_SUCH_USER');
   assert.match(e.message, 'carol');
 });
 
 test('resume refuses a wrong, expired or revoked token', async () => {
   const { accounts, time } = await setup();
   const { token } = await accounts.register('alice', PASSWORD);
-  await rejects(accounts.resume('alice', 'not-the-token'), 'E_BAD_TOKEN');
-  await rejects(accounts.resume('bob', token), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('alice', 'not-the-token'), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('bob', token), 'E_BAD_TOKEN');
   // another user's token does not work for alice
   const bob = await accounts.register('bob', PASSWORD);
-  await rejects(accounts.resume('alice', bob.token), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('alice', bob.token), 'E_BAD_TOKEN');
   time.advance(TTL_MS - 1);
   await accounts.resume('alice', token);
   time.advance(1);
-  await rejects(accounts.resume('alice', token), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('alice', token), 'E_BAD_TOKEN');
 });
 
 test('revoke removes one token, revokeAll every token', async () => {
@@ -206,14 +195,14 @@ test('revoke removes one token, revokeAll every token', async () => {
   const second = await accounts.login('alice', PASSWORD);
   const third = await accounts.login('alice', PASSWORD);
   await accounts.revoke('alice', first.token);
-  await rejects(accounts.resume('alice', first.token), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('alice', first.token), 'E_BAD_TOKEN');
   await accounts.resume('alice', second.token);
   await accounts.revoke('alice', 'unknown-token'); // no-op
   await accounts.revoke('nobody', second.token); // no-op
   await accounts.resume('alice', second.token);
   await accounts.revokeAll('alice');
-  await rejects(accounts.resume('alice', second.token), 'E_BAD_TOKEN');
-  await rejects(accounts.resume('alice', third.token), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('alice', second.token), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('alice', third.token), 'E_BAD_TOKEN');
   await accounts.revokeAll('alice'); // nothing left: no-op
   await accounts.revokeAll('nobody');
   // the password still works
@@ -223,15 +212,15 @@ test('revoke removes one token, revokeAll every token', async () => {
 test('resume is refused while the account is locked', async () => {
   const { accounts } = await setup({ maxLoginFailures: 1 });
   const { token } = await accounts.register('alice', PASSWORD);
-  await rejects(accounts.login('alice', WRONG), 'E_LOCKED');
-  await rejects(accounts.resume('alice', token), 'E_LOCKED');
+  await rejectsCode(accounts.login('alice', WRONG), 'E_LOCKED');
+  await rejectsCode(accounts.resume('alice', token), 'E_LOCKED');
 });
 
 test('unlock clears a lock-out', async () => {
   const { accounts } = await setup();
   await accounts.register('alice', PASSWORD);
   for (let i = 0; i < 3; i++) await accounts.login('alice', WRONG).catch(() => undefined);
-  await rejects(accounts.login('alice', PASSWORD), 'E_LOCKED');
+  await rejectsCode(accounts.login('alice', PASSWORD), 'E_LOCKED');
   assert.is(await accounts.unlock('alice'), true);
   await accounts.login('alice', PASSWORD);
   assert.is(await accounts.unlock('nobody'), false);
@@ -243,8 +232,8 @@ test('expired tokens are dropped and at most 10 are kept', async () => {
   const tokens = [first.token];
   for (let i = 0; i < 11; i++) tokens.push((await accounts.login('alice', PASSWORD)).token);
   assert.is(accounts.get('alice')!.tokens.length, 10);
-  await rejects(accounts.resume('alice', tokens[0]), 'E_BAD_TOKEN');
-  await rejects(accounts.resume('alice', tokens[1]), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('alice', tokens[0]), 'E_BAD_TOKEN');
+  await rejectsCode(accounts.resume('alice', tokens[1]), 'E_BAD_TOKEN');
   await accounts.resume('alice', tokens[11]);
   time.advance(TTL_MS);
   await accounts.login('alice', PASSWORD);
@@ -275,9 +264,9 @@ test('accounts survive a restart (Accounts.load on a Store.open directory)', asy
   assert.equal(after.names().sort(), ['alice', 'bob']);
   await after.login('alice', PASSWORD);
   await after.resume('alice', token);
-  await rejects(after.register('alice', PASSWORD), 'E_USER_EXISTS');
+  await rejectsCode(after.register('alice', PASSWORD), 'E_USER_EXISTS');
   // the failure count was persisted too: one more wrong guess locks bob
-  await rejects(after.login('bob', WRONG), 'E_LOCKED');
+  await rejectsCode(after.login('bob', WRONG), 'E_LOCKED');
 });
 
 test.run();

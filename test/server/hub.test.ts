@@ -6,6 +6,7 @@ import { createLogger } from '../../src/server/log.ts';
 import { RecordingSession } from '../../src/server/session.ts';
 import { Store } from '../../src/store/store.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
+import { rejectsCode } from '../helpers/codes.ts';
 import type { ClientMessage, UserStatus } from '../../src/protocol/messages.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -32,18 +33,6 @@ async function setup(idleTimeoutMs = IDLE_MS) {
     return session;
   };
   return { hub, accounts, store, now, advance, handle, online };
-}
-
-async function rejects(result: unknown, code: string): Promise<ParleyError> {
-  try {
-    await (typeof result === 'function' ? result() : result);
-  } catch (err) {
-    assert.instance(err, ParleyError);
-    assert.is((err as ParleyError).code, code, (err as Error).message);
-    return err as ParleyError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
 }
 
 /** Waits (a few event-loop turns, no timers) until `condition` holds. */
@@ -96,9 +85,9 @@ test('a failed login leaves the session logged out and passes the code on', asyn
   const { handle, accounts } = await setup();
   await accounts.register('alice', PASSWORD);
   const session = new RecordingSession();
-  await rejects(handle(session, { type: 'login', user: 'alice', password: 'wrong password' }), 'E_BAD_CREDENTIALS');
-  await rejects(handle(session, { type: 'login', user: 'nobody', password: PASSWORD }), 'E_NO_SUCH_USER');
-  await rejects(handle(session, { type: 'register', user: 'alice', password: PASSWORD }), 'E_USER_EXISTS');
+  await rejectsCode(handle(session, { type: 'login', user: 'alice', password: 'wrong password' }), 'E_BAD_CREDENTIALS');
+  await rejectsCode(handle(session, { type: 'login', user: 'nobody', password: PASSWORD }), 'E_NO_SUCH_USER');
+  await rejectsCode(handle(session, { type: 'register', user: 'alice', password: PASSWORD }), 'E_USER_EXISTS');
   assert.is(session.user, null);
 });
 
@@ -237,10 +226,10 @@ test('send to an unknown user or yourself is refused', async () => {
   const { handle, online } = await setup();
   const alice = await online('alice');
   const bob = await online('bob');
-  const e = await rejects(() => handle(alice, { type: 'send', msgId: msgId(), to: 'carol', text: 'hi' }), 'E_NO_SUCH_USER');
+  const e = await rejectsCode(() => handle(alice, { type: 'send', msgId: msgId(), to: 'carol', text: 'hi' }), 'E_NO_SUCH_USER');
   assert.is(e.message, "no user named 'carol'");
-  await rejects(() => handle(alice, { type: 'send', msgId: msgId(), to: 'alice', text: 'hi' }), 'E_SELF');
-  await rejects(() => handle(alice, { type: 'send', msgId: msgId(), to: 'ALICE', text: 'hi' }), 'E_SELF');
+  await rejectsCode(() => handle(alice, { type: 'send', msgId: msgId(), to: 'alice', text: 'hi' }), 'E_SELF');
+  await rejectsCode(() => handle(alice, { type: 'send', msgId: msgId(), to: 'ALICE', text: 'hi' }), 'E_SELF');
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(bob.of('msg'), []);
 });
@@ -255,7 +244,7 @@ test('commands before login are E_NOT_LOGGED_IN', async () => {
     { type: 'broadcast', msgId: msgId(), text: 'hi' },
     { type: 'logout' },
   ]) {
-    await rejects(() => handle(session, message), 'E_NOT_LOGGED_IN');
+    await rejectsCode(() => handle(session, message), 'E_NOT_LOGGED_IN');
   }
   assert.not.ok(session.closed);
 });
@@ -264,10 +253,10 @@ test('login, register or resume twice on one session is E_ALREADY_LOGGED_IN', as
   const { handle, online, accounts } = await setup();
   const alice = await online('alice');
   const { token } = await accounts.login('alice', PASSWORD);
-  await rejects(() => handle(alice, { type: 'login', user: 'alice', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
-  await rejects(() => handle(alice, { type: 'login', user: 'bob', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
-  await rejects(() => handle(alice, { type: 'register', user: 'zed', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
-  await rejects(() => handle(alice, { type: 'resume', user: 'alice', token }), 'E_ALREADY_LOGGED_IN');
+  await rejectsCode(() => handle(alice, { type: 'login', user: 'alice', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
+  await rejectsCode(() => handle(alice, { type: 'login', user: 'bob', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
+  await rejectsCode(() => handle(alice, { type: 'register', user: 'zed', password: PASSWORD }), 'E_ALREADY_LOGGED_IN');
+  await rejectsCode(() => handle(alice, { type: 'resume', user: 'alice', token }), 'E_ALREADY_LOGGED_IN');
   assert.not.ok(accounts.exists('zed'));
   assert.is(alice.user, 'alice');
 });
@@ -296,7 +285,7 @@ test('resume with a token attaches the user', async () => {
   assert.is(result.token, token);
   assert.is(session.token, token);
   assert.ok(hub.isOnline('alice'));
-  await rejects(handle(new RecordingSession(), { type: 'resume', user: 'alice', token: 'bogus' }), 'E_BAD_TOKEN');
+  await rejectsCode(handle(new RecordingSession(), { type: 'resume', user: 'alice', token: 'bogus' }), 'E_BAD_TOKEN');
 });
 
 test('broadcast reaches every other online session once, not the sender', async () => {
@@ -353,7 +342,7 @@ test('logout revokes the token and closes', async () => {
   assert.equal(result, {});
   assert.ok(alice.closed);
   assert.is(alice.token, null);
-  await rejects(handle(new RecordingSession(), { type: 'resume', user: 'alice', token }), 'E_BAD_TOKEN');
+  await rejectsCode(handle(new RecordingSession(), { type: 'resume', user: 'alice', token }), 'E_BAD_TOKEN');
 });
 
 test('sweepIdle ends sessions idle past the timeout and revokes their tokens, leaving active ones', async () => {
@@ -373,7 +362,7 @@ test('sweepIdle ends sessions idle past the timeout and revokes their tokens, le
   assert.is(active.ended, null);
   assert.not.ok(active.closed);
   await store.flush();
-  await rejects(handle(new RecordingSession(), { type: 'resume', user: 'alice', token: idleToken }), 'E_BAD_TOKEN');
+  await rejectsCode(handle(new RecordingSession(), { type: 'resume', user: 'alice', token: idleToken }), 'E_BAD_TOKEN');
   // exactly at the limit is not yet idle
   advance(IDLE_MS);
   hub.sweepIdle([active]);
@@ -405,7 +394,7 @@ test('history pages a conversation; edit and delete reach the other side and are
   assert.is(older.more, true);
   const oldest = (await reply(handle(alice, { type: 'history', with: 'bob', before: older.messages[0].seq }))) as Page;
   assert.equal(oldest.messages.map((m) => m.msgId), ids.slice(0, 1));
-  await rejects(() => reply(handle(alice, { type: 'history', with: 'nobody' })), 'E_NO_SUCH_USER');
+  await rejectsCode(() => reply(handle(alice, { type: 'history', with: 'nobody' })), 'E_NO_SUCH_USER');
 
   bob.sent.length = 0;
   const edited = (await reply(handle(alice, { type: 'edit', with: 'bob', msgId: ids[0], text: 'fixed' }))) as Record<string, unknown>;
@@ -416,14 +405,14 @@ test('history pages a conversation; edit and delete reach the other side and are
     [[ids[0], 'edit', 'fixed', 'alice', 'bob', 'private']],
   );
   hub.handle(bob, { type: 'received', ids: [bob.of('update')[0].updId] });
-  await rejects(() => reply(handle(bob, { type: 'edit', with: 'alice', msgId: ids[1], text: 'mine now' })), 'E_FORBIDDEN');
-  await rejects(() => reply(handle(bob, { type: 'delete', with: 'alice', msgId: ids[1] })), 'E_FORBIDDEN');
-  await rejects(() => reply(handle(alice, { type: 'edit', with: 'bob', msgId: 'msg-unknown', text: 'x' })), 'E_NOT_FOUND');
+  await rejectsCode(() => reply(handle(bob, { type: 'edit', with: 'alice', msgId: ids[1], text: 'mine now' })), 'E_FORBIDDEN');
+  await rejectsCode(() => reply(handle(bob, { type: 'delete', with: 'alice', msgId: ids[1] })), 'E_FORBIDDEN');
+  await rejectsCode(() => reply(handle(alice, { type: 'edit', with: 'bob', msgId: 'msg-unknown', text: 'x' })), 'E_NOT_FOUND');
   const deleted = (await reply(handle(alice, { type: 'delete', with: 'bob', msgId: ids[1] }))) as Record<string, unknown>;
   assert.is(deleted.action, 'delete');
   await until(() => bob.of('update').length === 2, 'bob hears of the deletion');
   assert.is(bob.of('update')[1].action, 'delete');
-  await rejects(() => reply(handle(alice, { type: 'delete', with: 'bob', msgId: ids[1] })), 'E_NOT_FOUND');
+  await rejectsCode(() => reply(handle(alice, { type: 'delete', with: 'bob', msgId: ids[1] })), 'E_NOT_FOUND');
   await store.flush();
   const after = (await reply(handle(alice, { type: 'history', with: 'bob' }))) as Page;
   assert.equal(after.messages.map((m) => [m.text, m.editedAt !== undefined, m.deleted ?? false]), [

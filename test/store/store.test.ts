@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { Store } from '../../src/store/store.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
+import { rejectsCode } from '../helpers/codes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-store-'));
 let n = 0;
@@ -15,18 +16,6 @@ test.after(() => rmSync(root, { recursive: true, force: true }));
 const Person = z.object({ name: z.string(), age: z.number().int() });
 const alice = { name: 'alice', age: 30 };
 const bob = { name: 'bob', age: 25 };
-
-async function rejectsCode(promise: Promise<unknown>, code: string): Promise<ParleyError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, ParleyError);
-    assert.is((err as ParleyError).code, code, (err as Error).message);
-    return err as ParleyError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 function throwsSyncOrRejects(fn: () => unknown): Promise<void> {
   return (async () => {
