@@ -123,14 +123,20 @@ export class Store {
     return names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5));
   }
 
-  /** Replaces a document. Resolves when the batch holding this change is on disk. */
-  put(collection: string, key: string, data: unknown): Promise<void> {
+  /** The cached document for a write, created (unread: a write replaces it whole) if new. */
+  private docForWrite(collection: string, key: string): Doc {
     const id = `${collection}/${key}`;
     let doc = this.docs.get(id);
     if (!doc) {
       doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, removed: false };
       this.docs.set(id, doc);
     }
+    return doc;
+  }
+
+  /** Replaces a document. Resolves when the batch holding this change is on disk. */
+  put(collection: string, key: string, data: unknown): Promise<void> {
+    const doc = this.docForWrite(collection, key);
     doc.low.data = data;
     doc.removed = false;
     this.dirty.add(doc);
@@ -144,12 +150,7 @@ export class Store {
 
   /** Deletes a document. Resolves when the batch holding the deletion is on disk. */
   remove(collection: string, key: string): Promise<void> {
-    const id = `${collection}/${key}`;
-    let doc = this.docs.get(id);
-    if (!doc) {
-      doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, removed: true };
-      this.docs.set(id, doc);
-    }
+    const doc = this.docForWrite(collection, key);
     doc.low.data = null;
     doc.removed = true;
     this.dirty.add(doc);
