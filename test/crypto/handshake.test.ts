@@ -12,8 +12,9 @@ import {
 } from '../../src/crypto/handshake.ts';
 import { Channel } from '../../src/crypto/channel.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
-import { ParleyError } from '../../src/protocol/errors.ts';
+import type { ParleyError } from '../../src/protocol/errors.ts';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.ts';
+import { rejectsCode, throwsCode } from '../helpers/codes.ts';
 
 const MODULUS_BYTES = 256;
 const server = generateKeyPair();
@@ -29,33 +30,14 @@ test.before(async () => {
   unwrapKey = await importUnwrapKey(server.privatePem);
 });
 
-function expectCode(err: unknown, code: string): ParleyError {
-  assert.instance(err, ParleyError);
-  const e = err as ParleyError;
-  assert.is(e.code, code, e.message);
-  assert.is(e.fatal, true, `${code} is fatal`);
-  return e;
+/** Handshake failures close the connection: each must also be fatal. */
+function fatal(err: ParleyError): ParleyError {
+  assert.is(err.fatal, true, `${err.code} is fatal`);
+  return err;
 }
 
-function throwsSync(fn: () => unknown, code: string): ParleyError {
-  try {
-    fn();
-  } catch (err) {
-    return expectCode(err, code);
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
-
-async function rejects(promise: Promise<unknown>, code: string): Promise<ParleyError> {
-  try {
-    await promise;
-  } catch (err) {
-    return expectCode(err, code);
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
+const throwsSync = (fn: () => unknown, code: string) => fatal(throwsCode(fn, code));
+const rejects = async (promise: Promise<unknown>, code: string) => fatal(await rejectsCode(promise, code));
 
 const helloJson = (fields: Record<string, unknown>) =>
   Buffer.from(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, server: 'test', key: server.publicPem, nonce: Buffer.alloc(32, 1).toString('base64'), ...fields }));

@@ -3,7 +3,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { client, PASSWORD, record, registered, rejection, startServer, tempDir, waitFor } from './helpers.ts';
+import { client, PASSWORD, record, registered, rejection, sleep, startServer, tempDir, waitFor } from './helpers.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 
 test('alice, bob and carol register, see each other, chat privately and broadcast', async () => {
@@ -104,7 +104,7 @@ test('repeated wrong passwords lock the account, which unlocks after the block d
     assert.is(locked.code, 'E_LOCKED');
     assert.match(locked.message, /try again in 1 s/);
     assert.is((await rejection(c.login('alice', PASSWORD))).code, 'E_LOCKED', 'even the right password waits');
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await sleep(700);
     const ok = await c.login('alice', PASSWORD);
     assert.is(ok.user, 'alice');
   } finally {
@@ -216,7 +216,7 @@ test('a client shown a different server key refuses to continue', async () => {
     assert.ok(err.message.includes(trust[0].fingerprint), 'names the recorded key');
     assert.ok(err.message.includes(impostor.server.keys.fingerprint), 'names the presented key');
     assert.match(err.message, /--server-fingerprint/);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     assert.is(again.state, 'disconnected', 'no reconnect loop');
     // the user re-pins explicitly
     const pinned = client(port, store, { expectedFingerprint: impostor.server.keys.fingerprint });

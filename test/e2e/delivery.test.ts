@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ParleyError } from '../../src/protocol/errors.ts';
-import { client, PASSWORD, record, registered, rejection, startServer, tempDir, waitFor } from './helpers.ts';
+import { client, PASSWORD, record, registered, rejection, sleep, startServer, tempDir, waitFor } from './helpers.ts';
 
 test('messages to an offline user are stored, then delivered in order with their timestamps at login', async () => {
   const { port, stop } = await startServer();
@@ -35,7 +35,7 @@ test('messages to an offline user are stored, then delivered in order with their
     const again = record(third, 'message');
     await third.connect();
     await third.login('bob', PASSWORD);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     assert.is(again.length, 0);
     third.close();
   } finally {
@@ -63,7 +63,7 @@ test('a recipient that never acknowledges: the message falls back to the mailbox
     const inbox = record(back, 'message');
     await back.connect();
     await back.login('bob', PASSWORD);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     assert.equal(inbox.length, 0, 'the restarted client remembers it has seen it');
     back.close();
   } finally {
@@ -174,7 +174,7 @@ test('history pages backwards; edit and delete reach online and offline recipien
     // the client's own copy followed along, for reading offline
     let local = await back.data!.recent('alice', 2);
     for (let tries = 0; !local[0].deleted && tries < 100; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
       local = await back.data!.recent('alice', 2);
     }
     assert.is(local[0].deleted, true);

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Community, GroupInfo, GroupMember } from '../../src/protocol/messages.ts';
-import { client, PASSWORD, record, registered, rejection, startServer, tempDir, waitFor, type TestServer } from './helpers.ts';
+import { client, PASSWORD, record, registered, rejection, sleep, startServer, tempDir, type TestServer, waitFor } from './helpers.ts';
 
 let served: TestServer;
 test.before(async () => {
@@ -111,7 +111,7 @@ test('blocking: no private messages, no presence; group messages hidden by the c
     assert.not.ok(who.users.some((u) => u.user === 'b-dora'), 'who blocks you is not listed to you');
     const presence = record(mallory, 'presence');
     await dora.request({ type: 'status', status: 'busy' });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     assert.not.ok(presence.some((p) => p.user === 'b-dora'), 'nor are their status changes');
     const listed = await dora.request<{ blocked: string[] }>({ type: 'blocked' });
     assert.equal(listed.blocked, ['b-mallory']);
