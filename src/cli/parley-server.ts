@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => stop('SIGHUP')); // the terminal window was closed
+  // `kill -USR2 PID`: one JSON line on stdout, whatever the log level (bench/ reads it).
+  process.on('SIGUSR2', () => process.stdout.write(`stats ${JSON.stringify(server.stats())}\n`));
 }
 
 await main();

@@ -5,6 +5,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { ensureServerKeys, type ServerKeyPair } from '../crypto/keys.ts';
 import { importUnwrapKey } from '../crypto/handshake.ts';
 import { ParleyError } from '../protocol/errors.ts';
@@ -23,6 +24,22 @@ export const PID_FILE = 'server.pid';
 /** Refused connections are logged one in full, then summed up at most this often. */
 const REFUSAL_LOG_MS = 5000;
 
+/** Sampling period of the event-loop delay histogram that stats() reads. */
+const LOOP_DELAY_RESOLUTION_MS = 5;
+
+export interface ServerStats {
+  connections: number;
+  online: number;
+  /** bytes */
+  rss: number;
+  heapUsed: number;
+  external: number;
+  /** user + system CPU time of the process so far */
+  cpuMicros: number;
+  /** delay percentiles (ms) since the previous stats(); null on the first call */
+  eventLoopDelayMs: { samples: number; p50: number; p99: number; max: number } | null;
+}
+
 export interface StartOptions {
   log?: Logger;
   /** An in-memory store instead of files (tests). */
@@ -40,6 +57,8 @@ export class ParleyServer {
   private readonly refusals = new RefusalLog(REFUSAL_LOG_MS);
   readonly connectionLimiter: ConnectionLimiter;
   readonly messageLimiter: MessageLimiter | null;
+  /** Event-loop delay since the last stats() call; made by the first call, so it costs nothing until asked. */
+  private loopDelay: IntervalHistogram | null = null;
 
   private constructor(
     private readonly server: Server,
@@ -131,6 +150,35 @@ export class ParleyServer {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /**
+   * What an operator (or bench/) asks of a running server: connections, memory, and the event
+   * loop's delay since the previous call (the first call starts measuring, so its delay is empty).
+   * parley-server prints it on SIGUSR2.
+   */
+  stats(): ServerStats {
+    const memory = process.memoryUsage();
+    const histogram = this.loopDelay;
+    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+    const loop = histogram && histogram.count > 0
+      ? { samples: histogram.count, p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) }
+      : null;
+    if (histogram) histogram.reset();
+    else {
+      this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+      this.loopDelay.enable();
+    }
+    const cpu = process.cpuUsage();
+    return {
+      connections: this.connections.size,
+      online: this.hub.onlineCount,
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      external: memory.external,
+      cpuMicros: cpu.user + cpu.system,
+      eventLoopDelayMs: loop,
+    };
   }
 
   /**
@@ -230,6 +278,7 @@ export class ParleyServer {
 
   /** Tells every client the server is going away, writes the store, and closes. */
   async stop(): Promise<void> {
+    this.loopDelay?.disable();
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.trimmer) clearInterval(this.trimmer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -1,0 +1,166 @@
+/**
+ * A light Parley protocol client for load generation, built from the project's own handshake,
+ * channel, frame and record modules (like RawClient in test/e2e/raw-client.ts). It answers pings
+ * and acknowledges every `msg` with one `received` per socket read, as ParleyClient does once
+ * per pass, but keeps nothing on disk and skips zod, so that one generator core can drive
+ * thousands of them.
+ */
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Channel } from '../../src/crypto/channel.ts';
+import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
+import { packJson, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
+
+export type Json = Record<string, any>;
+
+/** Where a client reports the messages it receives (msgId, text, time of the socket read). */
+export interface Sink {
+  delivered(msgId: string, text: string, at: number): void;
+}
+
+export interface LightClientOptions {
+  host?: string;
+  port: number;
+  /** source address, e.g. 127.0.0.2, to open more than 64k connections to one server port */
+  localAddress?: string;
+  /** ms a request may wait for its reply */
+  requestLimitMs?: number;
+}
+
+export class LightClient {
+  private readonly socket: Socket;
+  private readonly decoder: FrameDecoder;
+  private channel: Channel | null = null;
+  private readonly pending = new Map<string, { resolve: (r: Json) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private nextRef = 0;
+  private acks: string[] = [];
+  private receivedAt = 0;
+  private ready!: { resolve: () => void; reject: (e: Error) => void };
+  private readonly requestLimitMs: number;
+  /** Resolves at `welcome`: the handshake is done and requests may go. */
+  readonly opened: Promise<void>;
+  /** Resolves when the socket has closed. */
+  readonly ended: Promise<void>;
+  closed = false;
+  notice: string | null = null;
+  sink: Sink | null = null;
+  /** Messages that arrived with no sink set (stray or duplicate deliveries). */
+  strays = 0;
+
+  constructor(options: LightClientOptions) {
+    this.requestLimitMs = options.requestLimitMs ?? 60_000;
+    this.opened = new Promise((resolve, reject) => (this.ready = { resolve, reject }));
+    this.opened.catch(() => undefined);
+    this.decoder = new FrameDecoder({ maxFrame: 1 << 24, onFrame: (f) => this.onFrame(f), onError: (e) => this.fail(e) });
+    this.socket = connect({ host: options.host ?? '127.0.0.1', port: options.port, noDelay: true, ...(options.localAddress && { localAddress: options.localAddress }) });
+    this.socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
+    this.socket.on('error', (e) => this.fail(e));
+    this.ended = new Promise((resolve) =>
+      this.socket.on('close', () => {
+        this.closed = true;
+        this.fail(new Error(`connection closed${this.notice ? `: ${this.notice}` : ''}`));
+        resolve();
+      }),
+    );
+  }
+
+  private socketOnData(chunk: Buffer): void {
+    this.receivedAt = performance.now();
+    this.decoder.write(chunk);
+    if (this.acks.length > 0) {
+      // One acknowledgement per read, like ParleyClient's one per pass.
+      const ids = this.acks;
+      this.acks = [];
+      for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
+    }
+  }
+
+  private onFrame(payload: Buffer): void {
+    if (this.channel === null) {
+      let hello;
+      try {
+        hello = parseHello(payload);
+      } catch (err) {
+        // A refusal before the handshake comes in clear.
+        const text = payload.toString('utf8').slice(0, 300);
+        this.fail(new Error(text.startsWith('{') ? text : (err as Error).message));
+        return;
+      }
+      const exchange = clientKeyExchange(hello);
+      this.socket.write(encodeFrame(exchange.payload));
+      this.channel = Channel.forClient(exchange.keys);
+      return;
+    }
+    let records;
+    try {
+      records = unpackRecords(this.channel.open(payload));
+    } catch (err) {
+      this.fail(err as Error);
+      this.socket.destroy();
+      return;
+    }
+    for (const record of records) {
+      if (record.kind !== RECORD_JSON) continue;
+      const m = JSON.parse(record.body.toString('utf8')) as Json;
+      switch (m.type) {
+        case 'msg':
+          this.acks.push(m.msgId);
+          if (this.sink) this.sink.delivered(m.msgId, m.text, this.receivedAt);
+          else this.strays++;
+          break;
+        case 'ok':
+        case 'error': {
+          const waiter = this.pending.get(m.ref);
+          if (!waiter) break;
+          this.pending.delete(m.ref);
+          clearTimeout(waiter.timer);
+          if (m.type === 'ok') waiter.resolve(m.result ?? {});
+          else waiter.reject(new Error(`${m.code}: ${m.message}`));
+          break;
+        }
+        case 'welcome':
+          this.ready.resolve();
+          break;
+        case 'ping':
+          this.send({ type: 'pong', ...(m.id !== undefined && { id: m.id }) });
+          break;
+        case 'notice':
+          this.notice = `${m.code} ${m.message}`;
+          break;
+        default:
+          break; // presence, group events: not what is measured
+      }
+    }
+  }
+
+  private fail(err: Error): void {
+    this.ready.reject(err);
+    for (const [ref, waiter] of this.pending) {
+      this.pending.delete(ref);
+      clearTimeout(waiter.timer);
+      waiter.reject(err);
+    }
+  }
+
+  send(message: Json): void {
+    if (this.closed || this.channel === null) return;
+    this.socket.write(encodeFrame(this.channel.seal(packJson([JSON.stringify(message)]))));
+  }
+
+  request(message: Json): Promise<Json> {
+    const id = `r${this.nextRef++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${message.type}: no reply within ${this.requestLimitMs / 1000} s`));
+      }, this.requestLimitMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.send({ ...message, id });
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
