@@ -35,6 +35,7 @@ export class LightClient {
   private readonly pending = new Map<string, { resolve: (r: Json) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextRef = 0;
   private acks: string[] = [];
+  private outbox: string[] = [];
   private receivedAt = 0;
   private ready!: { resolve: () => void; reject: (e: Error) => void };
   private readonly requestLimitMs: number;
@@ -143,9 +144,18 @@ export class LightClient {
     }
   }
 
+  /** Queues a message; what is queued in one event-loop pass leaves in one sealed frame, as ParleyClient sends. */
   send(message: Json): void {
     if (this.closed || this.channel === null) return;
-    this.socket.write(encodeFrame(this.channel.seal(packJson([JSON.stringify(message)]))));
+    if (this.outbox.length === 0) setImmediate(() => this.flush());
+    this.outbox.push(JSON.stringify(message));
+  }
+
+  private flush(): void {
+    const texts = this.outbox;
+    this.outbox = [];
+    if (this.closed || this.channel === null || texts.length === 0) return;
+    this.socket.write(encodeFrame(this.channel.seal(packJson(texts))));
   }
 
   request(message: Json): Promise<Json> {

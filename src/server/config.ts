@@ -35,6 +35,8 @@ export interface ServerConfig {
   historyDays: number;
   /** seconds a live delivery waits for the recipient's acknowledgement before it is stored */
   ackTimeout: number;
+  /** ms between store batches under load: each busy file is written at most 1000/this times a second */
+  flushInterval: number;
   /** seconds without a command before an available user shows as away; 0 = never */
   awayAfter: number;
   /** user commands one user may send in a burst before the rate applies (login, who and the outbox resend at start fit) */
@@ -68,6 +70,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   mailboxCap: 10_000,
   historyDays: 365,
   ackTimeout: 5,
+  flushInterval: 50,
   awayAfter: 300,
   // People type well under one message a second; 5/s leaves room for quick corrections, and a
   // burst of 30 covers a start (login, who, a few history pages) plus a typical outbox resend.
@@ -102,6 +105,7 @@ Options:
   --mailbox-cap N          messages that may wait for one offline user (default ${DEFAULT_CONFIG.mailboxCap})
   --history-days D         days of history kept; 0 = forever (default ${DEFAULT_CONFIG.historyDays})
   --ack-timeout S          wait this long for a recipient's ack before storing (default ${DEFAULT_CONFIG.ackTimeout})
+  --flush-interval MS      under load, write each busy store file at most once per MS (default ${DEFAULT_CONFIG.flushInterval})
   --away-after S           show idle users as away after this long; 0 = never (default ${DEFAULT_CONFIG.awayAfter})
   --rate-burst N           commands a user may send at once (default ${DEFAULT_CONFIG.rateBurst})
   --rate-per-second R      commands a second per user after the burst; 0 = no limit (default ${DEFAULT_CONFIG.ratePerSecond})
@@ -144,6 +148,7 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
         'mailbox-cap': { type: 'string' },
         'history-days': { type: 'string' },
         'ack-timeout': { type: 'string' },
+        'flush-interval': { type: 'string' },
         'away-after': { type: 'string' },
         'rate-burst': { type: 'string' },
         'rate-per-second': { type: 'string' },
@@ -183,6 +188,7 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
       mailboxCap: number('mailbox-cap', str('mailbox-cap'), d.mailboxCap, 1, 10_000_000),
       historyDays: number('history-days', str('history-days'), d.historyDays, 0, 36500),
       ackTimeout: number('ack-timeout', str('ack-timeout'), d.ackTimeout, 0.05, 3600),
+      flushInterval: number('flush-interval', str('flush-interval'), d.flushInterval, 0, 10_000),
       awayAfter: number('away-after', str('away-after'), d.awayAfter, 0, 86400),
       rateBurst: number('rate-burst', str('rate-burst'), d.rateBurst, 1, 1_000_000),
       ratePerSecond: number('rate-per-second', str('rate-per-second'), d.ratePerSecond, 0, 1_000_000),

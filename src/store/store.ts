@@ -5,6 +5,9 @@
  *   a group), one lowdb `Low` per file, so the cost of a write depends on that aggregate only;
  * - `put` marks a document dirty and returns a promise that resolves once the batch holding it
  *   is on disk; dirty documents are written once per batch, not once per change;
+ * - batches never overlap, and start at most once per flush interval: the first change after a
+ *   quiet spell is written in the next event-loop pass, while under load each busy file is
+ *   written at most 1000/interval times a second however many changes it takes (group commit);
  * - every file is written by lowdb's steno writer (temporary file, then rename), so a kill in
  *   the middle of a flush leaves the previous or the next version, never half a file.
  *
@@ -12,6 +15,7 @@
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Low, Memory, type Adapter } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { z } from 'zod';
@@ -48,17 +52,22 @@ export class Store {
   private readonly memoryKeys = new Map<string, Set<string>>(); // memory twin: what exists
   private pending: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** When the last batch started (ms, performance.now()). */
+  private lastBatchAt = -Infinity;
 
   private constructor(
     /** null for the memory twin */
     readonly dir: string | null,
-    private readonly flushDelayMs: number,
+    private readonly flushIntervalMs: number,
   ) {}
 
-  /** A store of JSON files under `dir`. `flushDelayMs` 0 flushes once per event-loop pass. */
-  static async open(dir: string, flushDelayMs = 0): Promise<Store> {
+  /**
+   * A store of JSON files under `dir`. A batch starts at most once per `flushIntervalMs`
+   * (0: once per event-loop pass).
+   */
+  static async open(dir: string, flushIntervalMs = 0): Promise<Store> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    return new Store(dir, flushDelayMs);
+    return new Store(dir, flushIntervalMs);
   }
 
   static memory(): Store {
@@ -204,12 +213,14 @@ export class Store {
       // Batches never overlap: the next one starts when the previous one is on disk.
       this.flushing = this.flushing.then(() => this.writeBatch());
     };
-    if (this.flushDelayMs > 0) setTimeout(run, this.flushDelayMs);
+    const wait = this.lastBatchAt + this.flushIntervalMs - performance.now();
+    if (wait > 0) setTimeout(run, wait);
     else setImmediate(run);
     return promise;
   }
 
   private async writeBatch(): Promise<void> {
+    this.lastBatchAt = performance.now();
     const batch = this.pending;
     this.pending = null;
     const docs = [...this.dirty];

@@ -1,0 +1,163 @@
+/**
+ * Parley against ngircd, side by side (docs/BENCHMARKS.md, "Parley against ngircd").
+ *
+ *   node --import tsx bench/compare.ts                  (make bench-compare; part of make bench)
+ *   node --import tsx bench/compare.ts --only parley    (without ngircd)
+ *   node --import tsx bench/compare.ts --profile DIR    (the Parley server under --cpu-prof, profile kept in DIR)
+ *   node --import tsx bench/compare.ts --workloads relay16,fan1000   (some of: relay16 relay1 fan100 fan1000)
+ *
+ * One load generator (this process) runs the same workloads (bench/lib/workloads.ts) against both
+ * servers, alternating between them round by round so that a slow spell on this noisy machine hits
+ * both alike. Both servers are pinned to core 0 and the generator to core 1 (taskset). The primary
+ * figure is the server's CPU time (utime + stime of all its threads, /proc/PID/stat) per
+ * delivered message: on 2 cores the generator, not the server, is often what limits msgs/s.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ParleyTarget } from './lib/parley-target.ts';
+import { fmt, loadAverage, lpad, machine, median, pad, pin } from './lib/proc.ts';
+import type { BenchPeer, BenchTarget } from './lib/target.ts';
+import { fanout, relay, type WorkloadResult } from './lib/workloads.ts';
+
+const TEXT_BYTES = 100;
+const PAIRS = 100;
+const MEMBERS = 1_000;
+const SMALL_GROUP = 100;
+const ROUNDS = 3;
+const RUN_LIMIT_MS = 600_000;
+
+interface Workload {
+  key: string;
+  title: string;
+  run(target: BenchTarget, peers: BenchPeer[]): Promise<WorkloadResult>;
+}
+
+const pairsOf = (peers: BenchPeer[]) => Array.from({ length: PAIRS }, (_, p): [BenchPeer, BenchPeer] => [peers[1 + 2 * p], peers[2 + 2 * p]]);
+
+const WORKLOADS: Workload[] = [
+  { key: 'relay16', title: `1:1 relay, ${PAIRS} pairs, 16 in flight per pair`, run: (t, peers) => relay(t, pairsOf(peers), 16, 400, TEXT_BYTES) },
+  { key: 'relay1', title: `1:1 relay, ${PAIRS} pairs, 1 in flight per pair`, run: (t, peers) => relay(t, pairsOf(peers), 1, 100, TEXT_BYTES) },
+  { key: 'fan100', title: `fan-out to ${SMALL_GROUP} members, 16 messages in flight`, run: (t, peers) => fanout(t, peers[0], 'small', peers.slice(1, 1 + SMALL_GROUP), 16, 400, TEXT_BYTES) },
+  { key: 'fan1000', title: `fan-out to ${MEMBERS.toLocaleString('en')} members, 16 messages in flight`, run: (t, peers) => fanout(t, peers[0], 'big', peers.slice(1, 1 + MEMBERS), 16, 40, TEXT_BYTES) },
+];
+
+const arg = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+
+async function main(root: string): Promise<void> {
+  const began = performance.now();
+  const only = arg('--only');
+  const chosen = arg('--workloads')?.split(',');
+  if (chosen) WORKLOADS.splice(0, WORKLOADS.length, ...WORKLOADS.filter((w) => chosen.includes(w.key)));
+  const profileDir = arg('--profile');
+  console.log('bench/compare: Parley against ngircd, same generator, same workloads');
+  console.log(`machine: ${machine()}; load average ${loadAverage()} at start`);
+  const names = Array.from({ length: 1 + MEMBERS }, (_, i) => `u${String(i).padStart(4, '0')}`);
+  const targets: BenchTarget[] = [];
+  const peersOf = new Map<BenchTarget, BenchPeer[]>();
+  try {
+    if (only === undefined || only === 'parley') {
+      mkdirs(root, 'parley');
+      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), ...(profileDir && { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }) }, names));
+    }
+    if (only === undefined || only === 'ngircd') {
+      mkdirs(root, 'ngircd');
+      const { startNgircd } = await import('./lib/irc.ts');
+      targets.push(await startNgircd(join(root, 'ngircd')));
+    }
+    for (const target of targets) {
+      const t = performance.now();
+      const peers = await target.connect(names);
+      await target.makeGroup('big', peers[0], peers.slice(1, 1 + MEMBERS));
+      await target.makeGroup('small', peers[0], peers.slice(1, 1 + SMALL_GROUP));
+      peersOf.set(target, peers);
+      console.log(`${target.name}: ${names.length.toLocaleString('en')} connections logged in, groups made, in ${fmt((performance.now() - t) / 1000)} s`);
+    }
+    const pinned = targets.every((t) => pin(t.pid, 0)) && pin(process.pid, 1);
+    console.log(pinned ? 'servers pinned to core 0, generator to core 1 (taskset)' : 'not pinned (no taskset or 1 core): figures are rougher');
+    console.log(`texts of ${TEXT_BYTES} bytes; a message leaves its sender's window when its recipient (every member) has it; ${ROUNDS} rounds, alternating servers\n`);
+
+    // Warm-up (JIT, buffers), then the measured rounds.
+    for (const w of WORKLOADS) for (const target of targets) await w.run(target, peersOf.get(target)!);
+    const results = new Map<string, WorkloadResult[]>();
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const w of WORKLOADS) {
+        for (const target of targets) {
+          const result = await w.run(target, peersOf.get(target)!);
+          const key = `${w.key}/${target.name}`;
+          results.set(key, [...(results.get(key) ?? []), result]);
+          console.log(`  round ${r + 1} ${pad(w.key, 8)} ${pad(target.name, 7)} ${lpad(fmt(result.perSecond, 0), 8)} msg/s  p50 ${lpad(fmt(result.p50, 2), 7)} ms  p99 ${lpad(fmt(result.p99, 2), 7)} ms  server ${lpad(fmt(result.serverUs, 2), 6)} µs/msg  busy ${fmt(result.serverBusy, 2)} / gen ${fmt(result.generatorBusy, 2)}`);
+        }
+      }
+    }
+
+    console.log(`\nmedian of ${ROUNDS} rounds. server CPU = utime+stime of the server process / messages delivered (a fan-out message to N members counts N)`);
+    const header = `${pad('workload', 44)} ${pad('server', 7)} ${lpad('msg/s', 9)} ${lpad('p50 ms', 8)} ${lpad('p99 ms', 8)} ${lpad('server µs/msg', 14)} ${lpad('srv busy', 9)} ${lpad('gen busy', 9)}`;
+    console.log(header);
+    console.log('-'.repeat(header.length));
+    const summary = new Map<string, Record<string, number>>();
+    for (const w of WORKLOADS) {
+      for (const target of targets) {
+        const rounds = results.get(`${w.key}/${target.name}`)!;
+        const m = (k: keyof WorkloadResult) => median(rounds.map((x) => x[k]));
+        const row = { perSecond: m('perSecond'), p50: m('p50'), p99: m('p99'), serverUs: m('serverUs'), serverBusy: m('serverBusy'), generatorBusy: m('generatorBusy') };
+        summary.set(`${w.key}/${target.name}`, row);
+        console.log(`${pad(w.title, 44)} ${pad(target.name, 7)} ${lpad(fmt(row.perSecond, 0), 9)} ${lpad(fmt(row.p50, 2), 8)} ${lpad(fmt(row.p99, 2), 8)} ${lpad(fmt(row.serverUs, 2), 14)} ${lpad(fmt(row.serverBusy, 2), 9)} ${lpad(fmt(row.generatorBusy, 2), 9)}`);
+      }
+      const p = summary.get(`${w.key}/parley`);
+      const n = summary.get(`${w.key}/ngircd`);
+      if (p && n) {
+        console.log(`${pad('', 44)} ${pad('ratio', 7)} ${lpad(`${fmt(p.perSecond / n.perSecond, 2)}x`, 9)} ${lpad(`${fmt(p.p50 / n.p50, 2)}x`, 8)} ${lpad(`${fmt(p.p99 / n.p99, 2)}x`, 8)} ${lpad(`${fmt(p.serverUs / n.serverUs, 2)}x`, 14)}`);
+      }
+    }
+    if (summary.has('relay16/parley') && summary.has('relay16/ngircd')) {
+      const ratio = (key: string, k: string) => summary.get(`${key}/parley`)![k] / summary.get(`${key}/ngircd`)![k];
+      console.log('\ntargets (Parley / ngircd):');
+      const check = (label: string, value: number, limit: number) => console.log(`  ${pad(label, 58)} ${lpad(`${fmt(value, 2)}x`, 7)}  target <= ${fmt(limit, 1)}x  ${value <= limit ? 'met' : 'MISSED'}`);
+      check('server CPU per message, 1:1 with 16 in flight', ratio('relay16', 'serverUs'), 1.0);
+      check(`server CPU per delivery, fan-out to ${SMALL_GROUP}`, ratio('fan100', 'serverUs'), 1.0);
+      check(`server CPU per delivery, fan-out to ${MEMBERS.toLocaleString('en')}`, ratio('fan1000', 'serverUs'), 1.0);
+      check('server CPU per message, 1:1 with 1 in flight', ratio('relay1', 'serverUs'), 1.5);
+      for (const w of WORKLOADS) check(`p99 latency, ${w.title}`, ratio(w.key, 'p99'), 2.0);
+    }
+    const strays = targets.map((t) => `${t.name} ${t.strays()}`).join(', ');
+    console.log(`\nmessages that arrived twice or outside a round: ${strays}; load average ${loadAverage()} at the end; run took ${fmt((performance.now() - began) / 1000, 0)} s`);
+  } finally {
+    for (const target of targets) await target.stop().catch(() => undefined);
+  }
+}
+
+function mkdirs(root: string, name: string): void {
+  rmSync(join(root, name), { recursive: true, force: true });
+}
+
+const root = mkdtempSync(join(tmpdir(), 'parley-bench-compare-'));
+const cleanup = () => rmSync(root, { recursive: true, force: true });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping`);
+    cleanup();
+    process.exit(130);
+  });
+}
+setTimeout(() => {
+  console.error(`\nbench/compare: not finished within ${RUN_LIMIT_MS / 1000} s; stopping`);
+  cleanup();
+  process.exit(1);
+}, RUN_LIMIT_MS).unref();
+
+main(root).then(
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  (err: unknown) => {
+    console.error(err);
+    cleanup();
+    process.exit(1);
+  },
+);

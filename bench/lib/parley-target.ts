@@ -1,0 +1,86 @@
+/** Parley as a BenchTarget: the real server in a child process, light protocol clients as peers. */
+import { LightClient } from './light-client.ts';
+import { createAccounts, PASSWORD, ParleyServerChild, type ServerChildOptions } from './parley-server.ts';
+import type { BenchPeer, BenchTarget, DeliverySink } from './target.ts';
+
+/** Connections set up at once (each: handshake and login). */
+const SETUP_BATCH = 200;
+
+class ParleyPeer implements BenchPeer {
+  sink: DeliverySink | null = null;
+  strays = 0;
+  private nextId = 0;
+
+  constructor(
+    readonly name: string,
+    readonly client: LightClient,
+  ) {
+    client.sink = {
+      delivered: (_msgId, text, at) => {
+        if (this.sink) this.sink(text, at);
+        else this.strays++;
+      },
+    };
+  }
+
+  // Requests carry an id, as ParleyClient's do, so the server does its whole job: the `ok` reply too.
+  sendPrivate(to: string, text: string): void {
+    this.client.send({ type: 'send', id: `s${this.nextId++}`, to, msgId: text.slice(0, text.indexOf(' ')), text });
+  }
+
+  sendGroup(group: string, text: string): void {
+    this.client.send({ type: 'group_send', id: `s${this.nextId++}`, group, msgId: text.slice(0, text.indexOf(' ')), text });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+export class ParleyTarget implements BenchTarget {
+  readonly name = 'parley';
+  private readonly peers: ParleyPeer[] = [];
+
+  private constructor(readonly server: ParleyServerChild) {}
+
+  get pid(): number {
+    return this.server.pid;
+  }
+
+  /** Registers `users` (cheap scrypt, straight into the store) and starts the server. */
+  static async start(options: ServerChildOptions, users: string[]): Promise<ParleyTarget> {
+    await createAccounts(options.root, users);
+    return new ParleyTarget(await ParleyServerChild.start(options));
+  }
+
+  async connect(names: string[]): Promise<BenchPeer[]> {
+    const out: ParleyPeer[] = [];
+    for (let i = 0; i < names.length; i += SETUP_BATCH) {
+      const batch = names.slice(i, i + SETUP_BATCH).map(async (name) => {
+        const client = new LightClient({ port: this.server.port });
+        await client.opened;
+        await client.request({ type: 'login', user: name, password: PASSWORD });
+        return new ParleyPeer(name, client);
+      });
+      for (const peer of await Promise.all(batch)) out.push(peer);
+    }
+    this.peers.push(...out);
+    return out;
+  }
+
+  async makeGroup(group: string, owner: BenchPeer, members: BenchPeer[]): Promise<void> {
+    await (owner as ParleyPeer).client.request({ type: 'group_create', name: group, visibility: 'open' });
+    for (let i = 0; i < members.length; i += SETUP_BATCH) {
+      await Promise.all(members.slice(i, i + SETUP_BATCH).map((m) => (m as ParleyPeer).client.request({ type: 'group_join', name: group })));
+    }
+  }
+
+  strays(): number {
+    return this.peers.reduce((sum, p) => sum + p.strays, 0);
+  }
+
+  async stop(): Promise<void> {
+    for (const peer of this.peers) peer.close();
+    await this.server.stop();
+  }
+}
