@@ -80,7 +80,10 @@ async function main(): Promise<number> {
       return 0;
   }
   const options = { maxLoginFailures: DEFAULT_CONFIG.maxLoginFailures, blockDurationMs: 0, tokenTtlMs: 0 };
-  const store = await Store.open(storeDir);
+  // A running server owns the store's journal: replaying (and so deleting) it here would lose
+  // its appends at a later crash. Accounts are never journaled, so `users` reads them all anyway.
+  const pid = serverRunning(storeDir);
+  const store = await Store.open(storeDir, { replay: pid === null });
   const accounts = await Accounts.load(store, options);
   if (command === 'users') {
     const now = Date.now();
@@ -100,7 +103,6 @@ async function main(): Promise<number> {
     process.stderr.write(`parley-admin: ${command} needs a USER\n`);
     return 2;
   }
-  const pid = serverRunning(storeDir);
   if (pid !== null) {
     process.stderr.write(`parley-admin: a server (pid ${pid}) is using ${storeDir}; stop it first, or it would overwrite this change\n`);
     return 1;

@@ -80,7 +80,7 @@ export class ParleyServer {
     const keys = ensureServerKeys(config.keysDir);
     if (keys.created) log.info(`created server key pair in ${config.keysDir}/ (fingerprint ${keys.fingerprint})`);
     const unwrapKey = await importUnwrapKey(keys.privatePem);
-    const store = options.memoryStore ? Store.memory() : await Store.open(config.storeDir, config.flushInterval);
+    const store = options.memoryStore ? Store.memory() : await Store.open(config.storeDir, { flushIntervalMs: config.flushInterval });
     const accounts = await Accounts.load(store, {
       maxLoginFailures: config.maxLoginFailures,
       blockDurationMs: config.blockDuration * 1000,

@@ -92,7 +92,7 @@ export class SegmentedLog<E> {
     const index = Math.floor(seq / SEGMENT);
     if (index !== this.tail.index) this.tail = { index, items: [] };
     this.tail.items.push({ seq, entry });
-    return { seq, written: this.store.put(this.collection, segmentKey(index), this.tail.items) };
+    return { seq, written: this.store.append(this.collection, segmentKey(index), this.tail.items) };
   }
 
   /** Up to `limit` entries with seq >= `from`, oldest first. */

@@ -1,5 +1,6 @@
 /**
- * Storage on lowdb, sharded and batched (docs/ARCHITECTURE.md, "Storage"):
+ * Storage on lowdb, sharded and batched, with a write-ahead journal for log appends
+ * (docs/ARCHITECTURE.md, "Storage"):
  *
  * - one small JSON file per aggregate (`<dir>/<collection>/<key>.json`: an account, a mailbox,
  *   a group), one lowdb `Low` per file, so the cost of a write depends on that aggregate only;
@@ -9,11 +10,23 @@
  *   quiet spell is written in the next event-loop pass, while under load each busy file is
  *   written at most 1000/interval times a second however many changes it takes (group commit);
  * - every file is written by lowdb's steno writer (temporary file, then rename), so a kill in
- *   the middle of a flush leaves the previous or the next version, never half a file.
+ *   the middle of a flush leaves the previous or the next version, never half a file;
+ * - `append` (log segments: an array document whose last element was just added) does not
+ *   rewrite the document: it adds one JSON line `{"c","k","i"}` to the batch's journal write,
+ *   a single append to `<dir>/journal/<n>.jsonl` for the whole batch, and keeps the document
+ *   in memory as "lazy" (journaled, not yet written; never evicted);
+ * - a checkpoint (when the journal is `checkpointMs` old or past 8 MiB, and at `flush`) starts
+ *   the next journal, writes every lazy document as a normal file, and only then deletes the
+ *   old journals; `remove` of a journaled document adds a tombstone line first;
+ * - `Store.open` replays leftover journals (a killed process) into the documents before it
+ *   resolves: appends are applied only past the document's last seq, so replay is idempotent;
+ * - nothing is fsynced (files, renames, journal): this is safe against a killed process, not
+ *   against a power cut.
  *
- * `Store.memory()` is the twin used by tests: same code, lowdb's Memory adapter.
+ * `Store.memory()` is the twin used by tests: same code, lowdb's Memory adapter (`append` is a
+ * `put` there).
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Low, Memory, type Adapter } from 'lowdb';
@@ -45,33 +58,94 @@ interface Doc {
   removed: boolean;
 }
 
+export interface StoreOptions {
+  /** A batch starts at most once per this many ms (0: once per event-loop pass). */
+  flushIntervalMs?: number;
+  /** The journal is checkpointed once it is this old (ms). */
+  checkpointMs?: number;
+  /**
+   * false: leave a leftover journal alone, for a look at the store while a server owns it
+   * (parley-admin users): what it journaled is then not seen, and such a store is for reading
+   * only. Default true.
+   */
+  replay?: boolean;
+}
+
+/** An item of an appended-to document: log entries carry their seq. */
+export interface Seqd {
+  seq: number;
+}
+
+/** A journal is also checkpointed once it grows past this. */
+const JOURNAL_MAX_BYTES = 8 * 1024 * 1024;
+const JOURNAL_DIR = 'journal';
+const JOURNAL_FILE = /^(\d+)\.jsonl$/;
+
+/** One journal line: an appended item, a tombstone, or a whole document (a put after a tombstone). */
+type JournalLine = { c: string; k: string } & ({ i: Seqd } | { removed: true } | { d: Seqd[] });
+
+function parseJournalLine(text: string): JournalLine {
+  const line = JSON.parse(text) as Record<string, unknown>;
+  if (typeof line !== 'object' || line === null || typeof line.c !== 'string' || typeof line.k !== 'string') throw new Error('not a journal line');
+  const isItem = (v: unknown) => typeof v === 'object' && v !== null && typeof (v as Seqd).seq === 'number';
+  if ('i' in line ? !isItem(line.i) : 'd' in line ? !Array.isArray(line.d) : line.removed !== true) throw new Error('not a journal line');
+  return line as JournalLine;
+}
+
+/** Seq of a document's last element (documents that are not logs count as empty). */
+function lastSeq(items: Seqd[]): number {
+  const last = items.at(-1);
+  return typeof last?.seq === 'number' ? last.seq : -Infinity;
+}
+
 export class Store {
   private readonly docs = new Map<string, Doc>();
   private readonly dirty = new Set<Doc>();
+  /** Journaled (appended to) but not written since: written at the next checkpoint. */
+  private readonly lazy = new Set<Doc>();
   private readonly madeDirs = new Set<string>();
   private readonly memoryKeys = new Map<string, Set<string>>(); // memory twin: what exists
   private pending: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   private flushing: Promise<void> = Promise.resolve();
   /** When the last batch started (ms, performance.now()). */
   private lastBatchAt = -Infinity;
+  /** Journal lines for the next batch, with the documents and collections they touch. */
+  private lines: string[] = [];
+  private lineIds = new Set<string>();
+  private lineTombstones = new Set<string>();
+  private lineCollections = new Set<string>();
+  /** The journal new lines go to (opened by the first batch that has lines). */
+  private journal: { n: number; handle: FileHandle | null; openedAt: number; bytes: number } | null = null;
+  /** Journals that take no more lines, deleted once a checkpoint has written their documents. */
+  private retired: Array<{ n: number; handle: FileHandle | null }> = [];
+  private nextJournal = 0;
+  /** Documents with lines (tombstones) in journals not yet deleted: id -> newest such journal. */
+  private readonly journaledIn = new Map<string, number>();
+  private readonly tombstonedIn = new Map<string, number>();
+  private checkpointWanted = false;
+  private checkpointTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     /** null for the memory twin */
     readonly dir: string | null,
     private readonly flushIntervalMs: number,
+    private readonly checkpointMs: number,
   ) {}
 
   /**
    * A store of JSON files under `dir`. A batch starts at most once per `flushIntervalMs`
-   * (0: once per event-loop pass).
+   * (0: once per event-loop pass); the journal is checkpointed every `checkpointMs` (2000).
+   * Journals a killed process left are replayed before this resolves.
    */
-  static async open(dir: string, flushIntervalMs = 0): Promise<Store> {
+  static async open(dir: string, options: StoreOptions = {}): Promise<Store> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    return new Store(dir, flushIntervalMs);
+    const store = new Store(dir, options.flushIntervalMs ?? 0, options.checkpointMs ?? 2000);
+    if (options.replay !== false) await store.replay();
+    return store;
   }
 
   static memory(): Store {
-    return new Store(null, 0);
+    return new Store(null, 0, 0);
   }
 
   private path(collection: string, key: string): string {
@@ -118,7 +192,7 @@ export class Store {
     return parsed.data;
   }
 
-  /** Keys of the documents in `collection`. */
+  /** Keys of the documents in `collection` (journaled ones not yet written included). */
   async keys(collection: string): Promise<string[]> {
     checkCollection(collection);
     if (this.dir === null) return [...(this.memoryKeys.get(collection) ?? [])];
@@ -126,10 +200,12 @@ export class Store {
     try {
       names = await readdir(join(this.dir, collection));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      names = [];
     }
-    return names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5));
+    const keys = new Set(names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5)));
+    for (const doc of this.lazy) if (doc.collection === collection) keys.add(doc.key);
+    return [...keys];
   }
 
   /** The cached document for a write, created (unread: a write replaces it whole) if new. */
@@ -148,6 +224,7 @@ export class Store {
     const doc = this.docForWrite(collection, key);
     doc.low.data = data;
     doc.removed = false;
+    this.lazy.delete(doc); // written whole; its journal lines are older (replay skips them by seq)
     this.dirty.add(doc);
     if (this.dir === null) {
       let keys = this.memoryKeys.get(collection);
@@ -157,24 +234,55 @@ export class Store {
     return this.schedule();
   }
 
+  /**
+   * The array document (collection, key) is now `items`, whose last element was just appended
+   * (and has the greatest seq). Only that element goes to disk, as a journal line; the document
+   * itself is written at the next checkpoint. Resolves when the batch holding the line is on disk.
+   */
+  append<T extends Seqd>(collection: string, key: string, items: T[]): Promise<void> {
+    const last = items.at(-1);
+    if (this.dir === null || last === undefined) return this.put(collection, key, items);
+    const doc = this.docForWrite(collection, key);
+    doc.low.data = items;
+    doc.removed = false;
+    // A document already due to be written whole in this batch needs no line.
+    if (!this.dirty.has(doc)) {
+      this.addLine({ c: collection, k: key, i: last });
+      this.lazy.add(doc);
+    }
+    return this.schedule();
+  }
+
+  private addLine(line: JournalLine): void {
+    const id = `${line.c}/${line.k}`;
+    this.lines.push(JSON.stringify(line));
+    this.lineIds.add(id);
+    if ('removed' in line) this.lineTombstones.add(id);
+    this.lineCollections.add(line.c);
+  }
+
   /** Deletes a document. Resolves when the batch holding the deletion is on disk. */
   remove(collection: string, key: string): Promise<void> {
     const doc = this.docForWrite(collection, key);
     doc.low.data = null;
     doc.removed = true;
+    this.lazy.delete(doc);
     this.dirty.add(doc);
     this.memoryKeys.get(collection)?.delete(key);
+    // Lines in a journal still on disk must not bring it back at a replay.
+    const id = `${collection}/${key}`;
+    if (this.lineIds.has(id) || this.journaledIn.has(id)) this.addLine({ c: collection, k: key, removed: true });
     return this.schedule();
   }
 
   /**
    * Forgets the cached copy of a clean document, so that large collections read piece by piece
-   * (old mailbox segments) do not stay in memory. A dirty document stays until it is written.
+   * (old mailbox segments) do not stay in memory. A dirty or lazy document stays until written.
    */
   evict(collection: string, key: string): void {
     const id = `${collection}/${key}`;
     const doc = this.docs.get(id);
-    if (doc && !this.dirty.has(doc) && this.dir !== null) this.docs.delete(id);
+    if (doc && !this.dirty.has(doc) && !this.lazy.has(doc) && this.dir !== null) this.docs.delete(id);
   }
 
   /** Names of the sub-collections of `collection` (e.g. the users under `mailbox`). */
@@ -219,26 +327,138 @@ export class Store {
     return promise;
   }
 
+  private async mkdirFor(collection: string): Promise<void> {
+    const dir = join(this.dir!, collection);
+    if (!this.madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      this.madeDirs.add(dir);
+    }
+  }
+
+  private journalPath(n: number): string {
+    return join(this.dir!, JOURNAL_DIR, `${n}.jsonl`);
+  }
+
+  /** Whether anything is journaled and not yet checkpointed. */
+  private journaling(): boolean {
+    return this.journal !== null || this.retired.length > 0 || this.lazy.size > 0;
+  }
+
+  /** An idle store still checkpoints: a timer asks for a batch (unref'd: it keeps nothing alive). */
+  private armCheckpointTimer(): void {
+    if (this.checkpointTimer) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = null;
+      if (!this.journaling()) return;
+      this.checkpointWanted = true;
+      void this.schedule();
+    }, this.checkpointMs);
+    this.checkpointTimer.unref();
+  }
+
   private async writeBatch(): Promise<void> {
     this.lastBatchAt = performance.now();
     const batch = this.pending;
     this.pending = null;
     const docs = [...this.dirty];
     this.dirty.clear();
-    try {
-      if (this.dir !== null) {
-        for (const doc of docs) {
-          const dir = join(this.dir, doc.collection);
-          if (!this.madeDirs.has(dir)) {
-            await mkdir(dir, { recursive: true, mode: 0o700 });
-            this.madeDirs.add(dir);
-          }
-        }
+    if (this.dir === null) {
+      try {
+        await Promise.all(docs.map((doc) => (doc.removed ? this.unlink(doc) : doc.low.write())));
+        batch?.resolve();
+      } catch (err) {
+        batch?.reject(err);
       }
-      await Promise.all(docs.map((doc) => (doc.removed ? this.unlink(doc) : doc.low.write())));
+      return;
+    }
+    // Everything below up to the first await runs synchronously: it takes this batch's share.
+    const lines = this.lines;
+    const ids = this.lineIds;
+    const tombstones = this.lineTombstones;
+    const collections = this.lineCollections;
+    this.lines = [];
+    this.lineIds = new Set();
+    this.lineTombstones = new Set();
+    this.lineCollections = new Set();
+    // A document written whole after a tombstone still on disk goes to the journal whole too,
+    // or a replay would apply the tombstone to it.
+    for (const doc of docs) {
+      const id = `${doc.collection}/${doc.key}`;
+      if (!doc.removed && (tombstones.has(id) || this.tombstonedIn.has(id))) {
+        lines.push(JSON.stringify({ c: doc.collection, k: doc.key, d: doc.low.data }));
+        ids.add(id);
+      }
+    }
+    const journal = this.journal;
+    const checkpoint =
+      this.checkpointWanted || (journal !== null && (performance.now() - journal.openedAt >= this.checkpointMs || journal.bytes >= JOURNAL_MAX_BYTES));
+    this.checkpointWanted = false;
+    if (lines.length > 0) {
+      this.journal ??= { n: this.nextJournal++, handle: null, openedAt: performance.now(), bytes: 0 };
+      for (const id of ids) this.journaledIn.set(id, this.journal.n);
+      for (const id of tombstones) this.tombstonedIn.set(id, this.journal.n);
+    }
+    const current = this.journal;
+    // A checkpoint writes every lazy document, so every journal can go afterwards, the current
+    // one included: this batch's own lines are about documents this batch writes or deletes.
+    let lazy: Doc[] = [];
+    let retiring: Array<{ n: number; handle: FileHandle | null }> = [];
+    if (checkpoint) {
+      retiring = current ? [...this.retired, current] : this.retired;
+      this.retired = [];
+      this.journal = null;
+      lazy = [...this.lazy];
+      this.lazy.clear();
+      if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+      this.checkpointTimer = null;
+    }
+    try {
+      if (lines.length > 0) await this.writeJournal(current!, lines.join('\n') + '\n');
+      for (const old of retiring) {
+        await old.handle?.close();
+        old.handle = null;
+      }
+      for (const doc of [...docs, ...lazy]) await this.mkdirFor(doc.collection);
+      for (const collection of collections) await this.mkdirFor(collection); // collections() lists them
+      await Promise.all([...docs.map((doc) => (doc.removed ? this.unlink(doc) : doc.low.write())), ...lazy.map((doc) => doc.low.write())]);
+      if (checkpoint) await this.deleteJournals(retiring.map((j) => j.n));
       batch?.resolve();
     } catch (err) {
+      // What was not checkpointed waits for the next checkpoint.
+      for (const doc of lazy) if (!this.dirty.has(doc) && !doc.removed && this.docs.get(`${doc.collection}/${doc.key}`) === doc) this.lazy.add(doc);
+      this.retired.unshift(...retiring);
+      if (this.journaling()) this.armCheckpointTimer();
       batch?.reject(err);
+    }
+  }
+
+  /** Appends a batch's lines with one write; a failed write retires the journal (it may end torn). */
+  private async writeJournal(journal: { n: number; handle: FileHandle | null; bytes: number }, text: string): Promise<void> {
+    try {
+      if (journal.handle === null) {
+        await mkdir(join(this.dir!, JOURNAL_DIR), { recursive: true, mode: 0o700 });
+        journal.handle = await open(this.journalPath(journal.n), 'a', 0o600);
+        if (this.journal === journal) this.armCheckpointTimer(); // not one a checkpoint is retiring
+      }
+      await journal.handle.appendFile(text);
+      journal.bytes += Buffer.byteLength(text);
+    } catch (err) {
+      if (this.journal === journal) {
+        this.journal = null;
+        this.retired.push(journal);
+      } // else a checkpoint is retiring it: it goes back to the retired on failure
+      this.checkpointWanted = true;
+      throw err;
+    }
+  }
+
+  /** Deletes checkpointed journals and forgets which documents had lines in them. */
+  private async deleteJournals(numbers: number[]): Promise<void> {
+    if (numbers.length === 0) return;
+    await Promise.all(numbers.map((n) => rm(this.journalPath(n), { force: true })));
+    const newest = Math.max(...numbers);
+    for (const map of [this.journaledIn, this.tombstonedIn]) {
+      for (const [id, n] of map) if (n <= newest) map.delete(id);
     }
   }
 
@@ -249,9 +469,81 @@ export class Store {
     await rm(this.path(doc.collection, doc.key), { force: true });
   }
 
-  /** Writes everything still dirty. */
+  /**
+   * Applies the journals a killed process left to the documents (each written atomically), then
+   * deletes the journals. A torn last line (the kill came mid-write) is ignored; any other line
+   * that does not parse is E_STORE_CORRUPT naming the journal.
+   */
+  private async replay(): Promise<void> {
+    const dir = join(this.dir!, JOURNAL_DIR);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const numbers = names.flatMap((name) => {
+      const m = JOURNAL_FILE.exec(name);
+      return m ? [Number(m[1])] : [];
+    });
+    numbers.sort((a, b) => a - b);
+    if (numbers.length === 0) return;
+    this.nextJournal = numbers.at(-1)! + 1;
+    const docs = new Map<string, { collection: string; key: string; items: Seqd[] | null }>();
+    for (const n of numbers) {
+      const file = this.journalPath(n);
+      const texts = (await readFile(file, 'utf8')).split('\n');
+      if (texts.at(-1) === '') texts.pop();
+      for (let i = 0; i < texts.length; i++) {
+        let line: JournalLine;
+        try {
+          line = parseJournalLine(texts[i]);
+        } catch (err) {
+          if (i === texts.length - 1) break; // torn: the process died mid-write
+          throw new ParleyError('E_STORE_CORRUPT', `store journal ${file} line ${i + 1} is not valid (${(err as Error).message}); restore the store from a backup or move the journal aside`);
+        }
+        let id: string;
+        try {
+          id = `${checkCollection(line.c)}/${checkSegment(line.k)}`;
+        } catch (err) {
+          throw new ParleyError('E_STORE_CORRUPT', `store journal ${file} line ${i + 1}: ${(err as Error).message}`);
+        }
+        let doc = docs.get(id);
+        if (!doc) {
+          const low = new Low<unknown>(this.adapter(line.c, line.k), null);
+          await low.read();
+          if (low.data !== null && !Array.isArray(low.data)) {
+            throw new ParleyError('E_STORE_CORRUPT', `store file ${this.path(line.c, line.k)} is not an array but has journal lines in ${file}`);
+          }
+          doc = { collection: line.c, key: line.k, items: low.data as Seqd[] | null };
+          docs.set(id, doc);
+        }
+        if ('removed' in line) doc.items = null;
+        else if ('d' in line) doc.items = line.d;
+        else {
+          doc.items ??= [];
+          if (line.i.seq > lastSeq(doc.items)) doc.items.push(line.i);
+        }
+      }
+    }
+    await Promise.all(
+      [...docs.values()].map(async ({ collection, key, items }) => {
+        if (items === null) return rm(this.path(collection, key), { force: true });
+        await this.mkdirFor(collection);
+        const low = new Low<unknown>(this.adapter(collection, key), items);
+        await low.write();
+      }),
+    );
+    await this.deleteJournals(numbers);
+  }
+
+  /** Writes everything still dirty, checkpoints the journal (none is left), and waits for both. */
   async flush(): Promise<void> {
-    if (this.pending) await this.pending.promise;
+    if (this.dir !== null && this.journaling()) {
+      this.checkpointWanted = true;
+      await this.schedule();
+    } else if (this.pending) await this.pending.promise;
     await this.flushing;
   }
 }

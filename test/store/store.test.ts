@@ -144,7 +144,7 @@ test('disk: a batch writes each dirty document once, leaving no temporary files'
 
 test('disk: with a flush delay, writes wait for the delay', async () => {
   const dir = freshDir();
-  const store = await Store.open(dir, 30);
+  const store = await Store.open(dir, { flushIntervalMs: 30 });
   const file = join(dir, 'people', 'alice.json');
   const promise = store.put('people', 'alice', alice);
   await new Promise((resolve) => setImmediate(resolve));

@@ -1,0 +1,210 @@
+/**
+ * The store's write-ahead journal for log appends: appends go to `<dir>/journal/<n>.jsonl`, a
+ * checkpoint writes the documents and deletes old journals, and a store opened after a "crash"
+ * (the first store simply abandoned, unflushed) replays what was journaled.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { SEGMENT, SegmentedLog } from '../../src/store/log.ts';
+import { Store } from '../../src/store/store.ts';
+import { rejectsCode } from '../helpers/codes.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'parley-journal-'));
+let n = 0;
+const freshDir = () => join(root, `j${n++}`);
+test.after(() => rmSync(root, { recursive: true, force: true }));
+
+const Entry = z.object({ n: z.number() });
+const Items = z.array(z.object({ seq: z.number(), entry: Entry }));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A long checkpoint interval: an abandoned store must not checkpoint while a test looks. */
+const NO_CHECKPOINT = { checkpointMs: 60_000 };
+
+const journals = (dir: string) => (existsSync(join(dir, 'journal')) ? readdirSync(join(dir, 'journal')).sort() : []);
+const journalLines = (dir: string) =>
+  journals(dir).flatMap((name) =>
+    readFileSync(join(dir, 'journal', name), 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line)),
+  );
+
+test('appends are journaled: one line per append, and the document file is not rewritten', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, NO_CHECKPOINT);
+  await store.put('c', 's0', [{ seq: 0, entry: { n: 0 } }]);
+  const file = join(dir, 'c', 's0.json');
+  const before = { text: readFileSync(file, 'utf8'), mtime: statSync(file).mtimeMs };
+  const items = [{ seq: 0, entry: { n: 0 } }];
+  const writes = [];
+  for (let i = 1; i <= 3; i++) {
+    items.push({ seq: i, entry: { n: i } });
+    writes.push(store.append('c', 's0', items));
+  }
+  assert.is(writes[0], writes[2], 'one batch, one promise');
+  await writes[0];
+  assert.equal(journals(dir), ['0.jsonl']);
+  assert.is((statSync(join(dir, 'journal')).mode & 0o777).toString(8), '700');
+  assert.is((statSync(join(dir, 'journal', '0.jsonl')).mode & 0o777).toString(8), '600');
+  assert.equal(journalLines(dir), [1, 2, 3].map((i) => ({ c: 'c', k: 's0', i: { seq: i, entry: { n: i } } })));
+  assert.is(readFileSync(file, 'utf8'), before.text, 'document not rewritten');
+  assert.is(statSync(file).mtimeMs, before.mtime);
+  // the store itself serves the journaled document, and lists it
+  assert.is((await store.get('c', 's0', Items))?.length, 4);
+  store.evict('c', 's0');
+  assert.is((await store.get('c', 's0', Items))?.length, 4, 'lazy documents are not evicted');
+  await store.append('c', 's1', [{ seq: SEGMENT, entry: { n: SEGMENT } }]);
+  assert.equal((await store.keys('c')).sort(), ['s0', 's1'], 'a journaled document not yet written is listed');
+  assert.not.ok(existsSync(join(dir, 'c', 's1.json')));
+});
+
+test('a crash: a second store sees every awaited append exactly once, and the log goes on', async () => {
+  const dir = freshDir();
+  const first = await Store.open(dir, NO_CHECKPOINT);
+  const log = await SegmentedLog.open(first, 'mailbox/bob', Entry);
+  const total = SEGMENT * 2 + 7;
+  for (let i = 0; i < total; i++) {
+    const { written } = log.append({ n: i });
+    if (i % 10 === 0) await written; // several batches, several lines each
+  }
+  await log.append({ n: total }).written;
+  assert.ok(journals(dir).length > 0);
+  // `first` is abandoned here: never flushed.
+  const second = await Store.open(dir, NO_CHECKPOINT);
+  assert.equal(journals(dir), [], 'replayed, then deleted');
+  assert.equal(await second.collections('mailbox'), ['bob']);
+  const reopened = await SegmentedLog.open(second, 'mailbox/bob', Entry);
+  assert.is(reopened.next, total + 1);
+  const all = await reopened.read(0, 1000);
+  assert.equal(all.map((e) => e.entry.n), Array.from({ length: total + 1 }, (_, i) => i));
+  assert.equal(all.map((e) => e.seq), Array.from({ length: total + 1 }, (_, i) => i));
+  assert.is(reopened.append({ n: -1 }).seq, total + 1);
+  await second.flush();
+  const third = await SegmentedLog.open(await Store.open(dir), 'mailbox/bob', Entry);
+  assert.is(third.next, total + 2);
+});
+
+test('replay is idempotent: items already in the document file are not added again', async () => {
+  const dir = freshDir();
+  const first = await Store.open(dir, NO_CHECKPOINT);
+  const items = [];
+  for (let i = 0; i < 5; i++) {
+    items.push({ seq: i, entry: { n: i } });
+    await first.append('c', 's0', items);
+  }
+  const journal = journals(dir).map((name) => [name, readFileSync(join(dir, 'journal', name), 'utf8')]);
+  await first.flush(); // checkpoint: documents written, journals deleted...
+  assert.equal(journals(dir), []);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'c', 's0.json'), 'utf8')), items);
+  // ...but as if the kill came between the document writes and the journal deletion:
+  for (const [name, text] of journal) writeFileSync(join(dir, 'journal', name), text);
+  // and some lines are older than the document (a put wrote the document whole since)
+  await (await Store.open(dir)).put('c', 's0', [...items, { seq: 5, entry: { n: 5 } }]);
+  for (const [name, text] of journal) writeFileSync(join(dir, 'journal', name), text);
+  const second = await Store.open(dir);
+  assert.equal((await second.get('c', 's0', Items))?.map((item) => item.seq), [0, 1, 2, 3, 4, 5]);
+  assert.equal(journals(dir), []);
+});
+
+test('a tombstone: a segment dropped after its appends is not brought back by a replay', async () => {
+  const dir = freshDir();
+  const first = await Store.open(dir, NO_CHECKPOINT);
+  const log = await SegmentedLog.open(first, 'c', Entry);
+  for (let i = 0; i < SEGMENT + 5; i++) log.append({ n: i });
+  await log.append({ n: SEGMENT + 5 }).written;
+  await log.dropBefore(SEGMENT); // the first segment goes (it only ever was in the journal)
+  assert.ok(journalLines(dir).some((line) => line.k === 's000000000000' && line.removed === true));
+  const second = await Store.open(dir, NO_CHECKPOINT);
+  assert.equal((await second.keys('c')).sort(), ['meta', 's000000000001']);
+  const reopened = await SegmentedLog.open(second, 'c', Entry);
+  assert.is(reopened.first, SEGMENT);
+  assert.equal((await reopened.read(0, 100)).map((e) => e.seq), Array.from({ length: 6 }, (_, i) => SEGMENT + i));
+
+  // dropping everything, then appending again to the same segment: the new entry stays
+  const log2 = await SegmentedLog.open(second, 'd', Entry);
+  for (let i = 0; i < 3; i++) log2.append({ n: i });
+  await log2.dropBefore(3);
+  await log2.append({ n: 3 }).written;
+  const third = await Store.open(dir);
+  const reopened2 = await SegmentedLog.open(third, 'd', Entry);
+  assert.equal((await reopened2.read(0, 10)).map((e) => e.entry.n), [3]);
+  assert.is(reopened2.next, 4);
+});
+
+test('a put after a tombstone is journaled whole, so a replay keeps it', async () => {
+  const dir = freshDir();
+  const first = await Store.open(dir, NO_CHECKPOINT);
+  await first.append('c', 's0', [{ seq: 0, entry: { n: 0 } }]);
+  await first.remove('c', 's0');
+  await first.put('c', 's0', [{ seq: 7, entry: { n: 7 } }]);
+  const second = await Store.open(dir);
+  assert.equal(await second.get('c', 's0', Items), [{ seq: 7, entry: { n: 7 } }]);
+});
+
+test('a torn last line is ignored; a bad line elsewhere is E_STORE_CORRUPT naming the journal', async () => {
+  const dir = freshDir();
+  mkdirSync(join(dir, 'journal'), { recursive: true });
+  const line = (seq: number) => JSON.stringify({ c: 'c', k: 's0', i: { seq, entry: { n: seq } } });
+  writeFileSync(join(dir, 'journal', '3.jsonl'), `${line(0)}\n${line(1)}\n{"c":"c","k":"s0","i":{"se`);
+  const store = await Store.open(dir);
+  assert.equal((await store.get('c', 's0', Items))?.map((item) => item.seq), [0, 1]);
+  assert.equal(journals(dir), []);
+
+  const bad = freshDir();
+  mkdirSync(join(bad, 'journal'), { recursive: true });
+  const file = join(bad, 'journal', '0.jsonl');
+  writeFileSync(file, `${line(0)}\nnot json\n${line(1)}\n`);
+  const e = await rejectsCode(Store.open(bad), 'E_STORE_CORRUPT');
+  assert.match(e.message, file);
+  assert.ok(existsSync(file), 'the journal is kept');
+  assert.not.ok(existsSync(join(bad, 'c', 's0.json')), 'nothing applied');
+
+  const unsafe = freshDir();
+  mkdirSync(join(unsafe, 'journal'), { recursive: true });
+  writeFileSync(join(unsafe, 'journal', '0.jsonl'), `${JSON.stringify({ c: '../x', k: 's0', i: { seq: 0 } })}\n${line(0)}\n`);
+  const u = await rejectsCode(Store.open(unsafe), 'E_STORE_CORRUPT');
+  assert.match(u.message, 'unsafe');
+  assert.not.ok(existsSync(join(unsafe, '..', 'x')));
+});
+
+test('checkpoints: lazy documents reach their files and old journals go; flush leaves no journal', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, { checkpointMs: 30 });
+  const log = await SegmentedLog.open(store, 'c', Entry);
+  await log.append({ n: 0 }).written;
+  assert.equal(journals(dir), ['0.jsonl']);
+  const file = join(dir, 'c', 's000000000000.json');
+  assert.not.ok(existsSync(file));
+  for (let i = 1; i < 20; i++) {
+    await log.append({ n: i }).written;
+    await sleep(5);
+  }
+  // over 100 ms of appends with a 30 ms interval: checkpoints happened on the way
+  assert.not.ok(journals(dir).includes('0.jsonl'), 'the first journal is gone');
+  assert.ok(JSON.parse(readFileSync(file, 'utf8')).length >= 2, 'the document was written');
+  await sleep(80); // an idle store checkpoints too
+  assert.equal(journals(dir), []);
+  assert.is(JSON.parse(readFileSync(file, 'utf8')).length, 20);
+  log.append({ n: 20 });
+  log.append({ n: 21 });
+  assert.ok(journals(dir).length <= 1);
+  await store.flush();
+  assert.equal(journals(dir), []);
+  assert.equal(JSON.parse(readFileSync(file, 'utf8')).map((e: { seq: number }) => e.seq), Array.from({ length: 22 }, (_, i) => i));
+  // a new store reads the same without any journal
+  const reopened = await SegmentedLog.open(await Store.open(dir), 'c', Entry);
+  assert.is(reopened.next, 22);
+});
+
+test('the memory twin: append is a put', async () => {
+  const store = Store.memory();
+  await store.append('c', 's0', [{ seq: 0 }]);
+  assert.equal(await store.get('c', 's0', z.array(z.object({ seq: z.number() }))), [{ seq: 0 }]);
+  await store.flush();
+});
+
+test.run();
