@@ -12,11 +12,12 @@
  * figure is the server's CPU time (utime + stime of all its threads, /proc/PID/stat) per
  * delivered message: on 2 cores the generator, not the server, is often what limits msgs/s.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ParleyTarget } from './lib/parley-target.ts';
+import { profileTop } from './lib/profile.ts';
 import { fmt, loadAverage, lpad, machine, median, pad, pin } from './lib/proc.ts';
 import type { BenchPeer, BenchTarget } from './lib/target.ts';
 import { fanout, relay, type WorkloadResult } from './lib/workloads.ts';
@@ -103,7 +104,7 @@ async function main(root: string): Promise<void> {
     for (const w of WORKLOADS) {
       for (const target of targets) {
         const rounds = results.get(`${w.key}/${target.name}`)!;
-        const m = (k: keyof WorkloadResult) => median(rounds.map((x) => x[k]));
+        const m = (k: Exclude<keyof WorkloadResult, 'window'>) => median(rounds.map((x) => x[k]));
         const row = { perSecond: m('perSecond'), p50: m('p50'), p99: m('p99'), serverUs: m('serverUs'), serverBusy: m('serverBusy'), generatorBusy: m('generatorBusy') };
         summary.set(`${w.key}/${target.name}`, row);
         console.log(`${pad(w.title, 44)} ${pad(target.name, 7)} ${lpad(fmt(row.perSecond, 0), 9)} ${lpad(fmt(row.p50, 2), 8)} ${lpad(fmt(row.p99, 2), 8)} ${lpad(fmt(row.serverUs, 2), 14)} ${lpad(fmt(row.serverBusy, 2), 9)} ${lpad(fmt(row.generatorBusy, 2), 9)}`);
@@ -123,6 +124,16 @@ async function main(root: string): Promise<void> {
       check(`server CPU per delivery, fan-out to ${MEMBERS.toLocaleString('en')}`, ratio('fan1000', 'serverUs'), 1.0);
       check('server CPU per message, 1:1 with 1 in flight', ratio('relay1', 'serverUs'), 1.5);
       for (const w of WORKLOADS) check(`p99 latency, ${w.title}`, ratio(w.key, 'p99'), 2.0);
+    }
+    if (profileDir) {
+      const parley = targets.find((t) => t.name === 'parley');
+      await parley?.stop();
+      const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profileDir, f));
+      // The biggest profile is the server's main thread (tsx's loader thread writes a small one).
+      const main = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+      const windows: Array<[number, number]> = [...results].filter(([key]) => key.endsWith('/parley')).flatMap(([, rounds]) => rounds.map((r) => r.window));
+      console.log(`\nParley server CPU profile (${main}), measured rounds only:`);
+      for (const line of main ? profileTop(main, windows, 40) : ['(no profile written)']) console.log(line);
     }
     const strays = targets.map((t) => `${t.name} ${t.strays()}`).join(', ');
     console.log(`\nmessages that arrived twice or outside a round: ${strays}; load average ${loadAverage()} at the end; run took ${fmt((performance.now() - began) / 1000, 0)} s`);

@@ -1,8 +1,7 @@
 /**
  * A light Parley protocol client for load generation, built from the project's own handshake,
  * channel, frame and record modules (like RawClient in test/e2e/raw-client.ts). It answers pings
- * and acknowledges every `msg` with one `received` per socket read, as ParleyClient does once
- * per pass, but keeps nothing on disk and skips zod, so that one generator core can drive
+ * and acknowledges every `msg`, pacing its `received` messages as ParleyClient does, but keeps nothing on disk and skips zod, so that one generator core can drive
  * thousands of them.
  */
 import { connect, type Socket } from 'node:net';
@@ -10,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Channel } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
+import { ACK_INTERVAL_MS } from '../../src/protocol/messages.ts';
 import { packJson, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
 
 export type Json = Record<string, any>;
@@ -35,6 +35,8 @@ export class LightClient {
   private readonly pending = new Map<string, { resolve: (r: Json) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextRef = 0;
   private acks: string[] = [];
+  private ackTimer: NodeJS.Timeout | null = null;
+  private lastAckAt = -Infinity;
   private outbox: string[] = [];
   private receivedAt = 0;
   private ready!: { resolve: () => void; reject: (e: Error) => void };
@@ -69,12 +71,19 @@ export class LightClient {
   private socketOnData(chunk: Buffer): void {
     this.receivedAt = performance.now();
     this.decoder.write(chunk);
-    if (this.acks.length > 0) {
-      // One acknowledgement per read, like ParleyClient's one per pass.
-      const ids = this.acks;
-      this.acks = [];
-      for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
-    }
+    if (this.acks.length === 0 || this.ackTimer !== null) return;
+    // Paced like ParleyClient's: at once after a quiet spell, else when ACK_INTERVAL_MS is up.
+    const wait = this.lastAckAt + ACK_INTERVAL_MS - performance.now();
+    if (wait <= 0) this.sendAcks();
+    else this.ackTimer = setTimeout(() => this.sendAcks(), wait);
+  }
+
+  private sendAcks(): void {
+    this.ackTimer = null;
+    this.lastAckAt = performance.now();
+    const ids = this.acks;
+    this.acks = [];
+    for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
   }
 
   private onFrame(payload: Buffer): void {
@@ -171,6 +180,7 @@ export class LightClient {
   }
 
   close(): void {
+    if (this.ackTimer !== null) clearTimeout(this.ackTimer);
     this.socket.destroy();
   }
 }

@@ -4,7 +4,7 @@
  * A message leaves its sender's window when its recipient (every member, for a group) has it.
  */
 import { performance } from 'node:perf_hooks';
-import { cpuMicros, percentile, sleep } from './proc.ts';
+import { cpuMicros, monotonicMicros, percentile, sleep } from './proc.ts';
 import type { BenchPeer, BenchTarget } from './target.ts';
 
 export interface WorkloadResult {
@@ -21,6 +21,8 @@ export interface WorkloadResult {
   /** CPU seconds per wall second while the workload ran (1 = one core) */
   serverBusy: number;
   generatorBusy: number;
+  /** CLOCK_MONOTONIC µs bounds of the workload, to cut a server --cpu-prof profile to it */
+  window: [number, number];
 }
 
 let roundNumber = 0;
@@ -45,6 +47,7 @@ function startMeasure(target: BenchTarget): Measure {
   const cpu0 = cpuMicros(target.pid);
   const gen0 = process.cpuUsage();
   const wall0 = performance.now();
+  const from = monotonicMicros();
   return {
     async finish(messages, deliveries, latencies, firstAt, lastAt) {
       // The server reads the last acknowledgements after the last delivery: let it, before reading its CPU time.
@@ -65,6 +68,7 @@ function startMeasure(target: BenchTarget): Measure {
         serverUs: serverCpu / deliveries,
         serverBusy: serverCpu / 1e6 / wall,
         generatorBusy: (gen.user + gen.system) / 1e6 / wall,
+        window: [from, monotonicMicros()],
       };
     },
   };

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Channel } from '../crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../crypto/handshake.ts';
@@ -15,6 +16,7 @@ import { KnownServers, type TrustDecision } from '../crypto/known-servers.ts';
 import { isErrorCode, ParleyError, toParleyError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder, MAX_FRAME_LIMIT } from '../protocol/frame.ts';
 import {
+  ACK_INTERVAL_MS,
   normalizeUsername,
   parseServerMessage,
   type ClientRequest,
@@ -118,6 +120,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private readonly inFlight = new Set<string>();
   /** Delivery ids to acknowledge, sent together once per event-loop pass. */
   private acks: string[] = [];
+  /** performance.now() of the last `received` sent */
+  private lastAckAt = -Infinity;
   /** The user's local data (outbox, seen ids, history); opened at login. */
   data: LocalData | null = null;
   private dataUser: string | null = null;
@@ -485,14 +489,21 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Queues an acknowledgement; all of one pass go in one `received` message. */
+  /**
+   * Queues an acknowledgement. They leave in one `received` message, in this pass if none left in
+   * the last ACK_INTERVAL_MS, else when that interval is up (docs/PROTOCOL.md, `received`).
+   */
   private acknowledge(id: string): void {
     if (this.acks.length === 0) {
-      setImmediate(() => {
+      const send = () => {
         const ids = this.acks;
         this.acks = [];
+        this.lastAckAt = performance.now();
         for (let i = 0; i < ids.length; i += 4096) this.queue({ type: 'received', ids: ids.slice(i, i + 4096) });
-      });
+      };
+      const wait = this.lastAckAt + ACK_INTERVAL_MS - performance.now();
+      if (wait > 0) setTimeout(send, wait);
+      else setImmediate(send);
     }
     this.acks.push(id);
   }

@@ -9,7 +9,8 @@
  *   time; acknowledged entries are dropped. Whatever is unacknowledged when the session ends is
  *   sent again at the next login, and clients drop duplicates by id.
  */
-import { ParleyError } from '../protocol/errors.ts';
+import { performance } from 'node:perf_hooks';
+import type { ParleyError } from '../protocol/errors.ts';
 import type { DeliveryStatus } from '../protocol/messages.ts';
 import type { SegmentedLog } from '../store/log.ts';
 import type { Logger } from './log.ts';
@@ -27,17 +28,25 @@ const DRAIN_BATCH = 256;
  */
 const DRAIN_BYTES = 2 * 1024 * 1024;
 
+/**
+ * One message sent live and not yet acknowledged. Kept small and free of timers and promises:
+ * a fan-out to 1,000 members with 16 messages in flight holds 16,000 of these, and per-delivery
+ * timers and closures were most of the server's garbage (docs/BENCHMARKS.md).
+ */
 interface LiveDelivery {
-  entry: MailboxEntry;
-  json: string;
-  resolve: (status: DeliveryStatus) => void;
-  reject: (err: ParleyError) => void;
-  timer: NodeJS.Timeout;
+  /** the message as sent; a fan-out's recipients share one object */
+  message: Record<string, unknown>;
+  /** performance.now() when it was queued, for the ack timeout */
+  sentAt: number;
+  /** told the outcome when someone waits for it (a 1:1 send); null for fan-outs */
+  settle: ((status: DeliveryStatus, err?: ParleyError) => void) | null;
 }
 
 /** What is in flight to one session. */
 interface SessionDeliveries {
+  session: Session;
   user: string;
+  /** ackId → delivery, oldest first (Map keeps insertion order, which the ack-timeout sweep relies on) */
   live: Map<string, LiveDelivery>;
   /** ackId → mailbox seq of entries sent by the drain and not yet acknowledged */
   drained: Map<string, { seq: number; bytes: number }>;
@@ -49,6 +58,9 @@ interface SessionDeliveries {
 
 export class Delivery {
   private readonly sessions = new Map<Session, SessionDeliveries>();
+  /** Sessions with live deliveries waiting for an acknowledgement. */
+  private readonly waiting = new Set<SessionDeliveries>();
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly mailboxes: Mailboxes,
@@ -61,7 +73,7 @@ export class Delivery {
   private state(session: Session, user: string): SessionDeliveries {
     let state = this.sessions.get(session);
     if (!state) {
-      state = { user, live: new Map(), drained: new Map(), drainedBytes: 0, nextSeq: 0, pumping: false, mailbox: null };
+      state = { session, user, live: new Map(), drained: new Map(), drainedBytes: 0, nextSeq: 0, pumping: false, mailbox: null };
       this.sessions.set(session, state);
     }
     return state;
@@ -72,21 +84,65 @@ export class Delivery {
    * rejects with E_MAILBOX_FULL when it can be neither.
    */
   deliver(user: string, ackId: string, message: Record<string, unknown>, serialized?: string): Promise<DeliveryStatus> {
-    const entry: MailboxEntry = { ackId, message };
+    return new Promise((resolve, reject) => {
+      const stored = this.send(user, ackId, message, serialized ?? JSON.stringify(message), (status, err) => (err ? reject(err) : resolve(status)));
+      stored?.then(resolve, reject);
+    });
+  }
+
+  /**
+   * A fan-out's delivery to one member: nobody waits for the acknowledgement. Returns the mailbox
+   * write when `user` is offline (or still draining), else null; a live delivery that later falls
+   * back to the mailbox is logged if it cannot be stored.
+   */
+  fanOut(user: string, ackId: string, message: Record<string, unknown>, json: string): Promise<DeliveryStatus> | null {
+    return this.send(user, ackId, message, json, null);
+  }
+
+  /** Sends live (returns null) or stores (returns the mailbox write). */
+  private send(user: string, ackId: string, message: Record<string, unknown>, json: string, settle: LiveDelivery['settle']): Promise<DeliveryStatus> | null {
     const recipient = this.online.get(user);
-    if (!recipient) return this.store(user, entry);
+    if (!recipient) return this.store(user, { ackId, message });
     const state = this.state(recipient, user);
     // While older messages still drain from the mailbox, newer ones queue behind them, so that
     // the recipient sees everything in order (an edit never arrives before its message).
-    if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, entry);
-    // A fan-out serialises once and hands the same text to every recipient.
-    const json = serialized ?? JSON.stringify(message);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fallBack(recipient, ackId), this.ackTimeoutMs);
-      timer.unref();
-      state.live.set(ackId, { entry, json, resolve, reject, timer });
-      recipient.sendSerialized(json);
-    });
+    if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, { ackId, message });
+    state.live.set(ackId, { message, sentAt: performance.now(), settle });
+    this.waiting.add(state);
+    if (this.sweeper === null) {
+      this.sweeper = setInterval(() => this.sweepAcks(), Math.max(10, Math.min(1000, this.ackTimeoutMs / 4)));
+      this.sweeper.unref();
+    }
+    recipient.sendSerialized(json);
+    return null;
+  }
+
+  /** Live deliveries past the ack timeout go to the mailbox; the sweeper stops when none wait. */
+  private sweepAcks(): void {
+    const cutoff = performance.now() - this.ackTimeoutMs;
+    for (const state of this.waiting) {
+      for (const [ackId, pending] of state.live) {
+        if (pending.sentAt > cutoff) break; // oldest first: the rest are younger
+        state.live.delete(ackId);
+        this.fallBack(state.user, ackId, pending);
+      }
+      if (state.live.size === 0) this.waiting.delete(state);
+    }
+    if (this.waiting.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+  }
+
+  /** A live delivery that was not acknowledged goes to the mailbox. */
+  private fallBack(user: string, ackId: string, pending: LiveDelivery): void {
+    this.store(user, { ackId, message: pending.message }).then(
+      (status) => pending.settle?.(status),
+      (err: ParleyError) => {
+        if (pending.settle) pending.settle('stored', err);
+        else this.log.warn(`message ${ackId} for ${user} not stored: ${err.message}`);
+      },
+    );
   }
 
   private async store(user: string, entry: MailboxEntry): Promise<DeliveryStatus> {
@@ -95,16 +151,6 @@ export class Delivery {
     const session = this.online.get(user);
     if (session) void this.pump(session);
     return 'stored';
-  }
-
-  /** A live delivery that was not acknowledged goes to the mailbox. */
-  private fallBack(session: Session, ackId: string): void {
-    const state = this.sessions.get(session);
-    const pending = state?.live.get(ackId);
-    if (!state || !pending) return;
-    state.live.delete(ackId);
-    clearTimeout(pending.timer);
-    this.store(state.user, pending.entry).then(pending.resolve, (err: ParleyError) => pending.reject(err));
   }
 
   /** The recipient's client acknowledged these ids. */
@@ -116,8 +162,7 @@ export class Delivery {
       const live = state.live.get(id);
       if (live) {
         state.live.delete(id);
-        clearTimeout(live.timer);
-        live.resolve('delivered');
+        live.settle?.('delivered');
       }
       const drained = state.drained.get(id);
       if (drained) {
@@ -184,10 +229,9 @@ export class Delivery {
     const state = this.sessions.get(session);
     if (!state) return;
     this.sessions.delete(session);
-    for (const [ackId, pending] of state.live) {
-      clearTimeout(pending.timer);
-      state.live.delete(ackId);
-      this.store(state.user, pending.entry).then(pending.resolve, (err: ParleyError) => pending.reject(err));
-    }
+    this.waiting.delete(state);
+    const live = [...state.live];
+    state.live.clear();
+    for (const [ackId, pending] of live) this.fallBack(state.user, ackId, pending);
   }
 }

@@ -23,17 +23,32 @@ const DUPLICATE_WINDOW = 1024;
 /** Ids recorded lately, checked before the disk: two copies of one message may arrive together. */
 const RECENT_IDS = 8192;
 
+const NOT_DUPLICATE = { duplicate: false } as const;
+const DUPLICATE = { duplicate: true } as const;
+
 export class Histories {
   private readonly open = new Map<string, Promise<SegmentedLog<HistoryRecord>>>();
+  /** The logs that have finished opening, so that an append needs no await (the hot path). */
+  private readonly ready = new Map<string, SegmentedLog<HistoryRecord>>();
+  /**
+   * `conversation/msgId` recorded lately: a set, and a ring of the same ids to forget the oldest.
+   * (Deleting a Set's first entry over and over makes finding the next first entry slower and
+   * slower, as the deleted slots pile up in front of it.)
+   */
   private readonly recent = new Set<string>();
+  private readonly recentRing: string[] = new Array<string>(RECENT_IDS);
+  private recentNext = 0;
 
   constructor(private readonly store: Store) {}
 
   /** Remembers `conversation/msgId`; false when it is already remembered. */
   private remember(id: string): boolean {
     if (this.recent.has(id)) return false;
+    const oldest = this.recentRing[this.recentNext];
+    if (oldest !== undefined) this.recent.delete(oldest);
+    this.recentRing[this.recentNext] = id;
+    this.recentNext = (this.recentNext + 1) % RECENT_IDS;
     this.recent.add(id);
-    if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value!);
     return true;
   }
 
@@ -42,7 +57,10 @@ export class Histories {
     if (!log) {
       log = SegmentedLog.open(this.store, conversation, HistoryRecord);
       this.open.set(conversation, log);
-      log.catch(() => this.open.delete(conversation));
+      log.then(
+        (opened) => this.ready.set(conversation, opened),
+        () => this.open.delete(conversation),
+      );
     }
     return log;
   }
@@ -51,19 +69,27 @@ export class Histories {
    * Records a message; resolves once it is on disk. With `checkDuplicate`, a msgId already
    * recorded is not added twice.
    */
-  async append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<{ duplicate: boolean }> {
+  append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<{ duplicate: boolean }> {
     const id = `${conversation}/${record.msgId}`;
-    if (!this.remember(id)) return { duplicate: true };
-    try {
-      const log = await this.get(conversation);
-      // After a restart the recent ids are gone: look in the log itself.
-      if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return { duplicate: true };
-      await log.append(record).written;
-      return { duplicate: false };
-    } catch (err) {
+    if (!this.remember(id)) return Promise.resolve(DUPLICATE);
+    const log = this.ready.get(conversation);
+    const written =
+      log !== undefined && !checkDuplicate
+        ? log.append(record).written.then(() => NOT_DUPLICATE)
+        : this.appendSlowly(conversation, record, checkDuplicate);
+    return written.catch((err: unknown) => {
       this.recent.delete(id); // not recorded: a resend must be able to try again
       throw err;
-    }
+    });
+  }
+
+  /** append, when the log still has to be opened or a resend has to be looked for on disk. */
+  private async appendSlowly(conversation: string, record: HistoryRecord, checkDuplicate: boolean): Promise<{ duplicate: boolean }> {
+    const log = await this.get(conversation);
+    // After a restart the recent ids are gone: look in the log itself.
+    if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return DUPLICATE;
+    await log.append(record).written;
+    return NOT_DUPLICATE;
   }
 
   find(conversation: string, msgId: string): Promise<LogEntry<HistoryRecord> | undefined> {

@@ -366,7 +366,7 @@ export class Hub {
     } else if (peer.startsWith('#')) {
       const json = JSON.stringify(update);
       for (const member of this.groups.get(peer).memberSet) {
-        if (member !== user) this.delivery.deliver(member, update.updId, update, json).catch(() => undefined);
+        if (member !== user) this.delivery.fanOut(member, update.updId, update, json)?.catch(() => undefined);
       }
     } else {
       // Like the message itself, the change reaches an offline recipient at their next login.
@@ -448,9 +448,10 @@ export class Hub {
     let recipients = 0;
     for (const member of group.memberSet) {
       if (member === from) continue;
-      const delivery = this.delivery.deliver(member, msg.msgId, msg, json);
       if (this.online.has(member)) recipients++;
-      else stored.push(delivery);
+      const delivery = this.delivery.fanOut(member, msg.msgId, msg, json);
+      if (delivery === null) continue;
+      if (!this.online.has(member)) stored.push(delivery);
       delivery.catch((err) => this.log.warn(`#${group.name} message for ${member} not stored: ${(err as Error).message}`));
     }
     this.log.info(`conn#${session.id} msg ${from} → #${group.name} (${recipients} online, ${stored.length} offline) ${Buffer.byteLength(message.text)} B`);
