@@ -63,7 +63,8 @@ async function main(root: string): Promise<void> {
   try {
     if (only === undefined || only === 'parley') {
       mkdirs(root, 'parley');
-      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), ...(profileDir && { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }) }, names));
+      const nodeFlags = [...(arg('--node-flags')?.split(' ').filter(Boolean) ?? []), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags }, names));
     }
     if (only === undefined || only === 'ngircd') {
       mkdirs(root, 'ngircd');

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Channel } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
-import { ACK_INTERVAL_MS } from '../../src/protocol/messages.ts';
+import { ACK_INTERVAL_MS, ACK_PROMPTLY } from '../../src/protocol/messages.ts';
 import { packJson, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
 
 export type Json = Record<string, any>;
@@ -71,11 +71,13 @@ export class LightClient {
   private socketOnData(chunk: Buffer): void {
     this.receivedAt = performance.now();
     this.decoder.write(chunk);
-    if (this.acks.length === 0 || this.ackTimer !== null) return;
-    // Paced like ParleyClient's: at once after a quiet spell, else when ACK_INTERVAL_MS is up.
-    const wait = this.lastAckAt + ACK_INTERVAL_MS - performance.now();
-    if (wait <= 0) this.sendAcks();
-    else this.ackTimer = setTimeout(() => this.sendAcks(), wait);
+    if (this.acks.length === 0) return;
+    // Paced like ParleyClient's: at once after a quiet spell or with many waiting, else when ACK_INTERVAL_MS is up.
+    const wait = this.acks.length >= ACK_PROMPTLY ? 0 : this.lastAckAt + ACK_INTERVAL_MS - performance.now();
+    if (wait <= 0) {
+      if (this.ackTimer !== null) clearTimeout(this.ackTimer);
+      this.sendAcks();
+    } else if (this.ackTimer === null) this.ackTimer = setTimeout(() => this.sendAcks(), wait);
   }
 
   private sendAcks(): void {
@@ -164,7 +166,7 @@ export class LightClient {
     const texts = this.outbox;
     this.outbox = [];
     if (this.closed || this.channel === null || texts.length === 0) return;
-    this.socket.write(encodeFrame(this.channel.seal(packJson(texts))));
+    this.socket.write(this.channel.sealFrame(packJson(texts)));
   }
 
   request(message: Json): Promise<Json> {

@@ -17,6 +17,7 @@ import { isErrorCode, ParleyError, toParleyError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder, MAX_FRAME_LIMIT } from '../protocol/frame.ts';
 import {
   ACK_INTERVAL_MS,
+  ACK_PROMPTLY,
   normalizeUsername,
   parseServerMessage,
   type ClientRequest,
@@ -120,8 +121,10 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private readonly inFlight = new Set<string>();
   /** Delivery ids to acknowledge, sent together once per event-loop pass. */
   private acks: string[] = [];
-  /** performance.now() of the last `received` sent */
+  /** performance.now() of the last `received` sent, and the send waiting to go */
   private lastAckAt = -Infinity;
+  private ackSoon: NodeJS.Immediate | null = null;
+  private ackLater: NodeJS.Timeout | null = null;
   /** The user's local data (outbox, seen ids, history); opened at login. */
   data: LocalData | null = null;
   private dataUser: string | null = null;
@@ -490,22 +493,28 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Queues an acknowledgement. They leave in one `received` message, in this pass if none left in
-   * the last ACK_INTERVAL_MS, else when that interval is up (docs/PROTOCOL.md, `received`).
+   * Queues an acknowledgement. They leave in one `received` message: in this pass if none left in
+   * the last ACK_INTERVAL_MS or ACK_PROMPTLY are waiting (a mailbox drain), else when the interval
+   * is up (docs/PROTOCOL.md, `received`).
    */
   private acknowledge(id: string): void {
-    if (this.acks.length === 0) {
-      const send = () => {
-        const ids = this.acks;
-        this.acks = [];
-        this.lastAckAt = performance.now();
-        for (let i = 0; i < ids.length; i += 4096) this.queue({ type: 'received', ids: ids.slice(i, i + 4096) });
-      };
-      const wait = this.lastAckAt + ACK_INTERVAL_MS - performance.now();
-      if (wait > 0) setTimeout(send, wait);
-      else setImmediate(send);
-    }
     this.acks.push(id);
+    if (this.ackSoon !== null) return;
+    if (this.ackLater !== null) {
+      if (this.acks.length < ACK_PROMPTLY) return;
+      clearTimeout(this.ackLater);
+      this.ackLater = null;
+    }
+    const send = () => {
+      this.ackSoon = this.ackLater = null;
+      const ids = this.acks;
+      this.acks = [];
+      this.lastAckAt = performance.now();
+      for (let i = 0; i < ids.length; i += 4096) this.queue({ type: 'received', ids: ids.slice(i, i + 4096) });
+    };
+    const wait = this.acks.length >= ACK_PROMPTLY ? 0 : this.lastAckAt + ACK_INTERVAL_MS - performance.now();
+    if (wait > 0) this.ackLater = setTimeout(send, wait);
+    else this.ackSoon = setImmediate(send);
   }
 
   private startPings(): void {
@@ -542,7 +551,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       const batch = this.outbox;
       this.outbox = [];
       for (const plaintext of packJsonBatches(batch, this.serverMaxFrame - TAG_BYTES)) {
-        this.socket.write(encodeFrame(this.channel.seal(plaintext)));
+        this.socket.write(this.channel.sealFrame(plaintext));
       }
     });
   }

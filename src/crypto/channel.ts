@@ -5,6 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
 import { ParleyError } from '../protocol/errors.ts';
+import { FRAME_HEADER_BYTES } from '../protocol/frame.ts';
 
 export const KEY_BYTES = 32;
 export const SECRET_BYTES = 32;
@@ -34,6 +35,9 @@ export function counterNonce(counter: bigint): Buffer {
 /** One side of a channel: seals what it sends, opens what it receives, each with its own counter. */
 export class Channel {
   private sendCounter = 0n;
+  /** GCM nonces, rewritten for each frame: 4 zero bytes, then the counter (see counterNonce) */
+  private readonly nonce = Buffer.alloc(NONCE_BYTES);
+  private readonly receiveNonce = Buffer.alloc(NONCE_BYTES);
   private receiveCounter = 0n;
 
   constructor(
@@ -51,10 +55,29 @@ export class Channel {
 
   /** Encrypts one frame payload: ciphertext followed by the 16-byte tag. */
   seal(plaintext: Uint8Array): Buffer {
-    const cipher = createCipheriv('aes-256-gcm', this.sendKey, counterNonce(this.sendCounter++));
+    return this.sealInto(plaintext, 0);
+  }
+
+  /**
+   * Encrypts a payload into a whole frame (4-byte length, ciphertext, tag), in one buffer: the
+   * send path's one allocation and copy instead of two (seal, then encodeFrame).
+   */
+  sealFrame(plaintext: Uint8Array): Buffer {
+    const frame = this.sealInto(plaintext, FRAME_HEADER_BYTES);
+    frame.writeUInt32BE(frame.length - FRAME_HEADER_BYTES, 0);
+    return frame;
+  }
+
+  private sealInto(plaintext: Uint8Array, offset: number): Buffer {
+    this.nonce.writeBigUInt64BE(this.sendCounter++, 4); // the cipher copies the nonce at creation
+    const cipher = createCipheriv('aes-256-gcm', this.sendKey, this.nonce);
     const head = cipher.update(plaintext);
     const tail = cipher.final();
-    return Buffer.concat([head, tail, cipher.getAuthTag()]);
+    const out = Buffer.allocUnsafe(offset + head.length + tail.length + TAG_BYTES);
+    head.copy(out, offset);
+    tail.copy(out, offset + head.length);
+    cipher.getAuthTag().copy(out, offset + head.length + tail.length);
+    return out;
   }
 
   /** Decrypts one frame payload; any failure is fatal for the connection (E_DECRYPT). */
@@ -62,7 +85,8 @@ export class Channel {
     if (sealed.length < TAG_BYTES) {
       throw new ParleyError('E_DECRYPT', 'sealed frame shorter than its tag', { fatal: true });
     }
-    const decipher = createDecipheriv('aes-256-gcm', this.receiveKey, counterNonce(this.receiveCounter));
+    this.receiveNonce.writeBigUInt64BE(this.receiveCounter, 4);
+    const decipher = createDecipheriv('aes-256-gcm', this.receiveKey, this.receiveNonce);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
     try {

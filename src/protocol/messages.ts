@@ -25,6 +25,8 @@ export const TEXT_MAX = 8000;
  * decrypt per interval, not one per message; it stays far below the server's ack timeout.
  */
 export const ACK_INTERVAL_MS = 50;
+/** ...unless this many are waiting (a mailbox drain sends a window of 1,024): then at once. */
+export const ACK_PROMPTLY = 256;
 
 /** Lower-cases a typed name; validity is checked separately so errors can say what is wrong. */
 export function normalizeUsername(name: string): string {

@@ -311,7 +311,7 @@ export class ServerConnection implements Session {
     const queued = this.outbox;
     this.outbox = [];
     for (const plaintext of packJsonBatches(queued, this.ctx.maxFrame - TAG_BYTES)) {
-      this.socket.write(encodeFrame(this.channel!.seal(plaintext)));
+      this.socket.write(this.channel!.sealFrame(plaintext));
     }
     this.checkBacklog();
   }

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { Channel, counterNonce, deriveKeys, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from '../../src/crypto/channel.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
+import { FrameDecoder } from '../../src/protocol/frame.ts';
 
 function throwsDecrypt(fn: () => unknown, what: string): void {
   try {
@@ -126,6 +127,21 @@ test('a frame sealed under other keys fails', () => {
   const { server } = pair();
   const stranger = Channel.forClient(deriveKeys(secret, Buffer.alloc(32, 1)));
   throwsDecrypt(() => server.open(stranger.seal(Buffer.from('hi'))), 'other salt');
+});
+
+
+test('sealFrame is a length-prefixed seal: same bytes, same counter sequence', () => {
+  const a = pair();
+  const b = pair();
+  const decoded: Buffer[] = [];
+  const decoder = new FrameDecoder({ onFrame: (payload) => decoded.push(Buffer.from(payload)), onError: (err) => assert.unreachable(err.message) });
+  for (const text of ['first', '', 'third, longer than the others'.repeat(20)]) {
+    const frame = a.server.sealFrame(Buffer.from(text));
+    assert.equal(frame.subarray(4), b.server.seal(Buffer.from(text)), `${text.length} bytes: the payload is what seal gives`);
+    assert.is(frame.readUInt32BE(0), frame.length - 4);
+    decoder.write(frame);
+  }
+  assert.equal(decoded.map((payload) => a.client.open(payload).toString()), ['first', '', 'third, longer than the others'.repeat(20)]);
 });
 
 test.run();
