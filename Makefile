@@ -50,7 +50,7 @@ keys: $(DEPS)
 clean-store:
 	rm -rf store/server store/client
 
-.PHONY: bench bench-store bench-fanout
+.PHONY: bench bench-store bench-fanout bench-connections
 
 bench: bench-store bench-fanout
 
@@ -59,3 +59,6 @@ bench-store: $(DEPS)
 
 bench-fanout: $(DEPS)
 	$(NODE) --import tsx bench/fanout.ts
+
+bench-connections: $(DEPS)
+	$(NODE) --import tsx bench/connections.ts

@@ -28,6 +28,8 @@ export interface ServerChildOptions {
   flags?: string[];
   /** node flags, e.g. --cpu-prof */
   nodeFlags?: string[];
+  /** a command the server is started through, e.g. ['prlimit', '--nofile=70000:70000'] */
+  launcher?: string[];
 }
 
 export class ParleyServerChild {
@@ -43,7 +45,9 @@ export class ParleyServerChild {
 
   static async start(options: ServerChildOptions): Promise<ParleyServerChild> {
     const flags = ['--host', HOST, '--port', '0', '--keys', join(options.root, 'keys'), '--store', join(options.root, 'store'), ...UNLIMITED, ...(options.flags ?? [])];
-    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), join(ROOT, 'bin/parley-server.js'), ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, ...(options.nodeFlags ?? []), join(ROOT, 'bin/parley-server.js'), ...flags];
+    if (options.launcher?.length) argv.unshift(...options.launcher);
+    const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new ParleyServerChild(child, child.pid!);
     running.add(server);
     child.once('exit', () => running.delete(server));
