@@ -90,7 +90,12 @@ export class SegmentedLog<E> {
   append(entry: E): { seq: number; written: Promise<void> } {
     const seq = this.nextSeq++;
     const index = Math.floor(seq / SEGMENT);
-    if (index !== this.tail.index) this.tail = { index, items: [] };
+    if (index !== this.tail.index) {
+      // The full segment is done with: the store forgets it once written (a server's memory must
+      // not grow with every message it ever relayed). Reads load it again from its file.
+      if (this.tail.items.length > 0) this.store.evict(this.collection, segmentKey(this.tail.index));
+      this.tail = { index, items: [] };
+    }
     this.tail.items.push({ seq, entry });
     return { seq, written: this.store.append(this.collection, segmentKey(index), this.tail.items) };
   }

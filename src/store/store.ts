@@ -56,6 +56,8 @@ interface Doc {
   key: string;
   /** removed: the next batch deletes the file instead of writing it */
   removed: boolean;
+  /** evict() was asked while it was dirty or lazy: forget it once it is written */
+  evictWhenWritten?: boolean;
 }
 
 export interface StoreOptions {
@@ -277,12 +279,24 @@ export class Store {
 
   /**
    * Forgets the cached copy of a clean document, so that large collections read piece by piece
-   * (old mailbox segments) do not stay in memory. A dirty or lazy document stays until written.
+   * (old mailbox segments) and full log segments do not stay in memory. A dirty or lazy
+   * document is forgotten once it is written.
    */
   evict(collection: string, key: string): void {
     const id = `${collection}/${key}`;
     const doc = this.docs.get(id);
-    if (doc && !this.dirty.has(doc) && !this.lazy.has(doc) && this.dir !== null) this.docs.delete(id);
+    if (!doc || this.dir === null) return;
+    if (!this.dirty.has(doc) && !this.lazy.has(doc)) this.docs.delete(id);
+    else doc.evictWhenWritten = true;
+  }
+
+  /** Forgets written documents that evict() was asked of while they still had to be written. */
+  private evictWritten(docs: Doc[]): void {
+    for (const doc of docs) {
+      if (!doc.evictWhenWritten || this.dirty.has(doc) || this.lazy.has(doc)) continue;
+      const id = `${doc.collection}/${doc.key}`;
+      if (this.docs.get(id) === doc) this.docs.delete(id);
+    }
   }
 
   /** Names of the sub-collections of `collection` (e.g. the users under `mailbox`). */
@@ -422,6 +436,8 @@ export class Store {
       for (const collection of collections) await this.mkdirFor(collection); // collections() lists them
       await Promise.all([...docs.map((doc) => (doc.removed ? this.unlink(doc) : doc.low.write())), ...lazy.map((doc) => doc.low.write())]);
       if (checkpoint) await this.deleteJournals(retiring.map((j) => j.n));
+      this.evictWritten(docs);
+      this.evictWritten(lazy);
       batch?.resolve();
     } catch (err) {
       // What was not checkpointed waits for the next checkpoint.

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -27,6 +27,21 @@ test('appends get consecutive seqs and read back in order across segments', asyn
   const all = await log.read(0, total + 10);
   assert.equal(all.map((e) => e.entry.n), Array.from({ length: total }, (_, n) => n));
   assert.equal((await log.read(SEGMENT - 1, 3)).map((e) => e.seq), [SEGMENT - 1, SEGMENT, SEGMENT + 1]);
+});
+
+test('a full segment is forgotten once written: a read loads it again from its file', async () => {
+  const store = await tempStore();
+  const log = await SegmentedLog.open(store, 'history/private/a.b', Entry);
+  for (let n = 0; n <= SEGMENT; n++) log.append({ n });
+  await store.flush();
+  // Change the full segment's file behind the store's back: a cached copy would hide this.
+  const file = join(store.dir!, 'history/private/a.b', 's000000000000.json');
+  const items = JSON.parse(readFileSync(file, 'utf8')) as Array<{ seq: number; entry: { n: number } }>;
+  items[0].entry.n = -1;
+  writeFileSync(file, JSON.stringify(items));
+  assert.is((await log.read(0, 1))[0].entry.n, -1);
+  // The tail (still being appended to) stays in memory and keeps its entries.
+  assert.equal((await log.read(SEGMENT, 5)).map((e) => e.entry.n), [SEGMENT]);
 });
 
 test('many appends in one tick all land (none overwrites another)', async () => {
