@@ -47,8 +47,18 @@ export interface HubOptions {
   ackTimeoutMs?: number;
   /** ms without a command after which an available user shows as away; 0 = never */
   awayAfterMs?: number;
+  /** up to this many online, presence goes to everyone online (default PRESENCE_TO_ALL) */
+  presenceToAll?: number;
   now?: () => number;
 }
+
+/**
+ * Up to this many users online, a user's presence goes to everyone online (a class, a lab). Beyond
+ * it, only to those who share a group or a private conversation with them, as IRC scopes it to
+ * channels: to everyone, N users logging in at once (a server restart) would cost N² messages.
+ * `who` always lists everyone.
+ */
+export const PRESENCE_TO_ALL = 500;
 
 /** A fresh id for a server-made delivery (edits and deletions). */
 const newDeliveryId = () => randomBytes(9).toString('base64url');
@@ -63,6 +73,8 @@ export class Hub {
   readonly blocks: Blocks;
   readonly profiles: Profiles;
   private readonly delivery: Delivery;
+  /** Who has had a private conversation with whom since the server started: presence goes to them. */
+  private readonly contacts = new Map<string, Set<string>>();
 
   constructor(
     private readonly accounts: Accounts,
@@ -253,7 +265,25 @@ export class Hub {
       if (presence.text) message.statusText = presence.text;
     }
     const json = JSON.stringify(message);
-    for (const [name, other] of this.online) if (name !== user && !this.blocks.blocks(user, name)) other.sendSerialized(json);
+    for (const name of this.presenceAudience(user)) {
+      if (name !== user && !this.blocks.blocks(user, name)) this.online.get(name)?.sendSerialized(json);
+    }
+  }
+
+  /** Who hears of `user`'s presence: everyone online, or on a big server those close to them (PRESENCE_TO_ALL). */
+  private presenceAudience(user: string): Iterable<string> {
+    if (this.online.size <= (this.options.presenceToAll ?? PRESENCE_TO_ALL)) return this.online.keys();
+    const audience = new Set(this.contacts.get(user));
+    for (const group of this.groups.of(user)) for (const member of group.memberSet) audience.add(member);
+    return audience;
+  }
+
+  private addContact(a: string, b: string): void {
+    for (const [one, other] of [[a, b], [b, a]]) {
+      let set = this.contacts.get(one);
+      if (!set) this.contacts.set(one, (set = new Set()));
+      set.add(other);
+    }
   }
 
   private setPresence(session: Session, user: string, status: Session['presence']['status'], text: string | undefined, autoAway = false): void {
@@ -290,6 +320,7 @@ export class Hub {
   private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>): HandlerResult {
     const to = this.checkRecipient(from, message.to);
     if (this.blocks.blocks(to, from)) throw new ParleyError('E_BLOCKED', 'your message could not be delivered as the recipient has blocked you');
+    this.addContact(from, to);
     const ts = this.now();
     const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'private', from, to, text: message.text, ts };
     const bytes = Buffer.byteLength(message.text);

@@ -24,6 +24,13 @@ export const PID_FILE = 'server.pid';
 /** Refused connections are logged one in full, then summed up at most this often. */
 const REFUSAL_LOG_MS = 5000;
 
+/**
+ * Connections the kernel holds for accept(): Node's default of 511 overflowed when a class's
+ * worth of clients (or 1,000 in bench/connections) reconnected at once after a restart, and each
+ * overflowed one waited for a SYN retry (1 s, then 3 s...). The kernel caps it at somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Sampling period of the event-loop delay histogram that stats() reads. */
 const LOOP_DELAY_RESOLUTION_MS = 5;
 
@@ -132,7 +139,7 @@ export class ParleyServer {
         else if (err.code === 'EACCES') reject(new ParleyError('E_USAGE', `not allowed to listen on ${where}; ports below 1024 need privileges, pick another with --port`));
         else reject(new ParleyError('E_USAGE', `cannot listen on ${where}: ${err.message}`));
       });
-      server.listen(config.port, config.host, () => resolve());
+      server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve());
     });
     server.on('error', (err) => log.error(`listener error: ${err.message}`));
     parley.startSweeper();

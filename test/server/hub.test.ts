@@ -13,13 +13,13 @@ const PASSWORD = 'correct horse battery';
 const IDLE_MS = 30_000;
 const START = 1_700_000_000_000;
 
-async function setup(idleTimeoutMs = IDLE_MS) {
+async function setup(idleTimeoutMs = IDLE_MS, presenceToAll?: number) {
   let t = START;
   const now = () => t;
   const advance = (ms: number) => (t += ms);
   const store = Store.memory();
   const accounts = await Accounts.load(store, { maxLoginFailures: 3, blockDurationMs: 60_000, tokenTtlMs: 86_400_000, scrypt: { N: 1024, r: 8, p: 1 }, now });
-  const hub = new Hub(accounts, createLogger('silent'), { idleTimeoutMs, now, store });
+  const hub = new Hub(accounts, createLogger('silent'), { idleTimeoutMs, now, store, presenceToAll });
   let n = 0;
   const id = () => `r${++n}`;
   const handle = async (session: RecordingSession, message: Record<string, unknown>): Promise<HandlerResult> =>
@@ -111,6 +111,29 @@ test('a second login of the same user replaces the first, without a left/joined 
   await handle(bob, { type: 'send', msgId: msgId(), to: 'alice', text: 'hi' });
   await until(() => second.of('msg').length === 1, 'the msg reaches the new session');
   assert.is(first.of('msg').length, 0);
+});
+
+test('past presenceToAll online, presence goes only to group co-members and private contacts', async () => {
+  const { hub, handle, online } = await setup(IDLE_MS, 2);
+  const bob = await online('bob');
+  const carol = await online('carol');
+  const dave = await online('dave');
+  const erin = await online('erin');
+  const gina = await online('gina'); // keeps the count past the limit as others leave
+  await reply(handle(carol, { type: 'group_create', name: 'lab' }));
+  await reply(handle(dave, { type: 'group_join', name: 'lab' }));
+  await handle(erin, { type: 'send', msgId: msgId(), to: 'bob', text: 'hi' }); // not waiting for bob's ack
+  for (const s of [bob, carol, dave, erin, gina]) s.sent.length = 0;
+  const leftOf = (s: RecordingSession) => s.of('presence').filter((p) => p.event === 'left').map((p) => p.user);
+  hub.detach(dave, 'closed');
+  assert.equal([leftOf(bob), leftOf(carol), leftOf(erin)], [[], ['dave'], []], 'dave: only his group');
+  hub.detach(erin, 'closed');
+  assert.equal([leftOf(bob), leftOf(carol), leftOf(gina)], [['erin'], ['dave'], []], 'erin: only bob, whom she wrote to');
+  // Back within the limit (bob and frank online): everyone again.
+  hub.detach(carol, 'closed');
+  hub.detach(gina, 'closed');
+  await online('frank');
+  assert.equal(bob.of('presence').at(-1), { type: 'presence', user: 'frank', event: 'joined', at: START });
 });
 
 test('detach announces left to everyone else and takes the user offline', async () => {
