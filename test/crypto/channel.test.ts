@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { Channel, counterNonce, deriveKeys, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from '../../src/crypto/channel.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { FrameDecoder } from '../../src/protocol/frame.ts';
@@ -24,6 +24,14 @@ function pair() {
   const keys = deriveKeys(secret, salt);
   return { keys, server: Channel.forServer(keys), client: Channel.forClient(keys) };
 }
+
+test('deriveKeys is HKDF-SHA256 (RFC 5869): the same keys as node:crypto hkdfSync', () => {
+  for (const [s, n] of [[secret, salt], [randomBytes(32), randomBytes(32)]]) {
+    const keys = deriveKeys(s, n);
+    assert.equal(keys.clientToServer, Buffer.from(hkdfSync('sha256', s, n, 'parley/1 c2s', 32)));
+    assert.equal(keys.serverToClient, Buffer.from(hkdfSync('sha256', s, n, 'parley/1 s2c', 32)));
+  }
+});
 
 test('deriveKeys gives two 32-byte keys that differ by direction', () => {
   const keys = deriveKeys(secret, salt);
