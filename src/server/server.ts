@@ -295,6 +295,7 @@ export class ParleyServer {
         c.flush();
       } else c.destroy();
     }
+    await this.accounts.saveTouched();
     await this.store.flush();
     if (this.store.dir !== null) rmSync(join(this.store.dir, PID_FILE), { force: true });
     setTimeout(() => {

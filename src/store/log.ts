@@ -32,6 +32,17 @@ export interface LogEntry<E> {
 
 const segmentKey = (index: number) => `s${String(index).padStart(12, '0')}`;
 
+/**
+ * One segment schema per entry schema, shared by every log of that kind: a zod schema is a few
+ * KB, and a server opens a mailbox log for every user who logs in.
+ */
+const segmentSchemas = new WeakMap<z.ZodType, z.ZodType>();
+function segmentSchemaOf<E>(entrySchema: z.ZodType<E>): z.ZodType<Array<LogEntry<E>>> {
+  let schema = segmentSchemas.get(entrySchema);
+  if (!schema) segmentSchemas.set(entrySchema, (schema = z.array(z.object({ seq: z.number().int(), entry: entrySchema }))));
+  return schema as unknown as z.ZodType<Array<LogEntry<E>>>;
+}
+
 export class SegmentedLog<E> {
   /**
    * The segment appends go to, owned here: the store hands out validated copies, and two
@@ -51,7 +62,7 @@ export class SegmentedLog<E> {
 
   /** Opens (or starts) the log stored under `collection`. */
   static async open<E>(store: Store, collection: string, entrySchema: z.ZodType<E>): Promise<SegmentedLog<E>> {
-    const segmentSchema = z.array(z.object({ seq: z.number().int(), entry: entrySchema })) as unknown as z.ZodType<Array<LogEntry<E>>>;
+    const segmentSchema = segmentSchemaOf(entrySchema);
     const meta = (await store.get(collection, 'meta', Meta)) ?? { first: 0 };
     const segments = (await store.keys(collection)).filter((key) => SEGMENT_KEY.test(key)).sort();
     const newest = segments.at(-1);

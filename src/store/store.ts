@@ -183,7 +183,9 @@ export class Store {
       // Another caller may have loaded it while we awaited the read: keep the first.
       const raced = this.docs.get(id);
       if (raced) doc = raced;
-      else this.docs.set(id, doc);
+      // A missing document is not remembered: every user who ever logged in has an empty
+      // mailbox, and keeping a Low for each would grow the server with its users.
+      else if (doc.low.data !== null) this.docs.set(id, doc);
     }
     if (doc.low.data === null) return undefined;
     const parsed = schema.safeParse(doc.low.data);

@@ -249,6 +249,25 @@ test('touch records when a user was last seen', async () => {
   assert.is(accounts.get('alice')!.lastSeenAt, 12345);
 });
 
+test('last-seen times reach the disk a batch at a time, and all of them at saveTouched', async () => {
+  const dir = join(root, 'touch');
+  const time = clock();
+  const store = await Store.open(dir);
+  const accounts = await Accounts.load(store, options(time.now));
+  const names = Array.from({ length: 70 }, (_, i) => `user${i}`);
+  for (const name of names) await accounts.register(name, PASSWORD);
+  await store.flush();
+  const seenOnDisk = () => names.filter((name) => JSON.parse(readFileSync(join(dir, 'accounts', `${name}.json`), 'utf8')).lastSeenAt === 777).length;
+  for (const name of names) accounts.touch(name, 777);
+  assert.is(seenOnDisk(), 0, 'nothing written in the same pass');
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await store.flush();
+  assert.is(seenOnDisk(), 64, 'one batch of 64 after 100 ms');
+  await accounts.saveTouched();
+  await store.flush();
+  assert.is(seenOnDisk(), 70, 'the rest at saveTouched');
+});
+
 test('accounts survive a restart (Accounts.load on a Store.open directory)', async () => {
   const dir = join(root, 'restart');
   const time = clock();
