@@ -50,15 +50,21 @@ keys: $(DEPS)
 clean-store:
 	rm -rf store/server store/client
 
-.PHONY: bench bench-store bench-fanout bench-connections
+.PHONY: bench bench-compare bench-connections bench-store ngircd
 
-bench: bench-store bench-fanout
+# Benchmarks print figures (docs/BENCHMARKS.md). bench-compare runs Parley and ngircd side by side
+# and installs Debian's ngircd first if it is missing (root, or sudo, and the Debian registry).
+bench: bench-compare bench-connections bench-store
+
+bench-compare: $(DEPS) ngircd
+	$(NODE) --import tsx bench/compare.ts
+
+bench-connections: $(DEPS)
+	$(NODE) --import tsx bench/connections.ts
 
 bench-store: $(DEPS)
 	$(NODE) --import tsx bench/store.ts
 
-bench-fanout: $(DEPS)
-	$(NODE) --import tsx bench/fanout.ts
-
-bench-connections: $(DEPS)
-	$(NODE) --import tsx bench/connections.ts
+ngircd:
+	@command -v ngircd >/dev/null || [ -x /usr/sbin/ngircd ] || { echo "installing ngircd (Debian package) for bench-compare"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y ngircd >/dev/null; }

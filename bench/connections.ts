@@ -21,14 +21,16 @@
  *  3. Event-loop delay of the server during a reconnect storm: the logged-in clients drop at once
  *     and all reconnect + resume at once; stats() just before and right after the last resume.
  *
- * Every login and every logout tells everyone online (presence), so N logins cost N²/2 presence
- * messages, which the server sends and this generator has to read: the 10,000 rounds may not
- * finish. Rounds stop launching clients after --round-limit and the storm is cut off at
- * --storm-limit; the figures then say how many were done, and the rest of the run uses what was.
+ * Presence goes to everyone online only up to PRESENCE_TO_ALL (500) users; past it, to group
+ * co-members and private contacts, which these clients have none of. (Before that rule, N logins
+ * cost N²/2 presence messages and the 10,000 rounds could not finish.) Rounds still stop
+ * launching clients after --round-limit and the storm is cut off at --storm-limit; the figures
+ * then say how many were done, and the rest of the run uses what was.
  *
  * The real server runs in a child process (bin/parley-server.js, no rate or connection limits).
- * After setup it is pinned to core 0 (all its threads, so libuv's pool that runs the RSA
- * unwraps and scrypt too) and this generator to core 1.
+ * After setup it is pinned to core 0 (all its threads, so libuv's pool that runs scrypt and the
+ * store's file writes too; RSA unwraps run on the event loop, 8 per pass) and this generator to
+ * core 1.
  *
  * Client side of the handshake: the project's client wraps the session secret with node-forge,
  * about 1 ms of JavaScript per handshake, which alone would cap one generator core near 1,000
@@ -209,7 +211,7 @@ async function round(server: ParleyServerChild, kind: Kind, names: string[], tok
   const serverAtEnd = cpuMicros(server.pid) - cpu0;
   const gen = process.cpuUsage(gen0);
   const others = machineBusyMicros() - machine0 - serverAtEnd - (gen.user + gen.system);
-  // What the round set off (presence to everyone online) is part of its cost: wait for quiet.
+  // What the round set off (presence, last-seen writes) is part of its cost: wait for quiet.
   await quiet(server);
   const serverCpu = cpuMicros(server.pid) - cpu0;
   return {
@@ -490,14 +492,14 @@ async function main(root: string): Promise<void> {
     if (warm.failures.size || !warm.complete) throw new Error(`warm-up logins failed: ${describeFailures(warm.failures)}`);
     await closeAll(server);
     const pinned = pin(server.pid, 0) && pin(process.pid, 1);
-    const pinning = pinned ? 'server (all threads: main + libuv pool doing RSA and scrypt) pinned to core 0, this generator to core 1 (taskset -a)' : 'not pinned (no taskset or 1 core)';
+    const pinning = pinned ? 'server (all threads: main, and libuv pool doing scrypt and file writes) pinned to core 0, this generator to core 1 (taskset -a)' : 'not pinned (no taskset or 1 core)';
     console.log(`setup: warm-up round of ${count(SMALL)} logins + disconnects in ${fmt((performance.now() - t) / 1000)} s; ${pinning}`);
     const empty = await memory(server);
     console.log(`server with 0 connections after the warm-up: ${describeMemory(empty)}`);
     console.log(
       `\nrounds: at most ${CONCURRENCY} clients outstanding; clients stay connected until the round ends (the server holds N at its end);` +
-        `\nrate = clients completed / wall s; server µs/client = server CPU until it went quiet again (incl. the presence each login` +
-        `\nsends to everyone online) / clients; busy = CPU s per wall s (100% = one core); others = the rest of the machine's` +
+        `\nrate = clients completed / wall s; server µs/client = server CPU until it went quiet again (incl. what each login` +
+        `\nset off: presence, store writes) / clients; busy = CPU s per wall s (100% = one core); others = the rest of the machine's` +
         `\nbusy time meanwhile (other processes; softirq of either side's loopback traffic may land there). Client RSA wrap: ${FORGE_CLIENT ? 'node-forge' : 'node:crypto (see the header)'}.` +
         `\nLogins run scrypt at the bench accounts' N=${BENCH_SCRYPT.N} (the default N=${DEFAULT_SCRYPT.N} costs ${fmt(defaultScryptMs)} ms of pool time per login, see above).\n`,
     );
@@ -519,9 +521,8 @@ async function main(root: string): Promise<void> {
       await closeAll(server);
     }
     let opened: PerConnection | null = null;
-    // BIG: handshakes alone, then logins that stay: the memory figure and the storm. (A bounded
-    // resume round would need the BIG logged-in clients closed first, which costs as much again
-    // in presence; the storm below is BIG resumes.)
+    // BIG: handshakes alone, then logins that stay: the memory figure and the storm (the storm
+    // is BIG resumes).
     for (const kind of ['handshake', 'login'] as const) {
       const r = await round(server, kind, names, tokens, CONCURRENCY);
       printRound(r);
@@ -586,7 +587,7 @@ async function main(root: string): Promise<void> {
     }
     const runGen = process.cpuUsage(run0.gen);
     const runOthers = (machineBusyMicros() - run0.machine - (cpuMicros(server.pid) - run0.server) - (runGen.user + runGen.system)) / 1e3 / (performance.now() - run0.at);
-    // Closing BIG logged-in clients one by one would set off BIG²/2 presence messages: stop the server instead.
+    // The run is over: stop the server rather than close BIG clients one by one.
     unpin(server.pid);
     await server.stop();
     for (const c of live) c.close();
@@ -662,8 +663,7 @@ async function main(root: string): Promise<void> {
 
 /**
  * The memory figure at HUGE connections (resumes, no scrypt), with a server started through
- * prlimit. Presence makes logging in N users cost N²/2 messages: the round limit may cut it short,
- * and the figure is then per connection held.
+ * prlimit. The round limit may cut it short, and the figure is then per connection held.
  */
 async function hugeMemory(root: string): Promise<Summary> {
   const figure = `RSS / idle logged-in conn, ${count(HUGE)}`;
