@@ -6,11 +6,10 @@
  *   client → server  key   {protocol, wrapped: RSA-OAEP-SHA256(server key, 32-byte secret)}
  *
  * Both sides then derive the direction keys with HKDF(secret, salt = nonce). The client wraps with
- * node-forge; the server unwraps with node:crypto privateDecrypt (OpenSSL), synchronously: the
- * server runs a bounded number of unwraps per event-loop pass (ParleyServer), which measured
- * faster and kept the loop more responsive than WebCrypto's thread pool (docs/BENCHMARKS.md).
+ * node-forge; the server unwraps with WebCrypto, which runs on libuv's thread pool so a 2048-bit
+ * private-key operation never blocks the event loop.
  */
-import { constants, createPrivateKey, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import forge from 'node-forge';
 import { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
@@ -57,16 +56,18 @@ export function createHello(publicPem: string, serverName: string): { payload: B
   return { payload: Buffer.from(JSON.stringify(hello)), nonce };
 }
 
-/** Parses the server's private key once, at start-up (a KeyObject: no parsing per handshake). */
-export function importUnwrapKey(privatePem: string): KeyObject {
-  return createPrivateKey({ key: privateKeyPkcs8Der(privatePem), format: 'der', type: 'pkcs8' });
+/** Imports the server's private key into WebCrypto once, at start-up. */
+export function importUnwrapKey(privatePem: string): Promise<webcrypto.CryptoKey> {
+  return webcrypto.subtle.importKey('pkcs8', privateKeyPkcs8Der(privatePem), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['decrypt']);
 }
 
-/**
- * Checks the client's key message, unwraps the secret (one RSA-2048 private-key operation, about
- * 0.3 ms, on the calling thread) and derives the direction keys. Throws ParleyError.
- */
-export function acceptKeyExchange(unwrapKey: KeyObject, modulusBytes: number, helloNonce: Buffer, payload: Buffer): DirectionKeys {
+/** Checks the client's key message, unwraps the secret and derives the direction keys. */
+export async function acceptKeyExchange(
+  unwrapKey: webcrypto.CryptoKey,
+  modulusBytes: number,
+  helloNonce: Buffer,
+  payload: Buffer,
+): Promise<DirectionKeys> {
   const message = parseJson(KeyExchange, payload, 'key exchange');
   if (message.protocol !== PROTOCOL_VERSION) {
     throw new ParleyError('E_PROTOCOL_VERSION', `client speaks protocol ${message.protocol}, server speaks ${PROTOCOL_VERSION}`, { fatal: true });
@@ -75,14 +76,14 @@ export function acceptKeyExchange(unwrapKey: KeyObject, modulusBytes: number, he
   if (wrapped.length !== modulusBytes) {
     throw handshakeError(`wrapped key is ${wrapped.length} bytes, expected ${modulusBytes}`);
   }
-  let secret: Buffer;
+  let secret: ArrayBuffer;
   try {
-    secret = privateDecrypt({ key: unwrapKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+    secret = await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, unwrapKey, wrapped);
   } catch {
     throw handshakeError('wrapped key does not decrypt with the server key');
   }
-  if (secret.length !== SECRET_BYTES) throw handshakeError(`secret is ${secret.length} bytes, expected ${SECRET_BYTES}`);
-  return deriveKeys(secret, helloNonce);
+  if (secret.byteLength !== SECRET_BYTES) throw handshakeError(`secret is ${secret.byteLength} bytes, expected ${SECRET_BYTES}`);
+  return deriveKeys(new Uint8Array(secret), helloNonce);
 }
 
 // ---- client side -----------------------------------------------------------------------

@@ -42,7 +42,7 @@ export function shortFingerprint(full: string): string {
   return full.replace(/^SHA256:/, '').slice(0, 12);
 }
 
-/** PKCS#8 DER of a PEM private key, the form the server's node:crypto KeyObject is made from. */
+/** PKCS#8 DER of a PEM private key, the form WebCrypto imports. */
 export function privateKeyPkcs8Der(privatePem: string): Buffer {
   const key = forge.pki.privateKeyFromPem(privatePem);
   const info = forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(key));

@@ -8,7 +8,7 @@
  * with a single message gets a coded error reply and the connection carries on.
  */
 import type { Socket } from 'node:net';
-import type { KeyObject } from 'node:crypto';
+import type { webcrypto } from 'node:crypto';
 import { Channel } from '../crypto/channel.ts';
 import { acceptKeyExchange, createHello } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
@@ -24,7 +24,7 @@ import type { Session } from './session.ts';
 export interface ServerIdentity {
   name: string;
   publicPem: string;
-  unwrapKey: KeyObject;
+  unwrapKey: webcrypto.CryptoKey;
   modulusBytes: number;
 }
 
@@ -38,8 +38,6 @@ export interface ConnectionContext {
   messageLimiter: MessageLimiter | null;
   /** Asks the server to call `flush` on this connection in this event-loop pass's check phase. */
   scheduleFlush(connection: ServerConnection): void;
-  /** Runs `unwrap` (an RSA private-key operation) in a later pass, a bounded number per pass. */
-  scheduleUnwrap(unwrap: () => void): void;
   now(): number;
 }
 
@@ -167,25 +165,20 @@ export class ServerConnection implements Session {
 
   private unwrap(payload: Buffer): void {
     const { identity } = this.ctx;
-    const keyMessage = Buffer.from(payload);
-    this.ctx.scheduleUnwrap(() => {
-      if (this.state !== 'unwrapping') return; // gone while it waited its turn
-      let keys;
-      try {
-        keys = acceptKeyExchange(identity.unwrapKey, identity.modulusBytes, this.helloNonce, keyMessage);
-      } catch (err) {
-        this.fail(toParleyError(err));
-        return;
-      }
-      this.channel = Channel.forServer(keys);
-      this.state = 'open';
-      this.ctx.log.info(`conn#${this.id} handshake complete`);
-      // The first sealed frame proves the server holds the private key.
-      this.send({ type: 'welcome', server: identity.name, protocol: PROTOCOL_VERSION, maxFrame: this.ctx.maxFrame, maxText: TEXT_MAX });
-      const early = this.earlyFrames;
-      this.earlyFrames = [];
-      for (const frame of early) if (this.state === 'open') this.onSealedFrame(frame);
-    });
+    acceptKeyExchange(identity.unwrapKey, identity.modulusBytes, this.helloNonce, Buffer.from(payload)).then(
+      (keys) => {
+        if (this.state !== 'unwrapping') return;
+        this.channel = Channel.forServer(keys);
+        this.state = 'open';
+        this.ctx.log.info(`conn#${this.id} handshake complete`);
+        // The first sealed frame proves the server holds the private key.
+        this.send({ type: 'welcome', server: identity.name, protocol: PROTOCOL_VERSION, maxFrame: this.ctx.maxFrame, maxText: TEXT_MAX });
+        const early = this.earlyFrames;
+        this.earlyFrames = [];
+        for (const frame of early) if (this.state === 'open') this.onSealedFrame(frame);
+      },
+      (err) => this.fail(toParleyError(err)),
+    );
   }
 
   private onSealedFrame(payload: Buffer): void {

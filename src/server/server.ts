@@ -31,9 +31,6 @@ const REFUSAL_LOG_MS = 5000;
  */
 const LISTEN_BACKLOG = 4096;
 
-/** RSA unwraps per event-loop pass: 8 x ~0.3 ms keeps each pass's share under 3 ms. */
-const UNWRAPS_PER_PASS = 8;
-
 /** Sampling period of the event-loop delay histogram that stats() reads. */
 const LOOP_DELAY_RESOLUTION_MS = 5;
 
@@ -62,10 +59,6 @@ export class ParleyServer {
   private readonly connections = new Set<ServerConnection>();
   private readonly toFlush = new Set<ServerConnection>();
   private flushScheduled = false;
-  /** Key unwraps waiting for their turn (scheduleUnwrap), and the next to run. */
-  private unwraps: Array<() => void> = [];
-  private unwrapHead = 0;
-  private unwrapScheduled = false;
   private sweeper: NodeJS.Timeout | null = null;
   private trimmer: NodeJS.Timeout | null = null;
   private readonly refusals = new RefusalLog(REFUSAL_LOG_MS);
@@ -93,7 +86,7 @@ export class ParleyServer {
     const log = options.log ?? createLogger(config.logLevel);
     const keys = ensureServerKeys(config.keysDir);
     if (keys.created) log.info(`created server key pair in ${config.keysDir}/ (fingerprint ${keys.fingerprint})`);
-    const unwrapKey = importUnwrapKey(keys.privatePem);
+    const unwrapKey = await importUnwrapKey(keys.privatePem);
     const store = options.memoryStore ? Store.memory() : await Store.open(config.storeDir, { flushIntervalMs: config.flushInterval });
     const accounts = await Accounts.load(store, {
       maxLoginFailures: config.maxLoginFailures,
@@ -122,7 +115,6 @@ export class ParleyServer {
       maxQueuedBytes: config.maxQueuedBytes,
       messageLimiter: parley.messageLimiter,
       scheduleFlush: (connection) => parley.scheduleFlush(connection),
-      scheduleUnwrap: (unwrap) => parley.scheduleUnwrap(unwrap),
       now: Date.now,
     };
     server.on('connection', (socket) => {
@@ -229,28 +221,6 @@ export class ParleyServer {
       this.toFlush.clear();
       for (const c of batch) c.flush();
     });
-  }
-
-  /**
-   * Key unwraps (0.3 ms of RSA each) run UNWRAPS_PER_PASS per event-loop pass, first come first
-   * served: a reconnect storm of thousands then delays the loop by a few ms per pass, while the
-   * sockets' reads, writes and timers go on between the batches.
-   */
-  private scheduleUnwrap(unwrap: () => void): void {
-    this.unwraps.push(unwrap);
-    if (this.unwrapScheduled) return;
-    this.unwrapScheduled = true;
-    const runSome = () => {
-      for (let n = 0; n < UNWRAPS_PER_PASS && this.unwrapHead < this.unwraps.length; n++) this.unwraps[this.unwrapHead++]();
-      if (this.unwrapHead < this.unwraps.length) {
-        setImmediate(runSome);
-        return;
-      }
-      this.unwraps = [];
-      this.unwrapHead = 0;
-      this.unwrapScheduled = false;
-    };
-    setImmediate(runSome);
   }
 
   /** Once a tick: handshake deadlines, pings to silent clients, dead peers, idle logouts. */

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type webcrypto } from 'node:crypto';
 import {
   acceptKeyExchange,
   clientKeyExchange,
@@ -24,7 +24,11 @@ const other = generateKeyPairSync('rsa', {
   publicKeyEncoding: { type: 'spki', format: 'pem' },
   privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
 });
-const unwrapKey: KeyObject = importUnwrapKey(server.privatePem);
+let unwrapKey: webcrypto.CryptoKey;
+
+test.before(async () => {
+  unwrapKey = await importUnwrapKey(server.privatePem);
+});
 
 /** Handshake failures close the connection: each must also be fatal. */
 function fatal(err: ParleyError): ParleyError {
@@ -33,8 +37,7 @@ function fatal(err: ParleyError): ParleyError {
 }
 
 const throwsSync = (fn: () => unknown, code: string) => fatal(throwsCode(fn, code));
-/** acceptKeyExchange is synchronous: it throws. */
-const rejects = async (run: () => unknown, code: string) => fatal(await rejectsCode(run, code));
+const rejects = async (promise: Promise<unknown>, code: string) => fatal(await rejectsCode(promise, code));
 
 const helloJson = (fields: Record<string, unknown>) =>
   Buffer.from(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, server: 'test', key: server.publicPem, nonce: Buffer.alloc(32, 1).toString('base64'), ...fields }));
@@ -68,7 +71,7 @@ test('clientKeyExchange → acceptKeyExchange gives identical DirectionKeys on b
   const { payload: helloPayload, nonce } = createHello(server.publicPem, 'parley-test');
   const hello = parseHello(helloPayload);
   const { payload, keys } = clientKeyExchange(hello);
-  const serverKeys = acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload);
+  const serverKeys = await acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload);
   assert.ok(serverKeys.clientToServer.equals(keys.clientToServer));
   assert.ok(serverKeys.serverToClient.equals(keys.serverToClient));
   // and the channels built on them talk
@@ -88,35 +91,35 @@ const keyMessage = (fields: Record<string, unknown>) => Buffer.from(JSON.stringi
 
 test('acceptKeyExchange rejects a wrapped key of the wrong size', async () => {
   const nonce = Buffer.alloc(32, 3);
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: Buffer.alloc(255).toString('base64') })), 'E_HANDSHAKE');
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: Buffer.alloc(257).toString('base64') })), 'E_HANDSHAKE');
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: '' })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: Buffer.alloc(255).toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: Buffer.alloc(257).toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: '' })), 'E_HANDSHAKE');
 });
 
 test('acceptKeyExchange rejects a key wrapped for a different server key', async () => {
   const wrapped = wrapSecret(other.publicKey, Buffer.alloc(32, 5));
   assert.is(wrapped.length, MODULUS_BYTES);
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
   // random bytes of the right size do not decrypt either
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: Buffer.alloc(256, 0x42).toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: Buffer.alloc(256, 0x42).toString('base64') })), 'E_HANDSHAKE');
 });
 
 test('acceptKeyExchange rejects a secret of the wrong length', async () => {
   const wrapped = wrapSecret(server.publicPem, Buffer.alloc(16, 5));
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
 });
 
 test('acceptKeyExchange rejects garbage JSON and a malformed message', async () => {
   const nonce = Buffer.alloc(32);
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, Buffer.from('\x00\x01garbage')), 'E_HANDSHAKE');
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, Buffer.from('{"type":"key"}')), 'E_HANDSHAKE');
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ type: 'hello', wrapped: '' })), 'E_HANDSHAKE');
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: '***' })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, Buffer.from('\x00\x01garbage')), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, Buffer.from('{"type":"key"}')), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ type: 'hello', wrapped: '' })), 'E_HANDSHAKE');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: '***' })), 'E_HANDSHAKE');
 });
 
 test('acceptKeyExchange rejects a wrong protocol', async () => {
   const wrapped = wrapSecret(server.publicPem, Buffer.alloc(32, 5)).toString('base64');
-  await rejects(() => acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ protocol: 99, wrapped })), 'E_PROTOCOL_VERSION');
+  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ protocol: 99, wrapped })), 'E_PROTOCOL_VERSION');
 });
 
 test('wrapSecret refuses something that is not an RSA public key', () => {
