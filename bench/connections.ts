@@ -6,6 +6,7 @@
  *   node --import tsx bench/connections.ts --big 3000      (a smaller "big" round, for a quick look)
  *   node --import tsx bench/connections.ts --forge-client  (clients wrap with node-forge throughout)
  *     --round-limit S (90)  --storm-limit S (60)  --concurrency N (256)
+ *     --profile DIR         (the server under --cpu-prof; the profile is written to DIR at its stop)
  *
  *  1. Handshakes alone (connect until `welcome`), handshakes + `login`, and `resume`s per second
  *     with 1,000 and 10,000 clients, at most CONCURRENCY outstanding at a time; rate = clients
@@ -481,7 +482,8 @@ async function main(root: string): Promise<void> {
   const names = Array.from({ length: BIG }, (_, i) => `c${String(i).padStart(5, '0')}`);
   const tokens = await createAccounts(root, names, BENCH_SCRYPT);
   console.log(`setup: ${count(BIG)} accounts at scrypt N=${BENCH_SCRYPT.N} in ${fmt((performance.now() - t) / 1000)} s`);
-  const server = await ParleyServerChild.start({ root, nodeFlags: ['--inspect-port=127.0.0.1:0'] });
+  const profileDir = arg('--profile');
+  const server = await ParleyServerChild.start({ root, nodeFlags: ['--inspect-port=127.0.0.1:0', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])] });
   servers.add(server);
   try {
     const small = names.slice(0, SMALL);

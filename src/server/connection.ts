@@ -17,7 +17,7 @@ import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type Clie
 import { packJsonBatches, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
 import { LaterReply, NO_REPLY, type Hub } from './hub.ts';
-import type { MessageGate, MessageLimiter } from './limits.ts';
+import type { MessageGate, MessageLimiter, Throttle } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Session } from './session.ts';
 
@@ -36,6 +36,8 @@ export interface ConnectionContext {
   maxQueuedBytes: number;
   /** Flood control for user commands; null turns it off. */
   messageLimiter: MessageLimiter | null;
+  /** Key unwraps (RSA on the thread pool) run through this, a few at a time. */
+  unwraps: Throttle;
   /** Asks the server to call `flush` on this connection in this event-loop pass's check phase. */
   scheduleFlush(connection: ServerConnection): void;
   now(): number;
@@ -165,7 +167,8 @@ export class ServerConnection implements Session {
 
   private unwrap(payload: Buffer): void {
     const { identity } = this.ctx;
-    acceptKeyExchange(identity.unwrapKey, identity.modulusBytes, this.helloNonce, Buffer.from(payload)).then(
+    const keyMessage = Buffer.from(payload);
+    this.ctx.unwraps.run(() => (this.state === 'unwrapping' ? acceptKeyExchange(identity.unwrapKey, identity.modulusBytes, this.helloNonce, keyMessage) : Promise.reject(new ParleyError('E_DISCONNECTED')))).then(
       (keys) => {
         if (this.state !== 'unwrapping') return;
         this.channel = Channel.forServer(keys);
