@@ -84,7 +84,7 @@ interface PutFigures {
   concurrentUs: number;
   preloadS: number;
   openS: number;
-  /** mean entries in the segment file each timed put rewrote (the tail, at most SEGMENT) */
+  /** mean entries in the tail segment each timed put appended to (at most SEGMENT; a checkpoint rewrites it) */
   tail: number;
 }
 
@@ -119,7 +119,7 @@ async function prepare(layout: Layout, total: number): Promise<Bench> {
     const n = next++;
     const user = users[n % users.length]; // round-robin over the existing mailboxes
     const seq = await mailboxes.put(user, entry(msgId('b', n), 'alice', user));
-    tail.sum += (seq % SEGMENT) + 1; // the segment file this put rewrote now holds this many
+    tail.sum += (seq % SEGMENT) + 1; // the tail segment this put appended to now holds this many
     tail.count++;
     return seq;
   };
@@ -261,8 +261,8 @@ async function main(): Promise<void> {
   console.log(`µs per stored message: median of ${ROUNDS} rounds of ${PUTS.toLocaleString('en')} Mailboxes.put, each awaited until on disk, the sizes`);
   console.log(`of a layout measured in alternation; "1 at a time" = one put after another, "${CONCURRENCY} concurrent" = ${CONCURRENCY} puts`);
   console.log(`in flight (they share flush batches). "stored" = preloaded before timing (the timed puts add ${((ROUNDS * 2 + 2) * PUTS).toLocaleString('en')} more).`);
-  console.log(`ratio = vs the ${SIZES[0].toLocaleString('en')} figure of the same layout; avg tail = entries in the segment file each put rewrote
-(at most ${SEGMENT}: appending rewrites the tail segment of that mailbox); preload = writing the segment files; open = checkAll at start\n`);
+  console.log(`ratio = vs the ${SIZES[0].toLocaleString('en')} figure of the same layout; avg tail = entries in the tail segment each put appended to
+(at most ${SEGMENT}; a put journals one line, a checkpoint rewrites the segment); preload = writing the segment files; open = checkAll at start\n`);
 
   const results = new Map<string, PutFigures>();
   const header = `${pad('layout', 30)} ${lpad('stored', 10)} ${lpad('1 at a time', 13)} ${lpad('ratio', 6)} ${lpad(`${CONCURRENCY} concurrent`, 14)} ${lpad('ratio', 6)} ${lpad('avg tail', 9)}   ${lpad('preload', 8)} ${lpad('open', 7)}`;

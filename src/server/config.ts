@@ -35,7 +35,7 @@ export interface ServerConfig {
   historyDays: number;
   /** seconds a live delivery waits for the recipient's acknowledgement before it is stored */
   ackTimeout: number;
-  /** ms between store batches under load: each busy file is written at most 1000/this times a second */
+  /** ms between the starts of store write batches (group commit): under load, one journal write per interval */
   flushInterval: number;
   /** seconds without a command before an available user shows as away; 0 = never */
   awayAfter: number;
@@ -105,7 +105,7 @@ Options:
   --mailbox-cap N          messages that may wait for one offline user (default ${DEFAULT_CONFIG.mailboxCap})
   --history-days D         days of history kept; 0 = forever (default ${DEFAULT_CONFIG.historyDays})
   --ack-timeout S          wait this long for a recipient's ack before storing (default ${DEFAULT_CONFIG.ackTimeout})
-  --flush-interval MS      under load, write each busy store file at most once per MS (default ${DEFAULT_CONFIG.flushInterval})
+  --flush-interval MS      start a store write batch at most once per MS; 0 = every pass (default ${DEFAULT_CONFIG.flushInterval})
   --away-after S           show idle users as away after this long; 0 = never (default ${DEFAULT_CONFIG.awayAfter})
   --rate-burst N           commands a user may send at once (default ${DEFAULT_CONFIG.rateBurst})
   --rate-per-second R      commands a second per user after the burst; 0 = no limit (default ${DEFAULT_CONFIG.ratePerSecond})

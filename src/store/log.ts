@@ -4,9 +4,9 @@
  *   <collection>/meta.json           { first }   the oldest kept seq (moved by dropBefore)
  *   <collection>/s000000000042.json  entries with seq 42*SEGMENT .. 43*SEGMENT-1
  *
- * Appending writes only the tail segment, so storing one entry costs the same whether the log
- * holds a thousand entries or a million (lowdb rewrites whole files; this keeps every file
- * small). The next seq is not stored: it is read from the newest segment at open, so a kill
+ * Appending touches only the tail segment (one journal line, Store.append; checkpoints rewrite
+ * the segment), so storing one entry costs the same whether the log holds a thousand entries or
+ * a million (lowdb rewrites whole files; this keeps every file small). The next seq is not stored: it is read from the newest segment at open, so a kill
  * between two file writes can never leave a counter that disagrees with the entries. Reading
  * old segments does not keep them in memory. Mailboxes and conversation histories are logs.
  */
@@ -14,10 +14,11 @@ import { z } from 'zod';
 import type { Store } from './store.ts';
 
 /**
- * Entries per segment: appending rewrites the tail segment, so an append costs more as the tail
- * fills (measured: 110 entries ~65 us more than 7), while draining a backlog reads one file per
- * segment. bench/store, one run each: 128 missed the 1M-vs-1k ratio in 2 of 4 runs; 32 drained
- * 100k in 5.2 s (target < 5 s); 64 met every target (docs/BENCHMARKS.md).
+ * Entries per segment. A checkpoint rewrites each touched tail segment, so a fuller tail costs
+ * more to write, while draining a backlog reads one file per segment. Chosen when every append
+ * rewrote its tail (before the store's journal): bench/store, one run each, 128 missed the
+ * 1M-vs-1k ratio in 2 of 4 runs; 32 drained 100k in 5.2 s (target < 5 s); 64 met every target
+ * (docs/BENCHMARKS.md).
  */
 export const SEGMENT = 64;
 
