@@ -5,6 +5,7 @@
  *   node --import tsx bench/compare.ts --only parley    (without ngircd)
  *   node --import tsx bench/compare.ts --profile DIR    (the Parley server under --cpu-prof, profile kept in DIR)
  *   node --import tsx bench/compare.ts --workloads relay16,fan1000   (some of: relay16 relay1 fan100 fan1000)
+ *   node --import tsx bench/compare.ts --server-flags '--flush-interval 10' --node-flags '--max-semi-space-size=32'
  *
  * One load generator (this process) runs the same workloads (bench/lib/workloads.ts) against both
  * servers, alternating between them round by round so that a slow spell on this noisy machine hits
@@ -64,7 +65,8 @@ async function main(root: string): Promise<void> {
     if (only === undefined || only === 'parley') {
       mkdirs(root, 'parley');
       const nodeFlags = [...(arg('--node-flags')?.split(' ').filter(Boolean) ?? []), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags }, names));
+      const flags = arg('--server-flags')?.split(' ').filter(Boolean) ?? [];
+      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags, flags }, names));
     }
     if (only === undefined || only === 'ngircd') {
       mkdirs(root, 'ngircd');
