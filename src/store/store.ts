@@ -511,7 +511,16 @@ export class Store {
     const docs = new Map<string, { collection: string; key: string; items: Seqd[] | null }>();
     for (const n of numbers) {
       const file = this.journalPath(n);
-      const texts = (await readFile(file, 'utf8')).split('\n');
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        // Its owner (another store open on this directory, e.g. a client closing as the same
+        // user's next one starts) checkpointed it after the readdir: its documents are written.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      const texts = text.split('\n');
       if (texts.at(-1) === '') texts.pop();
       for (let i = 0; i < texts.length; i++) {
         let line: JournalLine;
