@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Channel } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
-import { ACK_INTERVAL_MS, ACK_PROMPTLY } from '../../src/protocol/messages.ts';
+import { AckPacer } from '../../src/client/ack-pacer.ts';
 import { packJson, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
 
 export type Json = Record<string, any>;
@@ -34,9 +34,10 @@ export class LightClient {
   private channel: Channel | null = null;
   private readonly pending = new Map<string, { resolve: (r: Json) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextRef = 0;
-  private acks: string[] = [];
-  private ackTimer: NodeJS.Timeout | null = null;
-  private lastAckAt = -Infinity;
+  /** Paced as ParleyClient paces them. */
+  private readonly acks = new AckPacer((ids) => {
+    for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
+  });
   private outbox: string[] = [];
   private receivedAt = 0;
   private ready!: { resolve: () => void; reject: (e: Error) => void };
@@ -71,21 +72,6 @@ export class LightClient {
   private socketOnData(chunk: Buffer): void {
     this.receivedAt = performance.now();
     this.decoder.write(chunk);
-    if (this.acks.length === 0) return;
-    // Paced like ParleyClient's: at once after a quiet spell or with many waiting, else when ACK_INTERVAL_MS is up.
-    const wait = this.acks.length >= ACK_PROMPTLY ? 0 : this.lastAckAt + ACK_INTERVAL_MS - performance.now();
-    if (wait <= 0) {
-      if (this.ackTimer !== null) clearTimeout(this.ackTimer);
-      this.sendAcks();
-    } else if (this.ackTimer === null) this.ackTimer = setTimeout(() => this.sendAcks(), wait);
-  }
-
-  private sendAcks(): void {
-    this.ackTimer = null;
-    this.lastAckAt = performance.now();
-    const ids = this.acks;
-    this.acks = [];
-    for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
   }
 
   private onFrame(payload: Buffer): void {
@@ -117,7 +103,7 @@ export class LightClient {
       const m = JSON.parse(record.body.toString('utf8')) as Json;
       switch (m.type) {
         case 'msg':
-          this.acks.push(m.msgId);
+          this.acks.add(m.msgId);
           if (this.sink) this.sink.delivered(m.msgId, m.text, this.receivedAt);
           else this.strays++;
           break;
@@ -182,7 +168,7 @@ export class LightClient {
   }
 
   close(): void {
-    if (this.ackTimer !== null) clearTimeout(this.ackTimer);
+    this.acks.cancel();
     this.socket.destroy();
   }
 }

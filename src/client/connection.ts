@@ -7,7 +7,6 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Channel } from '../crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../crypto/handshake.ts';
@@ -16,8 +15,6 @@ import { KnownServers, type TrustDecision } from '../crypto/known-servers.ts';
 import { isErrorCode, ParleyError, toParleyError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder, MAX_FRAME_LIMIT } from '../protocol/frame.ts';
 import {
-  ACK_INTERVAL_MS,
-  ACK_PROMPTLY,
   normalizeUsername,
   parseServerMessage,
   type ClientRequest,
@@ -30,6 +27,7 @@ import {
 } from '../protocol/messages.ts';
 import { packJsonBatches, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
+import { AckPacer } from './ack-pacer.ts';
 import { LocalData, peerOf, type OutboxItem } from './local-data.ts';
 import { SessionStore } from './session-store.ts';
 
@@ -119,12 +117,10 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private readonly waiters = new Map<string, SendWaiter>();
   /** msgIds sent on the current connection and not answered yet. */
   private readonly inFlight = new Set<string>();
-  /** Delivery ids to acknowledge, sent together once per event-loop pass. */
-  private acks: string[] = [];
-  /** performance.now() of the last `received` sent, and the send waiting to go */
-  private lastAckAt = -Infinity;
-  private ackSoon: NodeJS.Immediate | null = null;
-  private ackLater: NodeJS.Timeout | null = null;
+  /** Delivery ids to acknowledge, sent together in paced `received` messages. */
+  private readonly acks = new AckPacer((ids) => {
+    for (let i = 0; i < ids.length; i += 4096) this.queue({ type: 'received', ids: ids.slice(i, i + 4096) });
+  });
   /** The user's local data (outbox, seen ids, history); opened at login. */
   data: LocalData | null = null;
   private dataUser: string | null = null;
@@ -492,29 +488,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /**
-   * Queues an acknowledgement. They leave in one `received` message: in this pass if none left in
-   * the last ACK_INTERVAL_MS or ACK_PROMPTLY are waiting (a mailbox drain), else when the interval
-   * is up (docs/PROTOCOL.md, `received`).
-   */
+  /** Queues an acknowledgement (paced: docs/PROTOCOL.md, `received`). */
   private acknowledge(id: string): void {
-    this.acks.push(id);
-    if (this.ackSoon !== null) return;
-    if (this.ackLater !== null) {
-      if (this.acks.length < ACK_PROMPTLY) return;
-      clearTimeout(this.ackLater);
-      this.ackLater = null;
-    }
-    const send = () => {
-      this.ackSoon = this.ackLater = null;
-      const ids = this.acks;
-      this.acks = [];
-      this.lastAckAt = performance.now();
-      for (let i = 0; i < ids.length; i += 4096) this.queue({ type: 'received', ids: ids.slice(i, i + 4096) });
-    };
-    const wait = this.acks.length >= ACK_PROMPTLY ? 0 : this.lastAckAt + ACK_INTERVAL_MS - performance.now();
-    if (wait > 0) this.ackLater = setTimeout(send, wait);
-    else this.ackSoon = setImmediate(send);
+    this.acks.add(id);
   }
 
   private startPings(): void {

@@ -239,7 +239,9 @@ export class Accounts {
 
   private saveSomeTouched(): void {
     this.touchTimer = null;
-    for (const name of [...this.touched].slice(0, LAST_SEEN_BATCH)) {
+    let written = 0;
+    for (const name of this.touched) {
+      if (written++ === LAST_SEEN_BATCH) break;
       this.touched.delete(name);
       const record = this.byName.get(name);
       if (record) void this.save(record).catch(() => undefined);

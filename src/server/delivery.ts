@@ -44,7 +44,6 @@ interface LiveDelivery {
 
 /** What is in flight to one session. */
 interface SessionDeliveries {
-  session: Session;
   user: string;
   /** ackId → delivery, oldest first (Map keeps insertion order, which the ack-timeout sweep relies on) */
   live: Map<string, LiveDelivery>;
@@ -73,7 +72,7 @@ export class Delivery {
   private state(session: Session, user: string): SessionDeliveries {
     let state = this.sessions.get(session);
     if (!state) {
-      state = { session, user, live: new Map(), drained: new Map(), drainedBytes: 0, nextSeq: 0, pumping: false, mailbox: null };
+      state = { user, live: new Map(), drained: new Map(), drainedBytes: 0, nextSeq: 0, pumping: false, mailbox: null };
       this.sessions.set(session, state);
     }
     return state;

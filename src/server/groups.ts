@@ -73,12 +73,12 @@ export class Groups {
     return this.byName.get(name);
   }
 
-  /** Members of a group the user is in, or E_NOT_MEMBER. */
   /** The groups `user` is in. */
   *of(user: string): Iterable<Readonly<GroupRecord> & { readonly memberSet: ReadonlySet<string> }> {
     for (const group of this.byName.values()) if (group.memberSet.has(user)) yield group;
   }
 
+  /** Members of a group the user is in, or E_NOT_MEMBER. */
   requireMember(rawName: string, user: string): Readonly<GroupRecord> & { readonly memberSet: ReadonlySet<string> } {
     const group = this.get(rawName);
     if (!group.memberSet.has(user)) throw new ParleyError('E_NOT_MEMBER', `you are not in #${group.name}; /group join ${group.name} first`);

@@ -278,12 +278,11 @@ export class Hub {
     return audience;
   }
 
-  private addContact(a: string, b: string): void {
-    for (const [one, other] of [[a, b], [b, a]]) {
-      let set = this.contacts.get(one);
-      if (!set) this.contacts.set(one, (set = new Set()));
-      set.add(other);
-    }
+  /** The users `user` has written to or heard from privately (created empty on first use). */
+  private contactsOf(user: string): Set<string> {
+    let set = this.contacts.get(user);
+    if (!set) this.contacts.set(user, (set = new Set()));
+    return set;
   }
 
   private setPresence(session: Session, user: string, status: Session['presence']['status'], text: string | undefined, autoAway = false): void {
@@ -320,7 +319,8 @@ export class Hub {
   private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>): HandlerResult {
     const to = this.checkRecipient(from, message.to);
     if (this.blocks.blocks(to, from)) throw new ParleyError('E_BLOCKED', 'your message could not be delivered as the recipient has blocked you');
-    this.addContact(from, to);
+    this.contactsOf(from).add(to);
+    this.contactsOf(to).add(from);
     const ts = this.now();
     const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'private', from, to, text: message.text, ts };
     const bytes = Buffer.byteLength(message.text);
@@ -479,10 +479,11 @@ export class Hub {
     let recipients = 0;
     for (const member of group.memberSet) {
       if (member === from) continue;
-      if (this.online.has(member)) recipients++;
+      const online = this.online.has(member);
+      if (online) recipients++;
       const delivery = this.delivery.fanOut(member, msg.msgId, msg, json);
       if (delivery === null) continue;
-      if (!this.online.has(member)) stored.push(delivery);
+      if (!online) stored.push(delivery);
       delivery.catch((err) => this.log.warn(`#${group.name} message for ${member} not stored: ${(err as Error).message}`));
     }
     this.log.info(`conn#${session.id} msg ${from} → #${group.name} (${recipients} online, ${stored.length} offline) ${Buffer.byteLength(message.text)} B`);
