@@ -3,6 +3,7 @@
  * memory can be read from /proc and it can be pinned to a core apart from the load generator.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SCRYPT, Accounts } from '../../src/server/accounts.ts';
 import type { ServerStats } from '../../src/server/server.ts';
@@ -12,6 +13,8 @@ import { listeningPort, sleep } from './proc.ts';
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const HOST = '127.0.0.1';
 export const PASSWORD = 'correct horse battery';
+/** BENCH_SERVER_OUTPUT=FILE: the server's whole stdout goes to FILE too (e.g. with --node-flags --trace-gc). */
+const SERVER_OUTPUT = process.env.BENCH_SERVER_OUTPUT;
 
 /** Flags that take the server's own limits out of the way: the benchmark is the flood. */
 export const UNLIMITED = [
@@ -72,6 +75,7 @@ export class ParleyServerChild {
   }
 
   private onStdout(text: string): void {
+    if (SERVER_OUTPUT) appendFileSync(SERVER_OUTPUT, text);
     this.stdoutTail += text;
     let newline;
     while ((newline = this.stdoutTail.indexOf('\n')) >= 0) {

@@ -17,7 +17,7 @@ export const USERNAME_PATTERN = /^[a-z][a-z0-9_-]{1,23}$/;
 export const RESERVED_NAMES = new Set(['all', 'admin', 'server', 'system', 'parley', 'me', 'everyone']);
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 1024;
-/** Longest chat text, in UTF-16 code units. */
+/** Longest chat text, in Unicode code points (an emoji of two UTF-16 units counts once). */
 export const TEXT_MAX = 8000;
 /**
  * Clients send `received` at most this often (ms): the first acknowledgement after a quiet spell
@@ -243,6 +243,64 @@ export interface Community { name: string; kind: 'near' | 'interest'; users: num
 
 // ---- parsing ---------------------------------------------------------------------------
 
+/** Returns the message with only its schema's fields, or null when it cannot tell. */
+type QuickCheck = (m: Record<string, unknown>) => ClientMessage | null;
+
+const MESSAGE_ID = /^[A-Za-z0-9_-]{6,64}$/;
+/** Length in Unicode code points, as zod measures strings: a surrogate pair counts once. */
+function codePoints(text: string): number {
+  let count = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    if ((text.charCodeAt(i) & 0xfc00) === 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      count--;
+      i++;
+    }
+  }
+  return count;
+}
+/** A string of min..max code points; counted only when its UTF-16 length leaves it in doubt. */
+function isString(value: unknown, min: number, max: number): value is string {
+  if (typeof value !== 'string') return false;
+  const units = value.length;
+  if (units >= 2 * min && units <= max) return true;
+  if (units < min || units > 2 * max) return false;
+  const length = codePoints(value);
+  return length >= min && length <= max;
+}
+const isRequestId = (value: unknown): value is string => isString(value, 1, 64);
+const isMessageId = (value: unknown): value is string => typeof value === 'string' && MESSAGE_ID.test(value);
+const isText = (value: unknown): value is string => isString(value, 1, TEXT_MAX);
+const isOptionalFlag = (value: unknown): value is boolean | undefined => value === undefined || typeof value === 'boolean';
+const areAckIds = (value: unknown): value is string[] => Array.isArray(value) && value.length >= 1 && value.length <= 4096 && value.every((id) => isString(id, 1, 64));
+
+/**
+ * Hand-written acceptors for what a busy server reads most: chat messages, acknowledgements and
+ * pings. A zod parse builds a result object per field; per relayed message that was a tenth of
+ * the server's garbage (docs/BENCHMARKS.md). A quick check only ever accepts: a message it passes
+ * is one its schema accepts, with the same fields (test/protocol/messages.test.ts holds each to
+ * its schema on generated messages); anything it does not pass goes through the schema, which
+ * tells what is wrong.
+ */
+const clientQuickChecks: Partial<Record<ClientMessage['type'], QuickCheck>> = {
+  send: ({ id, msgId, to, text, resend }) =>
+    isRequestId(id) && isMessageId(msgId) && isString(to, 1, 64) && isText(text) && isOptionalFlag(resend)
+      ? resend === undefined ? { type: 'send', id, msgId, to, text } : { type: 'send', id, msgId, to, text, resend }
+      : null,
+  group_send: ({ id, msgId, group, text, resend }) =>
+    isRequestId(id) && isMessageId(msgId) && isString(group, 1, 80) && isText(text) && isOptionalFlag(resend)
+      ? resend === undefined ? { type: 'group_send', id, msgId, group, text } : { type: 'group_send', id, msgId, group, text, resend }
+      : null,
+  broadcast: ({ id, msgId, text, resend }) =>
+    isRequestId(id) && isMessageId(msgId) && isText(text) && isOptionalFlag(resend)
+      ? resend === undefined ? { type: 'broadcast', id, msgId, text } : { type: 'broadcast', id, msgId, text, resend }
+      : null,
+  received: ({ ids }) => (areAckIds(ids) ? { type: 'received', ids } : null),
+  ping: ({ id }) => (id === undefined ? { type: 'ping' } : isRequestId(id) ? { type: 'ping', id } : null),
+  pong: ({ id }) => (id === undefined ? { type: 'pong' } : isRequestId(id) ? { type: 'pong', id } : null),
+};
+/** For the tests that hold each quick check to its schema. */
+export const CLIENT_QUICK_CHECKS: Readonly<typeof clientQuickChecks> = clientQuickChecks;
+
 /** A message that could not be parsed, with the request id when one could be read. */
 export class MessageError extends ParleyError {
   readonly ref: string | undefined;
@@ -252,10 +310,7 @@ export class MessageError extends ParleyError {
   }
 }
 
-function parseWith<T>(
-  schemas: Record<string, z.ZodType>,
-  json: string,
-): T {
+function parseWith<T>(schemas: Record<string, z.ZodType>, json: string, quick?: Partial<Record<string, QuickCheck>>): T {
   let raw: unknown;
   try {
     raw = JSON.parse(json);
@@ -272,7 +327,9 @@ function parseWith<T>(
     const shown = typeof record.type === 'string' ? `'${record.type.slice(0, 40)}'` : 'missing';
     throw new MessageError('E_UNKNOWN_TYPE', `unknown message type ${shown}`, ref);
   }
-  // The type is known: its own schema, not the whole union, does the checking (the hot path).
+  const quickly = quick?.[record.type]?.(record);
+  if (quickly) return quickly as T;
+  // The type is known: its own schema, not the whole union, does the checking and says what is wrong.
   const parsed = (schemas[record.type] as z.ZodType<T>).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -284,7 +341,7 @@ function parseWith<T>(
 
 /** Parses and validates one message a client sent. Throws MessageError. */
 export function parseClientMessage(json: string): ClientMessage {
-  return parseWith<ClientMessage>(clientSchemas, json);
+  return parseWith<ClientMessage>(clientSchemas, json, clientQuickChecks);
 }
 
 /** Parses and validates one message the server sent. Throws MessageError. */

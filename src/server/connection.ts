@@ -228,7 +228,8 @@ export class ServerConnection implements Session {
         continue;
       }
       if (outcome instanceof LaterReply) {
-        outcome.result.then((result) => this.reply(ref, result), (err) => this.replyError(ref, toParleyError(err), message.type));
+        const type = message.type;
+        outcome.onSettled((err, result) => (err === null ? this.reply(ref, result!) : this.replyError(ref, toParleyError(err), type)));
         continue;
       }
       if (!(outcome instanceof Promise)) {

@@ -39,8 +39,11 @@ interface LiveDelivery {
   /** performance.now() when it was queued, for the ack timeout */
   sentAt: number;
   /** told the outcome when someone waits for it (a 1:1 send); null for fan-outs */
-  settle: ((status: DeliveryStatus, err?: ParleyError) => void) | null;
+  settle: Settle | null;
 }
+
+/** Told how a delivery ended: `err` when it could be neither delivered nor stored. */
+export type Settle = (status: DeliveryStatus, err?: ParleyError) => void;
 
 /** What is in flight to one session. */
 interface SessionDeliveries {
@@ -79,14 +82,15 @@ export class Delivery {
   }
 
   /**
-   * Delivers `message` to `user` (acknowledged by `ackId`). Resolves `delivered` or `stored`;
-   * rejects with E_MAILBOX_FULL when it can be neither.
+   * Delivers `message` (serialised: `json`) to `user`, acknowledged by `ackId`. `settle` hears
+   * `delivered` or `stored`, or `stored` with E_MAILBOX_FULL when it could be neither. A callback,
+   * not a promise: this runs once per private message, and it may wait seconds for the ack.
    */
-  deliver(user: string, ackId: string, message: Record<string, unknown>, serialized?: string): Promise<DeliveryStatus> {
-    return new Promise((resolve, reject) => {
-      const stored = this.send(user, ackId, message, serialized ?? JSON.stringify(message), (status, err) => (err ? reject(err) : resolve(status)));
-      stored?.then(resolve, reject);
-    });
+  deliver(user: string, ackId: string, message: Record<string, unknown>, json: string, settle: Settle): void {
+    this.send(user, ackId, message, json, settle)?.then(
+      (status) => settle(status),
+      (err: ParleyError) => settle('stored', err),
+    );
   }
 
   /**

@@ -14,29 +14,25 @@ export type HistoryRecord = z.infer<typeof HistoryRecord>;
 export function conversationOf(user: string, peer: string): string {
   if (peer === '*') return 'history/lobby';
   if (peer.startsWith('#')) return `history/group/${peer.slice(1).replace(':', '.')}`;
-  const [a, b] = [user, peer].sort();
-  return `history/private/${a}.${b}`;
+  return user < peer ? `history/private/${user}.${peer}` : `history/private/${peer}.${user}`;
 }
 
 /** How far back a resent message is looked for, to record it only once. */
 const DUPLICATE_WINDOW = 1024;
-/** Ids recorded lately, checked before the disk: two copies of one message may arrive together. */
-const RECENT_IDS = 8192;
-
-const NOT_DUPLICATE = { duplicate: false } as const;
-const DUPLICATE = { duplicate: true } as const;
+/** Resent ids seen lately, checked before the log: two copies of one resend may arrive together. */
+const RECENT_RESENDS = 1024;
 
 export class Histories {
   private readonly open = new Map<string, Promise<SegmentedLog<HistoryRecord>>>();
   /** The logs that have finished opening, so that an append needs no await (the hot path). */
   private readonly ready = new Map<string, SegmentedLog<HistoryRecord>>();
   /**
-   * `conversation/msgId` recorded lately: a set, and a ring of the same ids to forget the oldest.
-   * (Deleting a Set's first entry over and over makes finding the next first entry slower and
-   * slower, as the deleted slots pile up in front of it.)
+   * `conversation/msgId` of resends seen lately: a set, and a ring of the same ids to forget the
+   * oldest. (Deleting a Set's first entry over and over makes finding the next first entry slower
+   * and slower, as the deleted slots pile up in front of it.)
    */
   private readonly recent = new Set<string>();
-  private readonly recentRing: string[] = new Array<string>(RECENT_IDS);
+  private readonly recentRing: string[] = new Array<string>(RECENT_RESENDS);
   private recentNext = 0;
 
   constructor(private readonly store: Store) {}
@@ -47,7 +43,7 @@ export class Histories {
     const oldest = this.recentRing[this.recentNext];
     if (oldest !== undefined) this.recent.delete(oldest);
     this.recentRing[this.recentNext] = id;
-    this.recentNext = (this.recentNext + 1) % RECENT_IDS;
+    this.recentNext = (this.recentNext + 1) % RECENT_RESENDS;
     this.recent.add(id);
     return true;
   }
@@ -66,30 +62,28 @@ export class Histories {
   }
 
   /**
-   * Records a message; resolves once it is on disk. With `checkDuplicate`, a msgId already
-   * recorded is not added twice.
+   * Records a message; resolves once it is on disk. With `checkDuplicate` (a resend after a
+   * reconnect), a msgId already recorded is not added twice.
+   *
+   * A first send is not looked for: its id is new. A resend is looked for in the log, whose tail
+   * holds every append at once (so an original still on its way to disk is found), and in the
+   * resends seen lately (two copies of one resend, both waiting for the log to open). A failed
+   * write is not forgotten: the entry stays in the log's tail and the store writes it at its next
+   * checkpoint, so the sender's retry must find it there.
    */
-  append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<{ duplicate: boolean }> {
-    const id = `${conversation}/${record.msgId}`;
-    if (!this.remember(id)) return Promise.resolve(DUPLICATE);
+  append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<void> {
     const log = this.ready.get(conversation);
-    const written =
-      log !== undefined && !checkDuplicate
-        ? log.append(record).written.then(() => NOT_DUPLICATE)
-        : this.appendSlowly(conversation, record, checkDuplicate);
-    return written.catch((err: unknown) => {
-      this.recent.delete(id); // not recorded: a resend must be able to try again
-      throw err;
-    });
+    if (log !== undefined && !checkDuplicate) return log.append(record).written;
+    if (checkDuplicate && !this.remember(`${conversation}/${record.msgId}`)) return Promise.resolve();
+    return this.appendSlowly(conversation, record, checkDuplicate);
   }
 
-  /** append, when the log still has to be opened or a resend has to be looked for on disk. */
-  private async appendSlowly(conversation: string, record: HistoryRecord, checkDuplicate: boolean): Promise<{ duplicate: boolean }> {
+  /** append, when the log still has to be opened or a resend has to be looked for. */
+  private async appendSlowly(conversation: string, record: HistoryRecord, checkDuplicate: boolean): Promise<void> {
     const log = await this.get(conversation);
     // After a restart the recent ids are gone: look in the log itself.
-    if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return DUPLICATE;
+    if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
     await log.append(record).written;
-    return NOT_DUPLICATE;
   }
 
   find(conversation: string, msgId: string): Promise<LogEntry<HistoryRecord> | undefined> {

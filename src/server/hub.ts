@@ -9,6 +9,7 @@ import {
   normalizeUsername,
   type ClientMessage,
   type ClientMessageOf,
+  type DeliveryStatus,
   type HistoryResult,
   type SendResult,
   type ServerMessageOf,
@@ -33,7 +34,48 @@ export type HandlerResult = Record<string, unknown> | typeof NO_REPLY | LaterRep
 export const NO_REPLY = Symbol('no reply');
 
 export class LaterReply {
-  constructor(readonly result: Promise<Record<string, unknown>>) {}
+  private listener: ((err: unknown, result?: Record<string, unknown>) => void) | null = null;
+  private outcome: { err: unknown; result?: Record<string, unknown> } | null = null;
+
+  /** A reply given by a promise (the slower handlers are async functions). */
+  static of(promise: Promise<Record<string, unknown>>): LaterReply {
+    const reply = new LaterReply();
+    promise.then((result) => reply.resolve(result), (err: unknown) => reply.reject(err));
+    return reply;
+  }
+
+  /** The `ok` result. Only the first of resolve and reject counts. */
+  resolve(result: Record<string, unknown>): void {
+    this.settle(null, result);
+  }
+
+  /** The error for the `error` reply (a ParleyError, or anything else for E_INTERNAL). */
+  reject(err: unknown): void {
+    this.settle(err ?? new Error('rejected without a reason'));
+  }
+
+  private settle(err: unknown, result?: Record<string, unknown>): void {
+    if (this.outcome !== null) return;
+    this.outcome = { err, result };
+    this.listener?.(err, result);
+    this.listener = null;
+  }
+
+  /**
+   * Calls `listener` once with the outcome (err null on success), at once if it is known. One
+   * listener: the connection that replies. A callback, not a promise: the 1:1 send path builds one
+   * of these per message, and promise chains held until the acknowledgement were much of the
+   * server's garbage (docs/BENCHMARKS.md).
+   */
+  onSettled(listener: (err: unknown, result?: Record<string, unknown>) => void): void {
+    if (this.outcome !== null) listener(this.outcome.err, this.outcome.result);
+    else this.listener = listener;
+  }
+
+  /** The outcome as a promise (tests). */
+  get result(): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => this.onSettled((err, result) => (err === null ? resolve(result!) : reject(err))));
+  }
 }
 
 export interface HubOptions {
@@ -142,16 +184,16 @@ export class Hub {
       case 'broadcast':
         return this.broadcast(user, message);
       case 'history':
-        return new LaterReply(this.history(user, message));
+        return LaterReply.of(this.history(user, message));
       case 'edit':
       case 'delete':
-        return new LaterReply(this.change(user, message));
+        return LaterReply.of(this.change(user, message));
       case 'group_create':
       case 'group_join':
       case 'group_leave':
       case 'group_invite':
       case 'group_kick':
-        return new LaterReply(this.groupChange(user, message));
+        return LaterReply.of(this.groupChange(user, message));
       case 'group_list':
         return { groups: this.groups.visibleTo(user) };
       case 'group_members':
@@ -160,14 +202,14 @@ export class Hub {
         return this.groupSend(session, user, message);
       case 'block':
       case 'unblock':
-        return new LaterReply(this.block(user, message.user, message.type === 'block'));
+        return LaterReply.of(this.block(user, message.user, message.type === 'block'));
       case 'blocked':
         return { blocked: this.blocks.list(user) };
       case 'status':
         this.setPresence(session, user, message.status, message.text, false);
         return { status: message.status, ...(message.text && { text: message.text }) };
       case 'profile':
-        return new LaterReply(this.profile(user, message));
+        return LaterReply.of(this.profile(user, message));
       case 'communities':
         return { communities: this.communities(user) };
     }
@@ -322,16 +364,27 @@ export class Hub {
     this.contactsOf(from).add(to);
     this.contactsOf(to).add(from);
     const ts = this.now();
-    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'private', from, to, text: message.text, ts };
-    const bytes = Buffer.byteLength(message.text);
+    const { msgId, text } = message;
+    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId, scope: 'private', from, to, text, ts };
     // Delivery and the history write run side by side; the sender hears back when both are done.
-    const recorded = this.histories.append(conversationOf(from, to), { msgId: msg.msgId, scope: 'private', from, to, text: msg.text, ts }, message.resend === true);
-    const outcome = Promise.all([this.delivery.deliver(to, msg.msgId, msg), recorded])
-      .then(([status]): SendResult => {
-        this.log.info(`conn#${session.id} msg ${from} → ${to} ${bytes} B ${status}`);
-        return { msgId: msg.msgId, status, ts };
-      });
-    return new LaterReply(outcome as Promise<unknown> as Promise<Record<string, unknown>>);
+    const reply = new LaterReply();
+    let status: DeliveryStatus | null = null;
+    let recorded = false;
+    const answer = () => {
+      if (status === null || !recorded) return;
+      if (this.log.enabled('info')) this.log.info(`conn#${session.id} msg ${from} → ${to} ${Buffer.byteLength(text)} B ${status}`);
+      reply.resolve({ msgId, status, ts } satisfies SendResult);
+    };
+    this.histories.append(conversationOf(from, to), { msgId, scope: 'private', from, to, text, ts }, message.resend === true).then(() => {
+      recorded = true;
+      answer();
+    }, (err: unknown) => reply.reject(err));
+    this.delivery.deliver(to, msgId, msg, JSON.stringify(msg), (outcome, err) => {
+      if (err) return reply.reject(err);
+      status = outcome;
+      answer();
+    });
+    return reply;
   }
 
   private broadcast(from: string, message: ClientMessageOf<'broadcast'>): HandlerResult {
@@ -347,7 +400,7 @@ export class Hub {
     this.log.info(`msg ${from} → * (${recipients} online) ${Buffer.byteLength(message.text)} B`);
     const recorded = this.histories.append(conversationOf(from, '*'), { msgId: msg.msgId, scope: 'broadcast', from, text: msg.text, ts }, message.resend === true);
     const result: SendResult = { msgId: message.msgId, status: 'sent', ts, recipients };
-    return new LaterReply(recorded.then(() => result as unknown as Record<string, unknown>));
+    return LaterReply.of(recorded.then(() => ({ ...result })));
   }
 
   /** The conversation a `with` names: `*` the lobby, `#name` a group you are in, else a user. */
@@ -401,7 +454,9 @@ export class Hub {
       }
     } else {
       // Like the message itself, the change reaches an offline recipient at their next login.
-      this.delivery.deliver(peer, update.updId, update).catch((err) => this.log.warn(`${action} for ${peer} not stored: ${(err as Error).message}`));
+      this.delivery.deliver(peer, update.updId, update, JSON.stringify(update), (_status, err) => {
+        if (err) this.log.warn(`${action} for ${peer} not stored: ${err.message}`);
+      });
     }
     this.log.info(`${action} by ${user} in ${conversation}`);
     return { msgId: message.msgId, action, at };
@@ -488,9 +543,7 @@ export class Hub {
     }
     this.log.info(`conn#${session.id} msg ${from} → #${group.name} (${recipients} online, ${stored.length} offline) ${Buffer.byteLength(message.text)} B`);
     const result: SendResult = { msgId: msg.msgId, status: 'sent', ts, recipients };
-    return new LaterReply(
-      Promise.all([recorded, Promise.allSettled(stored)]).then(() => ({ ...result, stored: stored.length }) as unknown as Record<string, unknown>),
-    );
+    return LaterReply.of(Promise.all([recorded, Promise.allSettled(stored)]).then(() => ({ ...result, stored: stored.length })));
   }
 
   // ---- blocking, profiles, communities -------------------------------------------------------

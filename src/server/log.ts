@@ -10,6 +10,8 @@ export interface Logger {
   info(line: string): void;
   warn(line: string): void;
   error(line: string): void;
+  /** Whether lines of `level` are written: hot paths check before they build a line. */
+  enabled(level: LogLevel): boolean;
 }
 
 /** `2026-11-25 14:02:03.123` in local time, the way people read a server window. */
@@ -25,5 +27,6 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
     const label = name.toUpperCase().padEnd(5);
     return (line: string) => write(`${formatTime(new Date())} ${label} ${line}\n`);
   };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  const enabled = (name: LogLevel) => LOG_LEVELS.indexOf(name) >= threshold;
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), enabled };
 }

@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { z } from 'zod';
 import {
+  CLIENT_QUICK_CHECKS,
   ClientMessage,
   clientSchemas,
   MessageError,
@@ -15,6 +16,7 @@ import {
   parseServerMessage,
   ServerMessage,
   serverSchemas,
+  TEXT_MAX,
 } from '../../src/protocol/messages.ts';
 import { anyJson, hugeNumber, mutatedText, objectText, shapedClientMessage, shapedServerMessage } from './arbitraries.ts';
 import { anyCodeUnits, anyString, fuzzOptions } from './settings.ts';
@@ -139,5 +141,39 @@ for (const side of sides) {
     );
   });
 }
+
+/** Values at and just past each field's limits, for the quick checks' test. */
+const EDGES: unknown[] = [
+  undefined, null, true, false, 0, {}, '', 'a', 'abcde', 'abcdef', 'abc def', 'abc/def', 'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(80),
+  'x'.repeat(81), 'x'.repeat(TEXT_MAX), 'x'.repeat(TEXT_MAX + 1), '😄'.repeat(4000), '😄'.repeat(4001), [], ['a'], [''], ['x'.repeat(65)], [1],
+  new Array(4096).fill('a'), new Array(4097).fill('a'),
+];
+
+test('the quick checks of hot client messages accept exactly what their schemas accept, with the same fields', () => {
+  const types = Object.keys(CLIENT_QUICK_CHECKS) as Array<keyof typeof CLIENT_QUICK_CHECKS>;
+  const valid: Record<string, unknown> = { id: 'r1', msgId: 'msg_0001', to: 'bob', group: 'club', text: 'hi 👋', resend: true, ids: ['abcdef'] };
+  // Every field valid but one or two at an edge, plus junk keys: each limit is met on both sides.
+  const message = fc.constantFrom(...types).chain((type) => {
+    const fields = Object.keys(clientSchemas[type].shape).filter((k) => k !== 'type');
+    const value = (field: string) => fc.oneof({ weight: 3, arbitrary: fc.constant(valid[field]) }, { weight: 2, arbitrary: fc.constantFrom(...EDGES) });
+    return fc
+      .tuple(fc.tuple(...fields.map(value)), fc.array(fc.tuple(fc.constantFrom('extra', '__proto__', 'type2'), anyJson), { maxLength: 2 }))
+      .map(([values, extra]) => objectText([['type', type], ...fields.map((f, i) => [f, values[i]] as const), ...extra]));
+  });
+  const seen = { accepted: 0, refused: 0 };
+  fc.assert(
+    fc.property(message, (json) => {
+      const raw = JSON.parse(json) as Record<string, unknown>;
+      const type = raw.type as keyof typeof CLIENT_QUICK_CHECKS;
+      const quick = CLIENT_QUICK_CHECKS[type]!(raw);
+      const schema = clientSchemas[type].safeParse(raw);
+      assert.is(quick !== null, schema.success, `${json.slice(0, 200)}: quick ${quick !== null}, schema ${schema.success}`);
+      if (quick !== null) assert.equal(quick, schema.data, 'the same fields as the schema gives');
+      seen[quick === null ? 'refused' : 'accepted']++;
+    }),
+    fuzzOptions(3),
+  );
+  assert.ok(seen.accepted > 0 && seen.refused > 0, `both sides reached: ${JSON.stringify(seen)}`);
+});
 
 test.run();
