@@ -64,6 +64,12 @@ const HARD_QUEUE_FLOOR = 32 * 1024 * 1024;
 /** Protocol housekeeping: never rate limited, or a busy client could not keep its link alive. */
 const HOUSEKEEPING = new Set(['ping', 'pong', 'received']);
 
+/** Whether `record` has no own keys (without the array Object.keys makes, once per reply). */
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return false;
+  return true;
+}
+
 export class ServerConnection implements Session {
   private static nextId = 1;
   readonly id = ServerConnection.nextId++;
@@ -275,7 +281,7 @@ export class ServerConnection implements Session {
 
   private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {
     if (result === NO_REPLY || ref === undefined) return;
-    this.send(Object.keys(result).length ? { type: 'ok', ref, result } : { type: 'ok', ref });
+    this.send(isEmpty(result) ? { type: 'ok', ref } : { type: 'ok', ref, result });
   }
 
   private replyError(ref: string | undefined, err: ParleyError, requestType = 'message'): void {

@@ -367,24 +367,29 @@ export class Hub {
     const { msgId, text } = message;
     const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId, scope: 'private', from, to, text, ts };
     // Delivery and the history write run side by side; the sender hears back when both are done.
+    // (No named closures here: tsx keeps function names with a helper call per closure made.)
     const reply = new LaterReply();
     let status: DeliveryStatus | null = null;
     let recorded = false;
-    const answer = () => {
-      if (status === null || !recorded) return;
-      if (this.log.enabled('info')) this.log.info(`conn#${session.id} msg ${from} → ${to} ${Buffer.byteLength(text)} B ${status}`);
-      reply.resolve({ msgId, status, ts } satisfies SendResult);
-    };
-    this.histories.append(conversationOf(from, to), { msgId, scope: 'private', from, to, text, ts }, message.resend === true).then(() => {
-      recorded = true;
-      answer();
-    }, (err: unknown) => reply.reject(err));
+    this.histories.append(conversationOf(from, to), { msgId, scope: 'private', from, to, text, ts }, message.resend === true).then(
+      () => {
+        recorded = true;
+        if (status !== null) this.answerSend(reply, session, msg, status);
+      },
+      (err: unknown) => reply.reject(err),
+    );
     this.delivery.deliver(to, msgId, msg, JSON.stringify(msg), (outcome, err) => {
       if (err) return reply.reject(err);
       status = outcome;
-      answer();
+      if (recorded) this.answerSend(reply, session, msg, status);
     });
     return reply;
+  }
+
+  /** The sender's `ok` for a private message, once it is delivered or stored, and recorded. */
+  private answerSend(reply: LaterReply, session: Session, msg: ServerMessageOf<'msg'>, status: DeliveryStatus): void {
+    if (this.log.enabled('info')) this.log.info(`conn#${session.id} msg ${msg.from} → ${msg.to} ${Buffer.byteLength(msg.text)} B ${status}`);
+    reply.resolve({ msgId: msg.msgId, status, ts: msg.ts } satisfies SendResult);
   }
 
   private broadcast(from: string, message: ClientMessageOf<'broadcast'>): HandlerResult {

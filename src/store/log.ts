@@ -14,13 +14,14 @@ import { z } from 'zod';
 import type { Store } from './store.ts';
 
 /**
- * Entries per segment. A checkpoint rewrites each touched tail segment, so a fuller tail costs
- * more to write, while draining a backlog reads one file per segment. Chosen when every append
- * rewrote its tail (before the store's journal): bench/store, one run each, 128 missed the
- * 1M-vs-1k ratio in 2 of 4 runs; 32 drained 100k in 5.2 s (target < 5 s); 64 met every target
- * (docs/BENCHMARKS.md).
+ * Entries per segment. Appends are journal lines; a checkpoint writes each touched segment as a
+ * file (a temporary file and a rename, ~300 µs of CPU here), so a segment costs one file write per
+ * SEGMENT messages plus a rewrite of each busy tail per checkpoint, while draining a backlog reads
+ * one file per segment. 64 was chosen when every append rewrote its tail (before the journal);
+ * with the journal 256 cut the relay's server CPU per message by a seventh and met every
+ * bench/store target (docs/BENCHMARKS.md).
  */
-export const SEGMENT = 64;
+export const SEGMENT = 256;
 
 const Meta = z.object({ first: z.number().int().nonnegative() });
 type Meta = z.infer<typeof Meta>;
@@ -44,12 +45,19 @@ function segmentSchemaOf<E>(entrySchema: z.ZodType<E>): z.ZodType<Array<LogEntry
   return schema as unknown as z.ZodType<Array<LogEntry<E>>>;
 }
 
+/** The segment appends go to: its index, its store key, its entries. */
+interface Tail<E> {
+  index: number;
+  key: string;
+  items: Array<LogEntry<E>>;
+}
+
 export class SegmentedLog<E> {
   /**
    * The segment appends go to, owned here: the store hands out validated copies, and two
    * appends in one tick must land in the same array, so appends never read the store.
    */
-  private tail: { index: number; items: Array<LogEntry<E>> } = { index: 0, items: [] };
+  private tail: Tail<E> = { index: 0, key: segmentKey(0), items: [] };
   /** Rewrites of older segments run one at a time (read, change, write). */
   private updating: Promise<unknown> = Promise.resolve();
 
@@ -74,7 +82,8 @@ export class SegmentedLog<E> {
     // Segments wholly before the start are what a kill during dropBefore left behind.
     const stale = segments.filter((key) => (Number(key.slice(1)) + 1) * SEGMENT <= meta.first && key !== newest);
     await Promise.all(stale.map((key) => store.remove(collection, key)));
-    log.tail = last ? { index: Number(newest!.slice(1)), items } : { index: Math.floor(next / SEGMENT), items: [] };
+    const tailIndex = last ? Number(newest!.slice(1)) : Math.floor(next / SEGMENT);
+    log.tail = { index: tailIndex, key: segmentKey(tailIndex), items: last ? items : [] };
     return log;
   }
 
@@ -105,11 +114,11 @@ export class SegmentedLog<E> {
     if (index !== this.tail.index) {
       // The full segment is done with: the store forgets it once written (a server's memory must
       // not grow with every message it ever relayed). Reads load it again from its file.
-      if (this.tail.items.length > 0) this.store.evict(this.collection, segmentKey(this.tail.index));
-      this.tail = { index, items: [] };
+      if (this.tail.items.length > 0) this.store.evict(this.collection, this.tail.key);
+      this.tail = { index, key: segmentKey(index), items: [] };
     }
     this.tail.items.push({ seq, entry });
-    return { seq, written: this.store.append(this.collection, segmentKey(index), this.tail.items) };
+    return { seq, written: this.store.append(this.collection, this.tail.key, this.tail.items) };
   }
 
   /** Up to `limit` entries with seq >= `from`, oldest first. */
@@ -188,7 +197,7 @@ export class SegmentedLog<E> {
       removals.push(this.store.remove(this.collection, segmentKey(index)));
     }
     // Emptied: nothing delivered lingers on disk, and `first` alone tells where the log goes on.
-    if (everything) this.tail = { index: this.tail.index, items: [] };
+    if (everything) this.tail = { ...this.tail, items: [] };
     await Promise.all(removals);
   }
 

@@ -113,9 +113,8 @@ export class Store {
   private lastBatchAt = -Infinity;
   /** Journal lines for the next batch, with the documents and collections they touch. */
   private lines: string[] = [];
-  private lineIds = new Set<string>();
+  private lineDocs = new Set<Doc>();
   private lineTombstones = new Set<string>();
-  private lineCollections = new Set<string>();
   /** The journal new lines go to (opened by the first batch that has lines). */
   private journal: { n: number; handle: FileHandle | null; openedAt: number; bytes: number } | null = null;
   /** Journals that take no more lines, deleted once a checkpoint has written their documents. */
@@ -251,18 +250,16 @@ export class Store {
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
     if (!this.dirty.has(doc)) {
-      this.addLine({ c: collection, k: key, i: last });
+      this.addLine(doc, { c: collection, k: key, i: last });
       this.lazy.add(doc);
     }
     return this.schedule();
   }
 
-  private addLine(line: JournalLine): void {
-    const id = `${line.c}/${line.k}`;
+  private addLine(doc: Doc, line: JournalLine): void {
     this.lines.push(JSON.stringify(line));
-    this.lineIds.add(id);
-    if ('removed' in line) this.lineTombstones.add(id);
-    this.lineCollections.add(line.c);
+    this.lineDocs.add(doc);
+    if ('removed' in line) this.lineTombstones.add(`${line.c}/${line.k}`);
   }
 
   /** Deletes a document. Resolves when the batch holding the deletion is on disk. */
@@ -275,7 +272,7 @@ export class Store {
     this.memoryKeys.get(collection)?.delete(key);
     // Lines in a journal still on disk must not bring it back at a replay.
     const id = `${collection}/${key}`;
-    if (this.lineIds.has(id) || this.journaledIn.has(id)) this.addLine({ c: collection, k: key, removed: true });
+    if (this.lineDocs.has(doc) || this.journaledIn.has(id)) this.addLine(doc, { c: collection, k: key, removed: true });
     return this.schedule();
   }
 
@@ -389,20 +386,18 @@ export class Store {
     }
     // Everything below up to the first await runs synchronously: it takes this batch's share.
     const lines = this.lines;
-    const ids = this.lineIds;
+    const lineDocs = this.lineDocs;
     const tombstones = this.lineTombstones;
-    const collections = this.lineCollections;
     this.lines = [];
-    this.lineIds = new Set();
+    this.lineDocs = new Set();
     this.lineTombstones = new Set();
-    this.lineCollections = new Set();
     // A document written whole after a tombstone still on disk goes to the journal whole too,
     // or a replay would apply the tombstone to it.
     for (const doc of docs) {
       const id = `${doc.collection}/${doc.key}`;
       if (!doc.removed && (tombstones.has(id) || this.tombstonedIn.has(id))) {
         lines.push(JSON.stringify({ c: doc.collection, k: doc.key, d: doc.low.data }));
-        ids.add(id);
+        lineDocs.add(doc);
       }
     }
     const journal = this.journal;
@@ -411,7 +406,7 @@ export class Store {
     this.checkpointWanted = false;
     if (lines.length > 0) {
       this.journal ??= { n: this.nextJournal++, handle: null, openedAt: performance.now(), bytes: 0 };
-      for (const id of ids) this.journaledIn.set(id, this.journal.n);
+      for (const doc of lineDocs) this.journaledIn.set(`${doc.collection}/${doc.key}`, this.journal.n);
       for (const id of tombstones) this.tombstonedIn.set(id, this.journal.n);
     }
     const current = this.journal;
@@ -429,13 +424,13 @@ export class Store {
       this.checkpointTimer = null;
     }
     try {
-      if (lines.length > 0) await this.writeJournal(current!, lines.join('\n') + '\n');
+      if (lines.length > 0) await this.writeJournal(current!, lines);
       for (const old of retiring) {
         await old.handle?.close();
         old.handle = null;
       }
       for (const doc of [...docs, ...lazy]) await this.mkdirFor(doc.collection);
-      for (const collection of collections) await this.mkdirFor(collection); // collections() lists them
+      for (const doc of lineDocs) await this.mkdirFor(doc.collection); // collections() lists them
       await Promise.all([...docs.map((doc) => (doc.removed ? this.unlink(doc) : doc.low.write())), ...lazy.map((doc) => doc.low.write())]);
       if (checkpoint) await this.deleteJournals(retiring.map((j) => j.n));
       this.evictWritten(docs);
@@ -451,15 +446,24 @@ export class Store {
   }
 
   /** Appends a batch's lines with one write; a failed write retires the journal (it may end torn). */
-  private async writeJournal(journal: { n: number; handle: FileHandle | null; bytes: number }, text: string): Promise<void> {
+  private async writeJournal(journal: { n: number; handle: FileHandle | null; bytes: number }, lines: string[]): Promise<void> {
     try {
       if (journal.handle === null) {
         await mkdir(join(this.dir!, JOURNAL_DIR), { recursive: true, mode: 0o700 });
         journal.handle = await open(this.journalPath(journal.n), 'a', 0o600);
         if (this.journal === journal) this.armCheckpointTimer(); // not one a checkpoint is retiring
       }
-      await journal.handle.appendFile(text);
-      journal.bytes += Buffer.byteLength(text);
+      // Straight into one buffer: joining first would copy a batch's lines twice.
+      let size = 0;
+      for (const line of lines) size += Buffer.byteLength(line) + 1;
+      const bytes = Buffer.allocUnsafe(size);
+      let offset = 0;
+      for (const line of lines) {
+        offset += bytes.write(line, offset);
+        bytes[offset++] = 0x0a; // \n
+      }
+      await journal.handle.appendFile(bytes);
+      journal.bytes += size;
     } catch (err) {
       if (this.journal === journal) {
         this.journal = null;
