@@ -6,6 +6,10 @@
  *   node --import tsx bench/compare.ts --profile DIR    (the Parley server under --cpu-prof, profile kept in DIR)
  *   node --import tsx bench/compare.ts --workloads relay16,fan1000   (some of: relay16 relay1 fan100 fan1000)
  *   node --import tsx bench/compare.ts --server-flags '--flush-interval 10' --node-flags '--max-semi-space-size=32'
+ *   node --import tsx bench/compare.ts --only parley --baseline DIR   (also the server of another checkout, as "base")
+ *
+ * A baseline is how a change is judged on this noisy machine: both servers in one run, round by
+ * round. For example: git worktree add /tmp/base HEAD~1 && ln -s "$PWD/node_modules" /tmp/base/
  *
  * One load generator (this process) runs the same workloads (bench/lib/workloads.ts) against both
  * servers, alternating between them round by round so that a slow spell on this noisy machine hits
@@ -68,6 +72,11 @@ async function main(root: string): Promise<void> {
       const flags = arg('--server-flags')?.split(' ').filter(Boolean) ?? [];
       targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags, flags }, names));
     }
+    const baseline = arg('--baseline');
+    if (baseline) {
+      mkdirs(root, 'base');
+      targets.push(await ParleyTarget.start({ root: join(root, 'base'), checkout: baseline }, names, 'base'));
+    }
     if (only === undefined || only === 'ngircd') {
       mkdirs(root, 'ngircd');
       const { startNgircd } = await import('./lib/irc.ts');
@@ -113,9 +122,11 @@ async function main(root: string): Promise<void> {
         console.log(`${pad(w.title, 44)} ${pad(target.name, 7)} ${lpad(fmt(row.perSecond, 0), 9)} ${lpad(fmt(row.p50, 2), 8)} ${lpad(fmt(row.p99, 2), 8)} ${lpad(fmt(row.serverUs, 2), 14)} ${lpad(fmt(row.serverBusy, 2), 9)} ${lpad(fmt(row.generatorBusy, 2), 9)}`);
       }
       const p = summary.get(`${w.key}/parley`);
-      const n = summary.get(`${w.key}/ngircd`);
-      if (p && n) {
-        console.log(`${pad('', 44)} ${pad('ratio', 7)} ${lpad(`${fmt(p.perSecond / n.perSecond, 2)}x`, 9)} ${lpad(`${fmt(p.p50 / n.p50, 2)}x`, 8)} ${lpad(`${fmt(p.p99 / n.p99, 2)}x`, 8)} ${lpad(`${fmt(p.serverUs / n.serverUs, 2)}x`, 14)}`);
+      for (const other of ['ngircd', 'base']) {
+        const n = summary.get(`${w.key}/${other}`);
+        if (!p || !n) continue;
+        const label = other === 'ngircd' ? 'ratio' : '/ base';
+        console.log(`${pad('', 44)} ${pad(label, 7)} ${lpad(`${fmt(p.perSecond / n.perSecond, 2)}x`, 9)} ${lpad(`${fmt(p.p50 / n.p50, 2)}x`, 8)} ${lpad(`${fmt(p.p99 / n.p99, 2)}x`, 8)} ${lpad(`${fmt(p.serverUs / n.serverUs, 2)}x`, 14)}`);
       }
     }
     if (summary.has('relay16/parley') && summary.has('relay16/ngircd')) {

@@ -33,6 +33,8 @@ export interface ServerChildOptions {
   nodeFlags?: string[];
   /** a command the server is started through, e.g. ['prlimit', '--nofile=70000:70000'] */
   launcher?: string[];
+  /** the Parley checkout whose server runs (default: this one), e.g. a baseline to compare with */
+  checkout?: string;
 }
 
 export class ParleyServerChild {
@@ -48,9 +50,10 @@ export class ParleyServerChild {
 
   static async start(options: ServerChildOptions): Promise<ParleyServerChild> {
     const flags = ['--host', HOST, '--port', '0', '--keys', join(options.root, 'keys'), '--store', join(options.root, 'store'), ...UNLIMITED, ...(options.flags ?? [])];
-    const argv = [process.execPath, ...(options.nodeFlags ?? []), join(ROOT, 'bin/parley-server.js'), ...flags];
+    const checkout = options.checkout ?? ROOT;
+    const argv = [process.execPath, ...(options.nodeFlags ?? []), join(checkout, 'bin/parley-server.js'), ...flags];
     if (options.launcher?.length) argv.unshift(...options.launcher);
-    const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { cwd: checkout, stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new ParleyServerChild(child, child.pid!);
     running.add(server);
     child.once('exit', () => running.delete(server));

@@ -38,19 +38,21 @@ class ParleyPeer implements BenchPeer {
 }
 
 export class ParleyTarget implements BenchTarget {
-  readonly name = 'parley';
   private readonly peers: ParleyPeer[] = [];
 
-  private constructor(readonly server: ParleyServerChild) {}
+  private constructor(
+    readonly server: ParleyServerChild,
+    readonly name: string,
+  ) {}
 
   get pid(): number {
     return this.server.pid;
   }
 
   /** Registers `users` (cheap scrypt, straight into the store) and starts the server. */
-  static async start(options: ServerChildOptions, users: string[]): Promise<ParleyTarget> {
+  static async start(options: ServerChildOptions, users: string[], name = 'parley'): Promise<ParleyTarget> {
     await createAccounts(options.root, users);
-    return new ParleyTarget(await ParleyServerChild.start(options));
+    return new ParleyTarget(await ParleyServerChild.start(options), name);
   }
 
   async connect(names: string[]): Promise<BenchPeer[]> {

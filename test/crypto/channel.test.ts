@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { Channel, counterNonce, deriveKeys, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from '../../src/crypto/channel.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { FrameDecoder } from '../../src/protocol/frame.ts';
@@ -52,6 +52,17 @@ test('different salts or secrets give different keys', () => {
     assert.not.ok(other.clientToServer.equals(base.clientToServer));
     assert.not.ok(other.serverToClient.equals(base.serverToClient));
   }
+});
+
+test('past 2^32 frames the channel still uses counterNonce: the high word of the counter is written too', () => {
+  const { keys, client } = pair();
+  const counter = 2 ** 32 + 5;
+  (client as unknown as { sendCounter: number }).sendCounter = counter;
+  const sealed = client.seal(Buffer.from('late frame'));
+  const decipher = createDecipheriv('aes-256-gcm', keys.clientToServer, counterNonce(BigInt(counter)));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  const plain = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
+  assert.is(plain.toString(), 'late frame');
 });
 
 test('counterNonce is 12 bytes: 4 zero bytes then the counter big-endian', () => {

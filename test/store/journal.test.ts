@@ -25,15 +25,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const NO_CHECKPOINT = { checkpointMs: 60_000 };
 
 const journals = (dir: string) => (existsSync(join(dir, 'journal')) ? readdirSync(join(dir, 'journal')).sort() : []);
-const journalLines = (dir: string) =>
+/** The text lines of every journal, in order. */
+const journalTexts = (dir: string) =>
   journals(dir).flatMap((name) =>
     readFileSync(join(dir, 'journal', name), 'utf8')
       .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line)),
+      .filter((line) => line !== ''),
   );
+/** The journaled entries, in order: a line is a batch's array of entries. */
+const journalLines = (dir: string) => journalTexts(dir).flatMap((line) => JSON.parse(line) as Array<Record<string, unknown>>);
 
-test('appends are journaled: one line per append, and the document file is not rewritten', async () => {
+test('appends are journaled: one line per batch holding an entry per append, and the document file is not rewritten', async () => {
   const dir = freshDir();
   const store = await Store.open(dir, NO_CHECKPOINT);
   await store.put('c', 's0', [{ seq: 0, entry: { n: 0 } }]);
@@ -51,6 +53,7 @@ test('appends are journaled: one line per append, and the document file is not r
   assert.is((statSync(join(dir, 'journal')).mode & 0o777).toString(8), '700');
   assert.is((statSync(join(dir, 'journal', '0.jsonl')).mode & 0o777).toString(8), '600');
   assert.equal(journalLines(dir), [1, 2, 3].map((i) => ({ c: 'c', k: 's0', i: { seq: i, entry: { n: i } } })));
+  assert.is(journalTexts(dir).length, 1, 'one batch, one line');
   assert.is(readFileSync(file, 'utf8'), before.text, 'document not rewritten');
   assert.is(statSync(file).mtimeMs, before.mtime);
   // the store itself serves the journaled document, and lists it
@@ -143,6 +146,22 @@ test('a put after a tombstone is journaled whole, so a replay keeps it', async (
   await first.put('c', 's0', [{ seq: 7, entry: { n: 7 } }]);
   const second = await Store.open(dir);
   assert.equal(await second.get('c', 's0', Items), [{ seq: 7, entry: { n: 7 } }]);
+});
+
+test('batch lines and the older one-entry lines replay alike; a torn batch is dropped whole, a bad entry is E_STORE_CORRUPT', async () => {
+  const dir = freshDir();
+  mkdirSync(join(dir, 'journal'), { recursive: true });
+  const entry = (seq: number) => ({ c: 'c', k: 's0', i: { seq, entry: { n: seq } } });
+  const batch = (...seqs: number[]) => JSON.stringify(seqs.map(entry));
+  writeFileSync(join(dir, 'journal', '0.jsonl'), `${JSON.stringify(entry(0))}\n${batch(1, 2)}\n${batch(3, 4).slice(0, -20)}`);
+  const store = await Store.open(dir);
+  assert.equal((await store.get('c', 's0', Items))?.map((item) => item.seq), [0, 1, 2], 'the torn batch (3, 4) is not half applied');
+
+  const bad = freshDir();
+  mkdirSync(join(bad, 'journal'), { recursive: true });
+  writeFileSync(join(bad, 'journal', '0.jsonl'), `${JSON.stringify([entry(0), { c: 'c', k: 's0', i: 'no seq' }])}\n${batch(1)}\n`);
+  await rejectsCode(Store.open(bad), 'E_STORE_CORRUPT');
+  assert.not.ok(existsSync(join(bad, 'c', 's0.json')), 'nothing applied');
 });
 
 test('a torn last line is ignored; a bad line elsewhere is E_STORE_CORRUPT naming the journal', async () => {
