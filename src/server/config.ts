@@ -100,7 +100,7 @@ Options:
   --store DIR              where accounts are stored (default ${DEFAULT_CONFIG.storeDir})
   --log-level LEVEL        ${LOG_LEVELS.join('|')} (default ${DEFAULT_CONFIG.logLevel})
   --max-frame BYTES        largest frame accepted (default ${DEFAULT_CONFIG.maxFrame})
-  --handshake-timeout S    time a new connection has to finish the handshake (default ${DEFAULT_CONFIG.handshakeTimeout})
+  --handshake-timeout S    time a new connection has to send its key message (default ${DEFAULT_CONFIG.handshakeTimeout})
   --ping-interval S        ping clients silent this long, drop them at twice it (default ${DEFAULT_CONFIG.pingInterval})
   --mailbox-cap N          messages that may wait for one offline user (default ${DEFAULT_CONFIG.mailboxCap})
   --history-days D         days of history kept; 0 = forever (default ${DEFAULT_CONFIG.historyDays})

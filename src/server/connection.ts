@@ -130,6 +130,15 @@ export class ServerConnection implements Session {
     return this.state === 'handshake' || this.state === 'unwrapping';
   }
 
+  /**
+   * Still waiting for the client's key message: the handshake deadline runs only then. Once the
+   * key has come, the wait is the server's own (a reconnect storm queues thousands of RSA
+   * unwraps), and dropping clients for it made a storm fail instead of finishing late.
+   */
+  get isAwaitingKey(): boolean {
+    return this.state === 'handshake';
+  }
+
   private socketOnData(chunk: Buffer): void {
     this.lastHeard = this.ctx.now();
     this.pingSent = false;

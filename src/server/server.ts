@@ -257,7 +257,7 @@ export class ParleyServer {
     const open: ServerConnection[] = [];
     for (const c of this.connections) {
       if (c.isHandshaking) {
-        if (now - c.openedAt > this.config.handshakeTimeout * 1000) {
+        if (c.isAwaitingKey && now - c.openedAt > this.config.handshakeTimeout * 1000) {
           c.fail(new ParleyError('E_HANDSHAKE_TIMEOUT', `handshake not completed within ${this.config.handshakeTimeout} s`, { fatal: true }));
         }
         continue;

@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Channel } from '../../src/crypto/channel.ts';
 import { encodeFrame } from '../../src/protocol/frame.ts';
+import { Throttle } from '../../src/server/limits.ts';
 import { registered, startServer, waitFor, record, type TestServer } from './helpers.ts';
 import { RawClient } from './raw-client.ts';
 
@@ -67,6 +68,21 @@ test('a slow handshake is dropped at the deadline', async () => {
   const error = JSON.parse((await raw.nextFrame(3000)).toString());
   assert.is(error.code, 'E_HANDSHAKE_TIMEOUT');
   await raw.closedWithin();
+});
+
+test('a client whose key came in time is not dropped while the server works through its queue of unwraps', async () => {
+  // Every unwrap waits 900 ms for a slot, past the 0.5 s deadline: a reconnect storm's queue.
+  const run = Throttle.prototype.run;
+  Throttle.prototype.run = function <T>(this: Throttle, job: () => Promise<T>) {
+    return new Promise((resolve) => setTimeout(resolve, 900)).then(() => run.call(this, job));
+  } as typeof run;
+  try {
+    const raw = new RawClient(served.port);
+    await raw.handshake(); // the welcome comes, late, instead of E_HANDSHAKE_TIMEOUT
+    raw.destroy();
+  } finally {
+    Throttle.prototype.run = run;
+  }
 });
 
 test('bad JSON, unknown types and wrong fields get coded replies and the connection stays usable', async () => {
