@@ -22,10 +22,15 @@ export interface RawRecord {
 export function packJson(texts: readonly string[]): Buffer {
   let size = 0;
   for (const text of texts) size += RECORD_HEADER + Buffer.byteLength(text);
+  return packRange(texts, 0, texts.length, size);
+}
+
+/** texts[start..end), whose records take `size` bytes, in one plaintext. */
+function packRange(texts: readonly string[], start: number, end: number, size: number): Buffer {
   const out = Buffer.allocUnsafe(size);
   let offset = 0;
-  for (const text of texts) {
-    const length = out.write(text, offset + RECORD_HEADER, 'utf8');
+  for (let i = start; i < end; i++) {
+    const length = out.write(texts[i], offset + RECORD_HEADER, 'utf8');
     out.writeUInt8(RECORD_JSON, offset);
     out.writeUInt32BE(length, offset + 1);
     offset += RECORD_HEADER + length;
@@ -35,23 +40,23 @@ export function packJson(texts: readonly string[]): Buffer {
 
 /**
  * Packs JSON texts into as few plaintexts as fit `limit` bytes each (a frame's payload less its
- * tag), keeping their order. A text larger than the limit travels alone.
+ * tag), keeping their order. A text larger than the limit travels alone. Each text is measured
+ * once and copied once (this runs for every frame the server sends).
  */
 export function packJsonBatches(texts: readonly string[], limit: number): Buffer[] {
   const out: Buffer[] = [];
-  let batch: string[] = [];
+  let start = 0;
   let size = 0;
-  for (const text of texts) {
-    const bytes = RECORD_HEADER + Buffer.byteLength(text);
-    if (batch.length > 0 && size + bytes > limit) {
-      out.push(packJson(batch));
-      batch = [];
+  for (let i = 0; i < texts.length; i++) {
+    const bytes = RECORD_HEADER + Buffer.byteLength(texts[i]);
+    if (i > start && size + bytes > limit) {
+      out.push(packRange(texts, start, i, size));
+      start = i;
       size = 0;
     }
-    batch.push(text);
     size += bytes;
   }
-  if (batch.length > 0) out.push(packJson(batch));
+  if (texts.length > start) out.push(packRange(texts, start, texts.length, size));
   return out;
 }
 

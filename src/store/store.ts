@@ -487,11 +487,11 @@ export class Store {
         journal.handle = await open(this.journalPath(journal.n), 'a', 0o600);
         if (this.journal === journal) this.armCheckpointTimer(); // not one a checkpoint is retiring
       }
-      const size = Buffer.byteLength(line) + 1;
-      const bytes = Buffer.allocUnsafe(size);
-      bytes.write(line);
+      // Room for the worst case (3 UTF-8 bytes per UTF-16 unit) rather than a byteLength pass first.
+      const bytes = Buffer.allocUnsafe(3 * line.length + 1);
+      const size = bytes.write(line) + 1;
       bytes[size - 1] = 0x0a; // \n
-      await journal.handle.appendFile(bytes);
+      await journal.handle.appendFile(bytes.subarray(0, size));
       journal.bytes += size;
     } catch (err) {
       if (this.journal === journal) {
