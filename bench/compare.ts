@@ -7,6 +7,7 @@
  *   node --import tsx bench/compare.ts --workloads relay16,fan1000   (some of: relay16 relay1 fan100 fan1000)
  *   node --import tsx bench/compare.ts --server-flags '--flush-interval 10' --node-flags '--max-semi-space-size=32'
  *   node --import tsx bench/compare.ts --only parley --baseline DIR   (also the server of another checkout, as "base")
+ *   node --import tsx bench/compare.ts --rounds 7                     (more measured rounds than 3)
  *
  * A baseline is how a change is judged on this noisy machine: both servers in one run, round by
  * round. For example: git worktree add /tmp/base HEAD~1 && ln -s "$PWD/node_modules" /tmp/base/
@@ -31,7 +32,6 @@ const TEXT_BYTES = 100;
 const PAIRS = 100;
 const MEMBERS = 1_000;
 const SMALL_GROUP = 100;
-const ROUNDS = 3;
 const RUN_LIMIT_MS = 600_000;
 
 interface Workload {
@@ -53,6 +53,8 @@ const arg = (name: string) => {
   const at = process.argv.indexOf(name);
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
+/** Measured rounds per workload and server (--rounds N): more narrow the medians on a noisy machine. */
+const ROUNDS = Number(arg('--rounds') ?? 3);
 
 async function main(root: string): Promise<void> {
   const began = performance.now();

@@ -29,9 +29,9 @@ const DRAIN_BATCH = 256;
 const DRAIN_BYTES = 2 * 1024 * 1024;
 
 /**
- * One message sent live and not yet acknowledged. Kept small and free of timers and promises:
- * a fan-out to 1,000 members with 16 messages in flight holds 16,000 of these, and per-delivery
- * timers and closures were most of the server's garbage (docs/BENCHMARKS.md).
+ * One message sent live and not yet acknowledged. Kept small and free of timers and promises
+ * (per-delivery timers and closures were most of the server's garbage, docs/BENCHMARKS.md); the
+ * members of one fan-out share one, so a 1,000-member group with 16 messages in flight holds 16.
  */
 interface LiveDelivery {
   /** the message as sent; a fan-out's recipients share one object */
@@ -63,6 +63,8 @@ export class Delivery {
   /** Sessions with live deliveries waiting for an acknowledgement. */
   private readonly waiting = new Set<SessionDeliveries>();
   private sweeper: NodeJS.Timeout | null = null;
+  /** The live record of the latest fan-out, which its members share. */
+  private fanOutRecord: LiveDelivery | null = null;
 
   constructor(
     private readonly mailboxes: Mailboxes,
@@ -87,7 +89,7 @@ export class Delivery {
    * not a promise: this runs once per private message, and it may wait seconds for the ack.
    */
   deliver(user: string, ackId: string, message: Record<string, unknown>, json: string, settle: Settle): void {
-    this.send(user, ackId, message, json, settle)?.then(
+    this.send(user, ackId, json, { message, sentAt: performance.now(), settle })?.then(
       (status) => settle(status),
       (err: ParleyError) => settle('stored', err),
     );
@@ -99,18 +101,22 @@ export class Delivery {
    * back to the mailbox is logged if it cannot be stored.
    */
   fanOut(user: string, ackId: string, message: Record<string, unknown>, json: string): Promise<DeliveryStatus> | null {
-    return this.send(user, ackId, message, json, null);
+    // A fan-out's calls come one after another: its members share one record (it never changes).
+    let record = this.fanOutRecord;
+    if (record === null || record.message !== message) this.fanOutRecord = record = { message, sentAt: performance.now(), settle: null };
+    return this.send(user, ackId, json, record);
   }
 
   /** Sends live (returns null) or stores (returns the mailbox write). */
-  private send(user: string, ackId: string, message: Record<string, unknown>, json: string, settle: LiveDelivery['settle']): Promise<DeliveryStatus> | null {
+  private send(user: string, ackId: string, json: string, record: LiveDelivery): Promise<DeliveryStatus> | null {
+    const { message } = record;
     const recipient = this.online.get(user);
     if (!recipient) return this.store(user, { ackId, message });
     const state = this.state(recipient, user);
     // While older messages still drain from the mailbox, newer ones queue behind them, so that
     // the recipient sees everything in order (an edit never arrives before its message).
     if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, { ackId, message });
-    state.live.set(ackId, { message, sentAt: performance.now(), settle });
+    state.live.set(ackId, record);
     this.waiting.add(state);
     if (this.sweeper === null) {
       this.sweeper = setInterval(() => this.sweepAcks(), Math.max(10, Math.min(1000, this.ackTimeoutMs / 4)));

@@ -546,7 +546,7 @@ export class Hub {
       if (!online) stored.push(delivery);
       delivery.catch((err) => this.log.warn(`#${group.name} message for ${member} not stored: ${(err as Error).message}`));
     }
-    this.log.info(`conn#${session.id} msg ${from} → #${group.name} (${recipients} online, ${stored.length} offline) ${Buffer.byteLength(message.text)} B`);
+    if (this.log.enabled('info')) this.log.info(`conn#${session.id} msg ${from} → #${group.name} (${recipients} online, ${stored.length} offline) ${Buffer.byteLength(message.text)} B`);
     const result: SendResult = { msgId: msg.msgId, status: 'sent', ts, recipients };
     return LaterReply.of(Promise.all([recorded, Promise.allSettled(stored)]).then(() => ({ ...result, stored: stored.length })));
   }
