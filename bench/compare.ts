@@ -104,14 +104,17 @@ async function main(root: string): Promise<void> {
         for (const target of targets) {
           // A Parley server tells its event-loop delay over the round (SIGUSR2): where latency tails come from.
           const parleyServer = target instanceof ParleyTarget ? target.server : null;
-          await parleyServer?.stats();
+          const before = await parleyServer?.stats();
           const result = await w.run(target, peersOf.get(target)!);
-          const loop = (await parleyServer?.stats())?.eventLoopDelayMs;
+          const after = await parleyServer?.stats();
+          const loop = after?.eventLoopDelayMs;
+          const perFrame = before && after ? (after.messagesSent - before.messagesSent) / Math.max(1, after.framesSent - before.framesSent) : null;
           const key = `${w.key}/${target.name}`;
           results.set(key, [...(results.get(key) ?? []), result]);
           console.log(
             `  round ${r + 1} ${pad(w.key, 8)} ${pad(target.name, 7)} ${lpad(fmt(result.perSecond, 0), 8)} msg/s  p50 ${lpad(fmt(result.p50, 2), 7)} ms  p99 ${lpad(fmt(result.p99, 2), 7)} ms  server ${lpad(fmt(result.serverUs, 2), 6)} µs/msg  busy ${fmt(result.serverBusy, 2)} / gen ${fmt(result.generatorBusy, 2)}` +
-              (loop ? `  loop delay p99 ${fmt(loop.p99, 1)} max ${fmt(loop.max, 1)} ms` : ''),
+              (loop ? `  loop delay p99 ${fmt(loop.p99, 1)} max ${fmt(loop.max, 1)} ms` : '') +
+              (perFrame !== null ? `  ${fmt(perFrame, 2)} msgs/frame` : ''),
           );
         }
       }

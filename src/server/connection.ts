@@ -40,6 +40,8 @@ export interface ConnectionContext {
   unwraps: Throttle;
   /** Asks the server to call `flush` on this connection in this event-loop pass's check phase. */
   scheduleFlush(connection: ServerConnection): void;
+  /** Counts what is written, for the server's stats. */
+  sent: { frames: number; messages: number };
   now(): number;
 }
 
@@ -111,8 +113,6 @@ export class ServerConnection implements Session {
       onFrame: (payload) => this.onFrame(payload),
       onError: (err) => this.fail(err),
     });
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 30_000);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('error', (err) => this.socketOnError(err));
     socket.on('close', () => this.socketOnClose());
@@ -329,8 +329,11 @@ export class ServerConnection implements Session {
   private writeQueued(): void {
     const queued = this.outbox;
     this.outbox = [];
+    const sent = this.ctx.sent;
+    sent.messages += queued.length;
     for (const plaintext of packJsonBatches(queued, this.ctx.maxFrame - TAG_BYTES)) {
       this.socket.write(this.channel!.sealFrame(plaintext));
+      sent.frames++;
     }
     this.checkBacklog();
   }

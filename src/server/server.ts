@@ -34,6 +34,9 @@ const LISTEN_BACKLOG = 4096;
 /** RSA unwraps on libuv's pool at once (see Throttle): two keep both cores of a 2-core machine busy. */
 const UNWRAPS_IN_FLIGHT = 2;
 
+/** TCP keepalive's first probe after this long idle; pings (`pingInterval`) usually notice first. */
+const KEEPALIVE_DELAY_MS = 30_000;
+
 /** Connections flushed per event-loop pass (a seal and a write each: ~10-100 µs). */
 const FLUSHES_PER_PASS = 256;
 
@@ -51,6 +54,9 @@ export interface ServerStats {
   cpuMicros: number;
   /** delay percentiles (ms) since the previous stats(); null on the first call */
   eventLoopDelayMs: { samples: number; p50: number; p99: number; max: number } | null;
+  /** sealed frames written to clients, and the messages they carried, since the server started */
+  framesSent: number;
+  messagesSent: number;
 }
 
 export interface StartOptions {
@@ -63,6 +69,8 @@ export interface StartOptions {
 
 export class ParleyServer {
   private readonly connections = new Set<ServerConnection>();
+  /** What the connections have written (stats): they count into it. */
+  readonly sent = { frames: 0, messages: 0 };
   private readonly toFlush = new Set<ServerConnection>();
   private flushScheduled = false;
   private sweeper: NodeJS.Timeout | null = null;
@@ -111,7 +119,8 @@ export class ParleyServer {
     // A damaged mailbox stops the start with the file's name, before anyone is told "stored".
     const mailboxes = await hub.mailboxes.checkAll();
     if (mailboxes > 0) log.info(`${mailboxes} mailbox(es) with messages waiting`);
-    const server = createServer({ noDelay: true, keepAlive: true });
+    // Set at accept for every socket, so a connection costs no setsockopt calls of its own.
+    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_DELAY_MS });
     const parley = new ParleyServer(server, config, keys, store, accounts, hub, log);
     const context: ConnectionContext = {
       identity: { name: SERVER_NAME, publicPem: keys.publicPem, unwrapKey, modulusBytes: keys.modulusBytes },
@@ -122,6 +131,7 @@ export class ParleyServer {
       messageLimiter: parley.messageLimiter,
       unwraps: new Throttle(UNWRAPS_IN_FLIGHT),
       scheduleFlush: (connection) => parley.scheduleFlush(connection),
+      sent: parley.sent,
       now: Date.now,
     };
     server.on('connection', (socket) => {
@@ -192,6 +202,8 @@ export class ParleyServer {
       external: memory.external,
       cpuMicros: cpu.user + cpu.system,
       eventLoopDelayMs: loop,
+      framesSent: this.sent.frames,
+      messagesSent: this.sent.messages,
     };
   }
 
