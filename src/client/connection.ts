@@ -117,6 +117,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private readonly waiters = new Map<string, SendWaiter>();
   /** msgIds sent on the current connection and not answered yet. */
   private readonly inFlight = new Set<string>();
+  /** Outbox messages sent at least once and not yet settled: any later copy is a resend. */
+  private readonly sentOnce = new Set<string>();
   /** Delivery ids to acknowledge, sent together in paced `received` messages. */
   private readonly acks = new AckPacer((ids) => {
     for (let i = 0; i < ids.length; i += 4096) this.queue({ type: 'received', ids: ids.slice(i, i + 4096) });
@@ -437,7 +439,10 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   /** Sends one outbox message and settles it when the server gives its final answer. */
   private transmit(item: OutboxItem, resend: boolean): void {
-    const again = resend ? { resend } : {};
+    // Whatever the caller thinks, a message that went out before goes again as a resend, so that
+    // the server looks for the first copy (it may have been recorded before a restart).
+    const again = resend || this.sentOnce.has(item.msgId) ? { resend: true } : {};
+    this.sentOnce.add(item.msgId);
     const request: ClientRequest =
       item.scope === 'private'
         ? { type: 'send', msgId: item.msgId, to: item.to!, text: item.text, ...again }
@@ -471,6 +476,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   private settle(item: OutboxItem, outcome: SendResult | ParleyError): void {
     this.inFlight.delete(item.msgId);
+    this.sentOnce.delete(item.msgId);
     const data = this.data;
     if (data) {
       void data.removeFromOutbox(item.msgId).catch(() => undefined);
@@ -680,9 +686,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     const status = this.loggedIn ? 'sent' : 'queued';
     const { createdAt, ...fields } = item;
     void data.record(peerOf(this.user, { ...item, from: this.user }), { ...fields, from: this.user, ts: createdAt, status });
-    // A login during the await above may already have sent it from the outbox.
-    // Paced (rate-limited), it waits its turn in the outbox.
-    if (this.loggedIn && !this.paced && !this.inFlight.has(item.msgId)) this.transmit(item, false);
+    // A login during the await above may already have sent it from the outbox, and even had its
+    // answer (then it is settled: no waiter). Paced (rate-limited), it waits its turn in the outbox.
+    if (this.loggedIn && !this.paced && !this.inFlight.has(item.msgId) && this.waiters.has(item.msgId)) this.transmit(item, false);
     return result;
   }
 

@@ -19,20 +19,24 @@ export function conversationOf(user: string, peer: string): string {
 
 /** How far back a resent message is looked for, to record it only once. */
 const DUPLICATE_WINDOW = 1024;
-/** Resent ids seen lately, checked before the log: two copies of one resend may arrive together. */
-const RECENT_RESENDS = 1024;
+/**
+ * Ids recorded lately, checked before the log. Two copies of one message may arrive in either
+ * order: a client that reconnects resends its outbox, and a message it was still writing to its
+ * disk may then also go out as a first send, after its resend.
+ */
+const RECENT_IDS = 8192;
 
 export class Histories {
   private readonly open = new Map<string, Promise<SegmentedLog<HistoryRecord>>>();
   /** The logs that have finished opening, so that an append needs no await (the hot path). */
   private readonly ready = new Map<string, SegmentedLog<HistoryRecord>>();
   /**
-   * `conversation/msgId` of resends seen lately: a set, and a ring of the same ids to forget the
-   * oldest. (Deleting a Set's first entry over and over makes finding the next first entry slower
-   * and slower, as the deleted slots pile up in front of it.)
+   * `conversation/msgId` recorded lately: a set, and a ring of the same ids to forget the oldest.
+   * (Deleting a Set's first entry over and over makes finding the next first entry slower and
+   * slower, as the deleted slots pile up in front of it.)
    */
   private readonly recent = new Set<string>();
-  private readonly recentRing: string[] = new Array<string>(RECENT_RESENDS);
+  private readonly recentRing: string[] = new Array<string>(RECENT_IDS);
   private recentNext = 0;
 
   constructor(private readonly store: Store) {}
@@ -43,7 +47,7 @@ export class Histories {
     const oldest = this.recentRing[this.recentNext];
     if (oldest !== undefined) this.recent.delete(oldest);
     this.recentRing[this.recentNext] = id;
-    this.recentNext = (this.recentNext + 1) % RECENT_RESENDS;
+    this.recentNext = (this.recentNext + 1) % RECENT_IDS;
     this.recent.add(id);
     return true;
   }
@@ -65,16 +69,15 @@ export class Histories {
    * Records a message; resolves once it is on disk. With `checkDuplicate` (a resend after a
    * reconnect), a msgId already recorded is not added twice.
    *
-   * A first send is not looked for: its id is new. A resend is looked for in the log, whose tail
-   * holds every append at once (so an original still on its way to disk is found), and in the
-   * resends seen lately (two copies of one resend, both waiting for the log to open). A failed
-   * write is not forgotten: the entry stays in the log's tail and the store writes it at its next
-   * checkpoint, so the sender's retry must find it there.
+   * Every id is remembered, a first send's too (see RECENT_IDS); a resend is also looked for in
+   * the log, for a copy recorded before a restart. A failed write is not forgotten: the entry
+   * stays in the log's tail and the store writes it at its next checkpoint, so the sender's retry
+   * must find it there.
    */
   append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<void> {
+    if (!this.remember(`${conversation}/${record.msgId}`)) return Promise.resolve();
     const log = this.ready.get(conversation);
     if (log !== undefined && !checkDuplicate) return log.append(record).written;
-    if (checkDuplicate && !this.remember(`${conversation}/${record.msgId}`)) return Promise.resolve();
     return this.appendSlowly(conversation, record, checkDuplicate);
   }
 

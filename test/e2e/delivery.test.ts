@@ -233,6 +233,65 @@ test('a resent message is recorded in history once', async () => {
   }
 });
 
+test('a message whose resend came first is recorded once when its first copy follows', async () => {
+  // A client reconnecting resends its outbox; a message it was still writing to its disk can then
+  // go out as a first send after its own resend. The server must keep one copy either way.
+  const { port, stop } = await startServer();
+  const alice = await registered(port, 'alice');
+  const bob = await registered(port, 'bob');
+  try {
+    await alice.request({ type: 'send', msgId: 'fixed-id-2', to: 'bob', text: 'once', resend: true });
+    await alice.request({ type: 'send', msgId: 'fixed-id-2', to: 'bob', text: 'once' });
+    const page = await bob.history('alice');
+    assert.equal(page.messages.map((m) => m.msgId), ['fixed-id-2']);
+  } finally {
+    alice.close();
+    bob.close();
+    await stop();
+  }
+});
+
+test('the client sends a message as a first send once: answered from the outbox while its disk write ran, it is not sent again', async () => {
+  const { port, stop } = await startServer();
+  const alice = await registered(port, 'alice');
+  const bob = await registered(port, 'bob');
+  // Reaching inside the client to hold the race open: the outbox write is slow, and meanwhile a
+  // login sends the outbox (flushOutbox, as a login does) and the server answers.
+  const inside = alice as unknown as {
+    data: { addToOutbox(item: unknown): Promise<void> };
+    flushOutbox(): void;
+    inFlight: Set<string>;
+    request(message: Record<string, unknown>): Promise<unknown>;
+  };
+  try {
+    const sends: Array<Record<string, unknown>> = [];
+    const request = inside.request.bind(alice);
+    inside.request = (message) => {
+      if (message.type === 'send') sends.push(message);
+      return request(message);
+    };
+    const addToOutbox = inside.data.addToOutbox.bind(inside.data);
+    let release: (() => void) | null = null;
+    inside.data.addToOutbox = async (item) => {
+      await addToOutbox(item);
+      await new Promise<void>((resolve) => (release = resolve));
+    };
+    const result = alice.sendPrivate('bob', 'once');
+    await waitFor(() => release !== null, 3000, 'the outbox write');
+    inside.flushOutbox();
+    await waitFor(() => sends.length === 1 && inside.inFlight.size === 0, 5000, 'the outbox send answered');
+    release!();
+    assert.is((await result).status, 'delivered');
+    await sleep(100);
+    assert.is(sends.length, 1, 'not sent again once answered');
+    assert.equal((await bob.history('alice')).messages.map((m) => m.text), ['once']);
+  } finally {
+    alice.close();
+    bob.close();
+    await stop();
+  }
+});
+
 test('a corrupted store file stops the server at start, naming the file', async () => {
   const dir = tempDir();
   try {
