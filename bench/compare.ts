@@ -8,6 +8,7 @@
  *   node --import tsx bench/compare.ts --server-flags '--flush-interval 10' --node-flags '--max-semi-space-size=32'
  *   node --import tsx bench/compare.ts --only parley --baseline DIR   (also the server of another checkout, as "base")
  *   node --import tsx bench/compare.ts --rounds 7                     (more measured rounds than 3)
+ *   node --import tsx bench/compare.ts --only parley --baseline . --ack-interval 200   (clients' ack pacing, against base's default)
  *
  * A baseline is how a change is judged on this noisy machine: both servers in one run, round by
  * round. For example: git worktree add /tmp/base HEAD~1 && ln -s "$PWD/node_modules" /tmp/base/
@@ -72,7 +73,8 @@ async function main(root: string): Promise<void> {
       mkdirs(root, 'parley');
       const nodeFlags = [...(arg('--node-flags')?.split(' ').filter(Boolean) ?? []), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
       const flags = arg('--server-flags')?.split(' ').filter(Boolean) ?? [];
-      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags, flags }, names));
+      const ackInterval = arg('--ack-interval');
+      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags, flags }, names, 'parley', ackInterval === undefined ? undefined : Number(ackInterval)));
     }
     const baseline = arg('--baseline');
     if (baseline) {

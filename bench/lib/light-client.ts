@@ -26,6 +26,8 @@ export interface LightClientOptions {
   localAddress?: string;
   /** ms a request may wait for its reply */
   requestLimitMs?: number;
+  /** acknowledgement pacing (default: the protocol's ACK_INTERVAL_MS, as ParleyClient) */
+  ackIntervalMs?: number;
 }
 
 export class LightClient {
@@ -35,9 +37,7 @@ export class LightClient {
   private readonly pending = new Map<string, { resolve: (r: Json) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextRef = 0;
   /** Paced as ParleyClient paces them. */
-  private readonly acks = new AckPacer((ids) => {
-    for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
-  });
+  private readonly acks: AckPacer;
   private outbox: string[] = [];
   private receivedAt = 0;
   private ready!: { resolve: () => void; reject: (e: Error) => void };
@@ -54,6 +54,9 @@ export class LightClient {
 
   constructor(options: LightClientOptions) {
     this.requestLimitMs = options.requestLimitMs ?? 60_000;
+    this.acks = new AckPacer((ids) => {
+      for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
+    }, options.ackIntervalMs);
     this.opened = new Promise((resolve, reject) => (this.ready = { resolve, reject }));
     this.opened.catch(() => undefined);
     this.decoder = new FrameDecoder({ maxFrame: 1 << 24, onFrame: (f) => this.onFrame(f), onError: (e) => this.fail(e) });

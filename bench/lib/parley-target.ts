@@ -43,6 +43,7 @@ export class ParleyTarget implements BenchTarget {
   private constructor(
     readonly server: ParleyServerChild,
     readonly name: string,
+    private readonly ackIntervalMs: number | undefined,
   ) {}
 
   get pid(): number {
@@ -50,16 +51,17 @@ export class ParleyTarget implements BenchTarget {
   }
 
   /** Registers `users` (cheap scrypt, straight into the store) and starts the server. */
-  static async start(options: ServerChildOptions, users: string[], name = 'parley'): Promise<ParleyTarget> {
+  /** `ackIntervalMs`: how its clients pace acknowledgements (default: the protocol's). */
+  static async start(options: ServerChildOptions, users: string[], name = 'parley', ackIntervalMs?: number): Promise<ParleyTarget> {
     await createAccounts(options.root, users);
-    return new ParleyTarget(await ParleyServerChild.start(options), name);
+    return new ParleyTarget(await ParleyServerChild.start(options), name, ackIntervalMs);
   }
 
   async connect(names: string[]): Promise<BenchPeer[]> {
     const out: ParleyPeer[] = [];
     for (let i = 0; i < names.length; i += SETUP_BATCH) {
       const batch = names.slice(i, i + SETUP_BATCH).map(async (name) => {
-        const client = new LightClient({ port: this.server.port });
+        const client = new LightClient({ port: this.server.port, ackIntervalMs: this.ackIntervalMs });
         await client.opened;
         await client.request({ type: 'login', user: name, password: PASSWORD });
         return new ParleyPeer(name, client);

@@ -13,7 +13,11 @@ export class AckPacer {
   private soon: NodeJS.Immediate | null = null;
   private later: NodeJS.Timeout | null = null;
 
-  constructor(private readonly send: (ids: string[]) => void) {}
+  constructor(
+    private readonly send: (ids: string[]) => void,
+    /** ms between sends under load (the protocol's ACK_INTERVAL_MS; the benchmarks try others) */
+    private readonly intervalMs = ACK_INTERVAL_MS,
+  ) {}
 
   add(id: string): void {
     this.ids.push(id);
@@ -23,7 +27,7 @@ export class AckPacer {
       clearTimeout(this.later);
       this.later = null;
     }
-    const wait = this.ids.length >= ACK_PROMPTLY ? 0 : this.lastSentAt + ACK_INTERVAL_MS - performance.now();
+    const wait = this.ids.length >= ACK_PROMPTLY ? 0 : this.lastSentAt + this.intervalMs - performance.now();
     if (wait > 0) this.later = setTimeout(() => this.flush(), wait);
     else this.soon = setImmediate(() => this.flush());
   }
