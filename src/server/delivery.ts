@@ -43,7 +43,7 @@ interface LiveDelivery {
 }
 
 /** Told how a delivery ended: `err` when it could be neither delivered nor stored. */
-export type Settle = (status: DeliveryStatus, err?: ParleyError) => void;
+type Settle = (status: DeliveryStatus, err?: ParleyError) => void;
 
 /** What is in flight to one session. */
 interface SessionDeliveries {

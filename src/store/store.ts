@@ -144,9 +144,9 @@ export class Store {
   /** When the last batch started (ms, performance.now()). */
   private lastBatchAt = -Infinity;
   /** Journal entries for the next batch (its one line), with the documents they touch. */
-  private lines: JournalEntry[] = [];
-  private lineDocs = new Set<Doc>();
-  private lineTombstones = new Set<string>();
+  private entries: JournalEntry[] = [];
+  private entryDocs = new Set<Doc>();
+  private entryTombstones = new Set<string>();
   /** The journal new lines go to (opened by the first batch that has lines). */
   private journal: { n: number; handle: FileHandle | null; openedAt: number; bytes: number } | null = null;
   /** Journals that take no more lines, deleted once a checkpoint has written their documents. */
@@ -282,16 +282,16 @@ export class Store {
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
     if (!this.dirty.has(doc)) {
-      this.addLine(doc, { c: collection, k: key, i: last });
+      this.addEntry(doc, { c: collection, k: key, i: last });
       this.lazy.add(doc);
     }
     return this.schedule();
   }
 
-  private addLine(doc: Doc, line: JournalEntry): void {
-    this.lines.push(line);
-    this.lineDocs.add(doc);
-    if ('removed' in line) this.lineTombstones.add(`${line.c}/${line.k}`);
+  private addEntry(doc: Doc, entry: JournalEntry): void {
+    this.entries.push(entry);
+    this.entryDocs.add(doc);
+    if ('removed' in entry) this.entryTombstones.add(`${entry.c}/${entry.k}`);
   }
 
   /** Deletes a document. Resolves when the batch holding the deletion is on disk. */
@@ -304,7 +304,7 @@ export class Store {
     this.memoryKeys.get(collection)?.delete(key);
     // Lines in a journal still on disk must not bring it back at a replay.
     const id = `${collection}/${key}`;
-    if (this.lineDocs.has(doc) || this.journaledIn.has(id)) this.addLine(doc, { c: collection, k: key, removed: true });
+    if (this.entryDocs.has(doc) || this.journaledIn.has(id)) this.addEntry(doc, { c: collection, k: key, removed: true });
     return this.schedule();
   }
 
@@ -417,35 +417,35 @@ export class Store {
       return;
     }
     // Everything below up to the first await runs synchronously: it takes this batch's share.
-    const lines = this.lines;
-    const lineDocs = this.lineDocs;
-    const tombstones = this.lineTombstones;
-    this.lines = [];
-    this.lineDocs = new Set();
-    this.lineTombstones = new Set();
+    const entries = this.entries;
+    const entryDocs = this.entryDocs;
+    const tombstones = this.entryTombstones;
+    this.entries = [];
+    this.entryDocs = new Set();
+    this.entryTombstones = new Set();
     // A document written whole after a tombstone still on disk goes to the journal whole too,
     // or a replay would apply the tombstone to it.
     for (const doc of docs) {
       const id = `${doc.collection}/${doc.key}`;
       if (!doc.removed && (tombstones.has(id) || this.tombstonedIn.has(id))) {
-        lines.push({ c: doc.collection, k: doc.key, d: doc.low.data as Seqd[] });
-        lineDocs.add(doc);
+        entries.push({ c: doc.collection, k: doc.key, d: doc.low.data as Seqd[] });
+        entryDocs.add(doc);
       }
     }
     const journal = this.journal;
     const checkpoint =
       this.checkpointWanted || (journal !== null && (performance.now() - journal.openedAt >= this.checkpointMs || journal.bytes >= JOURNAL_MAX_BYTES));
     this.checkpointWanted = false;
-    if (lines.length > 0) {
+    if (entries.length > 0) {
       this.journal ??= { n: this.nextJournal++, handle: null, openedAt: performance.now(), bytes: 0 };
-      for (const doc of lineDocs) this.journaledIn.set(`${doc.collection}/${doc.key}`, this.journal.n);
+      for (const doc of entryDocs) this.journaledIn.set(`${doc.collection}/${doc.key}`, this.journal.n);
       for (const id of tombstones) this.tombstonedIn.set(id, this.journal.n);
     }
     const current = this.journal;
     // Serialised now, before any await: what the batch holds is what the documents hold now.
-    const text = lines.length > 0 ? JSON.stringify(lines) : null;
+    const line = entries.length > 0 ? JSON.stringify(entries) : null;
     // A checkpoint writes every lazy document, so every journal can go afterwards, the current
-    // one included: this batch's own lines are about documents this batch writes or deletes.
+    // one included: this batch's own entries are about documents this batch writes or deletes.
     let lazy: Doc[] = [];
     let retiring: Array<{ n: number; handle: FileHandle | null }> = [];
     if (checkpoint) {
@@ -458,13 +458,13 @@ export class Store {
       this.checkpointTimer = null;
     }
     try {
-      if (lines.length > 0) await this.writeJournal(current!, text!);
+      if (line !== null) await this.writeJournal(current!, line);
       for (const old of retiring) {
         await old.handle?.close();
         old.handle = null;
       }
       for (const doc of [...docs, ...lazy]) await this.mkdirFor(doc.collection);
-      for (const doc of lineDocs) await this.mkdirFor(doc.collection); // collections() lists them
+      for (const doc of entryDocs) await this.mkdirFor(doc.collection); // collections() lists them
       await eachAtMost(FILE_WRITES_AT_ONCE, [...docs, ...lazy], (doc) => (doc.removed ? this.unlink(doc) : doc.low.write()));
       if (checkpoint) await this.deleteJournals(retiring.map((j) => j.n));
       this.evictWritten(docs);
@@ -479,7 +479,7 @@ export class Store {
     }
   }
 
-  /** Appends a batch's lines with one write; a failed write retires the journal (it may end torn). */
+  /** Appends a batch's line with one write; a failed write retires the journal (it may end torn). */
   private async writeJournal(journal: { n: number; handle: FileHandle | null; bytes: number }, line: string): Promise<void> {
     try {
       if (journal.handle === null) {
