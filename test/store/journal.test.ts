@@ -148,6 +148,19 @@ test('a put after a tombstone is journaled whole, so a replay keeps it', async (
   assert.equal(await second.get('c', 's0', Items), [{ seq: 7, entry: { n: 7 } }]);
 });
 
+test('lines of every size replay exactly: small batches around one past the reused encoding buffer, in non-ASCII text', async () => {
+  const dir = freshDir();
+  const first = await Store.open(dir, NO_CHECKPOINT);
+  const Text = z.object({ t: z.string() });
+  const log = await SegmentedLog.open(first, 'history/x', Text);
+  // 3 bytes a character in UTF-8: the big batch's line is ~1.5 MB, past the 1 MB kept for reuse.
+  const texts = ['é', '日本語'.repeat(200), '✓'.repeat(100_000), 'ok', 'ß'.repeat(500_000), '🙂 last'];
+  for (const t of texts) await log.append({ t }).written;
+  const second = await Store.open(dir, NO_CHECKPOINT);
+  const reopened = await SegmentedLog.open(second, 'history/x', Text);
+  assert.equal((await reopened.read(0, 100)).map((e) => e.entry.t), texts);
+});
+
 test('batch lines and the older one-entry lines replay alike; a torn batch is dropped whole, a bad entry is E_STORE_CORRUPT', async () => {
   const dir = freshDir();
   mkdirSync(join(dir, 'journal'), { recursive: true });
