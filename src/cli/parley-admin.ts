@@ -10,15 +10,15 @@
  * Commands that change the store refuse to run while a server is using it (its pid file is
  * alive), because the running server would overwrite the change with its own copy.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServerKeys, loadServerKeys, PRIVATE_KEY_FILE } from '../crypto/keys.ts';
 import { ParleyError } from '../protocol/errors.ts';
 import { normalizeUsername } from '../protocol/messages.ts';
-import { Accounts } from '../server/accounts.ts';
+import { Accounts, type AccountsOptions } from '../server/accounts.ts';
 import { DEFAULT_CONFIG } from '../server/config.ts';
-import { PID_FILE } from '../server/server.ts';
+import { claimStore, releaseStore, storeHolder } from '../server/store-lock.ts';
 import { formatTime } from '../server/log.ts';
 import { Store } from '../store/store.ts';
 
@@ -31,19 +31,6 @@ Commands:
   unlock USER     clear USER's lock-out after failed logins
   revoke USER     revoke every session token of USER (all devices must log in again)
 `;
-
-function serverRunning(storeDir: string): number | null {
-  const file = join(storeDir, PID_FILE);
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null; // stale pid file from a killed server
-  }
-}
 
 async function main(): Promise<number> {
   let parsed;
@@ -82,7 +69,17 @@ async function main(): Promise<number> {
   const options = { maxLoginFailures: DEFAULT_CONFIG.maxLoginFailures, blockDurationMs: 0, tokenTtlMs: 0 };
   // A running server owns the store's journal: replaying (and so deleting) it here would lose
   // its appends at a later crash. Accounts are never journaled, so `users` reads them all anyway.
-  const pid = serverRunning(storeDir);
+  const pid = storeHolder(storeDir);
+  // With no server running, this process holds the store while it works, so none starts meanwhile.
+  if (pid === null) claimStore(storeDir);
+  try {
+    return await runStoreCommand(storeDir, pid, command, arg, options);
+  } finally {
+    if (pid === null) releaseStore(storeDir);
+  }
+}
+
+async function runStoreCommand(storeDir: string, pid: number | null, command: string, arg: string | undefined, options: AccountsOptions): Promise<number> {
   const store = await Store.open(storeDir, { replay: pid === null });
   const accounts = await Accounts.load(store, options);
   if (command === 'users') {

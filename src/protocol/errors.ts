@@ -53,6 +53,7 @@ export const ERROR_TEXT = {
   E_KEY_PERMISSIONS: 'the private key file is readable by others',
   E_KEY_INVALID: 'the key file cannot be read',
   E_STORE_CORRUPT: 'a store file cannot be read',
+  E_STORE_IN_USE: 'another server is using the store directory',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TEXT;

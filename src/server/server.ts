@@ -2,9 +2,8 @@
  * parley-server's core: the only file that listens on sockets. One process, one thread, one
  * event loop; every connection is a ServerConnection, every request goes through the Hub.
  */
-import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import type { webcrypto } from 'node:crypto';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { ensureServerKeys, type ServerKeyPair } from '../crypto/keys.ts';
 import { importUnwrapKey } from '../crypto/handshake.ts';
@@ -17,10 +16,9 @@ import { ServerConnection, type ConnectionContext } from './connection.ts';
 import { Hub } from './hub.ts';
 import { addressKey, ConnectionLimiter, MessageLimiter, RefusalLog, Throttle, type ConnectionRefusal } from './limits.ts';
 import { createLogger, type Logger } from './log.ts';
+import { claimStore, releaseStore } from './store-lock.ts';
 
 export const SERVER_NAME = 'parley-server/0.1.0';
-/** Written in the store directory while a server runs, so parley-admin can tell. */
-export const PID_FILE = 'server.pid';
 /** Refused connections are logged one in full, then summed up at most this often. */
 const REFUSAL_LOG_MS = 5000;
 
@@ -101,7 +99,18 @@ export class ParleyServer {
     const keys = ensureServerKeys(config.keysDir);
     if (keys.created) log.info(`created server key pair in ${config.keysDir}/ (fingerprint ${keys.fingerprint})`);
     const unwrapKey = await importUnwrapKey(keys.privatePem);
-    const store = options.memoryStore ? Store.memory() : await Store.open(config.storeDir, { flushIntervalMs: config.flushInterval });
+    if (options.memoryStore) return ParleyServer.startOn(Store.memory(), config, keys, unwrapKey, log, options);
+    // Claimed before the store is opened: opening replays and deletes journals.
+    claimStore(config.storeDir);
+    try {
+      return await ParleyServer.startOn(await Store.open(config.storeDir, { flushIntervalMs: config.flushInterval }), config, keys, unwrapKey, log, options);
+    } catch (err) {
+      releaseStore(config.storeDir);
+      throw err;
+    }
+  }
+
+  private static async startOn(store: Store, config: ServerConfig, keys: ServerKeyPair, unwrapKey: webcrypto.CryptoKey, log: Logger, options: StartOptions): Promise<ParleyServer> {
     const accounts = await Accounts.load(store, {
       maxLoginFailures: config.maxLoginFailures,
       blockDurationMs: config.blockDuration * 1000,
@@ -161,7 +170,6 @@ export class ParleyServer {
     server.on('error', (err) => log.error(`listener error: ${err.message}`));
     parley.startSweeper();
     await parley.trimHistory();
-    if (!options.memoryStore) writeFileSync(join(config.storeDir, PID_FILE), `${process.pid}\n`);
     log.info(`listening on ${parley.address.host}:${parley.address.port}, key ${keys.fingerprint}`);
     return parley;
   }
@@ -327,7 +335,7 @@ export class ParleyServer {
     }
     await this.accounts.saveTouched();
     await this.store.flush();
-    if (this.store.dir !== null) rmSync(join(this.store.dir, PID_FILE), { force: true });
+    if (this.store.dir !== null) releaseStore(this.store.dir);
     setTimeout(() => {
       for (const c of this.connections) c.destroy();
     }, 200).unref();

@@ -3,7 +3,7 @@
  * a script) runs them. Every child is killed at the end of its test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -140,6 +140,34 @@ test('parley-server explains bad flags (exit 2), a busy port and a readable priv
     assert.match(exposed.err(), /readable by others; fix it with: chmod 600/);
   } finally {
     blocker.close();
+    dir.remove();
+  }
+});
+
+test('one server per store: a second is refused naming the first; a killed server\'s store is taken over', async () => {
+  const dir = tempDir();
+  try {
+    const { server: first } = await startServerProcess(dir.path);
+    const pidFile = join(dir.path, 'store', 'server.pid');
+    assert.is(readFileSync(pidFile, 'utf8').trim(), String(first.child.pid));
+    const second = run('parley-server.js', ['--port', '0', '--keys', join(dir.path, 'keys'), '--store', join(dir.path, 'store')], false);
+    await waitFor(() => second.exited() !== null, 15000, 'second server exit');
+    assert.is(second.exited(), 1);
+    assert.match(second.err(), new RegExp(`store .* is in use by another Parley process \\(pid ${first.child.pid}`));
+    const admin = run('parley-admin.js', ['unlock', 'anyone', '--keys', join(dir.path, 'keys'), '--store', join(dir.path, 'store')], false);
+    await waitFor(() => admin.exited() !== null, 15000, 'admin exit');
+    assert.is(admin.exited(), 1);
+    assert.match(admin.err(), new RegExp(`a server \\(pid ${first.child.pid}\\) is using`));
+    assert.is(readFileSync(pidFile, 'utf8').trim(), String(first.child.pid), 'the refused ones leave the claim alone');
+
+    first.child.kill('SIGKILL'); // no clean stop: its pid file stays behind
+    await waitFor(() => first.exited() !== null, 15000, 'first server killed');
+    const { server: third } = await startServerProcess(dir.path);
+    assert.is(readFileSync(pidFile, 'utf8').trim(), String(third.child.pid));
+    third.child.kill('SIGTERM');
+    await waitFor(() => third.exited() !== null, 15000, 'third server stop');
+    assert.not.ok(existsSync(pidFile), 'a clean stop gives the store up');
+  } finally {
     dir.remove();
   }
 });
