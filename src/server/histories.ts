@@ -24,31 +24,42 @@ const DUPLICATE_WINDOW = 1024;
  * order: a client that reconnects resends its outbox, and a message it was still writing to its
  * disk may then also go out as a first send, after its resend.
  */
-const RECENT_IDS = 8192;
+export const RECENT_IDS = 8192;
 
 export class Histories {
   private readonly open = new Map<string, Promise<SegmentedLog<HistoryRecord>>>();
   /** The logs that have finished opening, so that an append needs no await (the hot path). */
   private readonly ready = new Map<string, SegmentedLog<HistoryRecord>>();
   /**
-   * `conversation/msgId` recorded lately: a set, and a ring of the same ids to forget the oldest.
-   * (Deleting a Set's first entry over and over makes finding the next first entry slower and
-   * slower, as the deleted slots pile up in front of it.)
+   * Message ids recorded lately, by conversation, and a ring of the same (conversation, id) pairs
+   * to forget the oldest. Keyed in two steps so that no `conversation/msgId` string is made per
+   * message: both strings are already at hand, flat and hashed once. (Deleting a Set's first
+   * entry over and over would make finding the next first entry slower and slower, as the
+   * deleted slots pile up in front of it: hence the ring.)
    */
-  private readonly recent = new Set<string>();
-  private readonly recentRing: string[] = new Array<string>(RECENT_IDS);
-  private recentNext = 0;
+  private readonly recent = new Map<string, Set<string>>();
+  private readonly ringConversations: Array<string | undefined> = new Array<string | undefined>(RECENT_IDS);
+  private readonly ringIds: string[] = new Array<string>(RECENT_IDS);
+  private ringNext = 0;
 
   constructor(private readonly store: Store) {}
 
-  /** Remembers `conversation/msgId`; false when it is already remembered. */
-  private remember(id: string): boolean {
-    if (this.recent.has(id)) return false;
-    const oldest = this.recentRing[this.recentNext];
-    if (oldest !== undefined) this.recent.delete(oldest);
-    this.recentRing[this.recentNext] = id;
-    this.recentNext = (this.recentNext + 1) % RECENT_IDS;
-    this.recent.add(id);
+  /** Remembers `msgId` in `conversation`; false when it is already remembered. */
+  private remember(conversation: string, msgId: string): boolean {
+    if (this.recent.get(conversation)?.has(msgId)) return false;
+    const at = this.ringNext;
+    const oldest = this.ringConversations[at];
+    if (oldest !== undefined) {
+      const ids = this.recent.get(oldest)!;
+      ids.delete(this.ringIds[at]);
+      if (ids.size === 0) this.recent.delete(oldest);
+    }
+    this.ringConversations[at] = conversation;
+    this.ringIds[at] = msgId;
+    this.ringNext = (at + 1) % RECENT_IDS;
+    let ids = this.recent.get(conversation);
+    if (!ids) this.recent.set(conversation, (ids = new Set()));
+    ids.add(msgId);
     return true;
   }
 
@@ -75,7 +86,7 @@ export class Histories {
    * must find it there.
    */
   append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<void> {
-    if (!this.remember(`${conversation}/${record.msgId}`)) return Promise.resolve();
+    if (!this.remember(conversation, record.msgId)) return Promise.resolve();
     const log = this.ready.get(conversation);
     if (log !== undefined && !checkDuplicate) return log.append(record).written;
     return this.appendSlowly(conversation, record, checkDuplicate);

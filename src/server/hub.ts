@@ -115,8 +115,11 @@ export class Hub {
   readonly blocks: Blocks;
   readonly profiles: Profiles;
   private readonly delivery: Delivery;
-  /** Who has had a private conversation with whom since the server started: presence goes to them. */
-  private readonly contacts = new Map<string, Set<string>>();
+  /**
+   * Who has had a private conversation with whom since the server started (presence goes to
+   * them), each with the name of their history: made once per pair, not per message.
+   */
+  private readonly contacts = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly accounts: Accounts,
@@ -315,16 +318,28 @@ export class Hub {
   /** Who hears of `user`'s presence: everyone online, or on a big server those close to them (PRESENCE_TO_ALL). */
   private presenceAudience(user: string): Iterable<string> {
     if (this.online.size <= (this.options.presenceToAll ?? PRESENCE_TO_ALL)) return this.online.keys();
-    const audience = new Set(this.contacts.get(user));
+    const audience = new Set(this.contacts.get(user)?.keys());
     for (const group of this.groups.of(user)) for (const member of group.memberSet) audience.add(member);
     return audience;
   }
 
-  /** The users `user` has written to or heard from privately (created empty on first use). */
-  private contactsOf(user: string): Set<string> {
-    let set = this.contacts.get(user);
-    if (!set) this.contacts.set(user, (set = new Set()));
-    return set;
+  /** The users `user` has written to or heard from privately, with their history (created empty on first use). */
+  private contactsOf(user: string): Map<string, string> {
+    let peers = this.contacts.get(user);
+    if (!peers) this.contacts.set(user, (peers = new Map()));
+    return peers;
+  }
+
+  /** The history of `user` and `peer`, who are each other's contacts from now on. */
+  private privateConversation(user: string, peer: string): string {
+    const peers = this.contactsOf(user);
+    let conversation = peers.get(peer);
+    if (conversation === undefined) {
+      conversation = conversationOf(user, peer);
+      peers.set(peer, conversation);
+      this.contactsOf(peer).set(user, conversation);
+    }
+    return conversation;
   }
 
   private setPresence(session: Session, user: string, status: Session['presence']['status'], text: string | undefined, autoAway = false): void {
@@ -361,8 +376,7 @@ export class Hub {
   private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>): HandlerResult {
     const to = this.checkRecipient(from, message.to);
     if (this.blocks.blocks(to, from)) throw new ParleyError('E_BLOCKED', 'your message could not be delivered as the recipient has blocked you');
-    this.contactsOf(from).add(to);
-    this.contactsOf(to).add(from);
+    const conversation = this.privateConversation(from, to);
     const ts = this.now();
     const { msgId, text } = message;
     const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId, scope: 'private', from, to, text, ts };
@@ -371,7 +385,7 @@ export class Hub {
     const reply = new LaterReply();
     let status: DeliveryStatus | null = null;
     let recorded = false;
-    this.histories.append(conversationOf(from, to), { msgId, scope: 'private', from, to, text, ts }, message.resend === true).then(
+    this.histories.append(conversation, { msgId, scope: 'private', from, to, text, ts }, message.resend === true).then(
       () => {
         recorded = true;
         if (status !== null) this.answerSend(reply, session, msg, status);
