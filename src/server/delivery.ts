@@ -39,11 +39,14 @@ interface LiveDelivery {
   /** performance.now() when it was queued, for the ack timeout */
   sentAt: number;
   /** told the outcome when someone waits for it (a 1:1 send); null for fan-outs */
-  settle: Settle | null;
+  waiter: DeliveryWaiter | null;
 }
 
-/** Told how a delivery ended: `err` when it could be neither delivered nor stored. */
-type Settle = (status: DeliveryStatus, err?: ParleyError) => void;
+/** Told how a delivery ended (an object, not a closure: one per private message, held until the ack). */
+export interface DeliveryWaiter {
+  /** `err` when it could be neither delivered nor stored */
+  deliveryEnded(status: DeliveryStatus, err?: ParleyError): void;
+}
 
 /** What is in flight to one session. */
 interface SessionDeliveries {
@@ -84,14 +87,14 @@ export class Delivery {
   }
 
   /**
-   * Delivers `message` (serialised: `json`) to `user`, acknowledged by `ackId`. `settle` hears
-   * `delivered` or `stored`, or `stored` with E_MAILBOX_FULL when it could be neither. A callback,
-   * not a promise: this runs once per private message, and it may wait seconds for the ack.
+   * Delivers `message` (serialised: `json`) to `user`, acknowledged by `ackId`. `waiter` hears
+   * `delivered` or `stored`, or `stored` with E_MAILBOX_FULL when it could be neither. Not a
+   * promise: this runs once per private message, and it may wait seconds for the ack.
    */
-  deliver(user: string, ackId: string, message: Record<string, unknown>, json: string, settle: Settle): void {
-    this.send(user, ackId, json, { message, sentAt: performance.now(), settle })?.then(
-      (status) => settle(status),
-      (err: ParleyError) => settle('stored', err),
+  deliver(user: string, ackId: string, message: Record<string, unknown>, json: string, waiter: DeliveryWaiter): void {
+    this.send(user, ackId, json, { message, sentAt: performance.now(), waiter })?.then(
+      (status) => waiter.deliveryEnded(status),
+      (err: ParleyError) => waiter.deliveryEnded('stored', err),
     );
   }
 
@@ -103,7 +106,7 @@ export class Delivery {
   fanOut(user: string, ackId: string, message: Record<string, unknown>, json: string): Promise<DeliveryStatus> | null {
     // A fan-out's calls come one after another: its members share one record (it never changes).
     let record = this.fanOutRecord;
-    if (record === null || record.message !== message) this.fanOutRecord = record = { message, sentAt: performance.now(), settle: null };
+    if (record === null || record.message !== message) this.fanOutRecord = record = { message, sentAt: performance.now(), waiter: null };
     return this.send(user, ackId, json, record);
   }
 
@@ -146,9 +149,9 @@ export class Delivery {
   /** A live delivery that was not acknowledged goes to the mailbox. */
   private fallBack(user: string, ackId: string, pending: LiveDelivery): void {
     this.store(user, { ackId, message: pending.message }).then(
-      (status) => pending.settle?.(status),
+      (status) => pending.waiter?.deliveryEnded(status),
       (err: ParleyError) => {
-        if (pending.settle) pending.settle('stored', err);
+        if (pending.waiter) pending.waiter.deliveryEnded('stored', err);
         else this.log.warn(`message ${ackId} for ${user} not stored: ${err.message}`);
       },
     );
@@ -171,7 +174,7 @@ export class Delivery {
       const live = state.live.get(id);
       if (live) {
         state.live.delete(id);
-        live.settle?.('delivered');
+        live.waiter?.deliveryEnded('delivered');
       }
       const drained = state.drained.get(id);
       if (drained) {

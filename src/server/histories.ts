@@ -26,6 +26,11 @@ const DUPLICATE_WINDOW = 1024;
  */
 export const RECENT_IDS = 8192;
 
+/** Told when a record is on disk: `err` null, or why it could not be written. */
+export interface RecordWaiter {
+  recordEnded(err: unknown): void;
+}
+
 export class Histories {
   private readonly open = new Map<string, Promise<SegmentedLog<HistoryRecord>>>();
   /** The logs that have finished opening, so that an append needs no await (the hot path). */
@@ -41,6 +46,8 @@ export class Histories {
   private readonly ringConversations: Array<string | undefined> = new Array<string | undefined>(RECENT_IDS);
   private readonly ringIds: string[] = new Array<string>(RECENT_IDS);
   private ringNext = 0;
+  /** The store batch the latest appends went into, and who waits for it to be on disk. */
+  private batch: { written: Promise<void>; waiters: RecordWaiter[] } | null = null;
 
   constructor(private readonly store: Store) {}
 
@@ -86,10 +93,40 @@ export class Histories {
    * must find it there.
    */
   append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<void> {
-    if (!this.remember(conversation, record.msgId)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.appendFor(conversation, record, checkDuplicate, { recordEnded: (err) => (err === null ? resolve() : reject(err)) }));
+  }
+
+  /**
+   * append for the hot path (every private message): `waiter` hears when the record is on disk.
+   * The messages of one store batch share one reaction to its promise, not one each.
+   */
+  appendFor(conversation: string, record: HistoryRecord, checkDuplicate: boolean, waiter: RecordWaiter): void {
+    if (!this.remember(conversation, record.msgId)) return waiter.recordEnded(null);
     const log = this.ready.get(conversation);
-    if (log !== undefined && !checkDuplicate) return log.append(record).written;
-    return this.appendSlowly(conversation, record, checkDuplicate);
+    if (log !== undefined && !checkDuplicate) return this.waitForBatch(log.append(record).written, waiter);
+    this.appendSlowly(conversation, record, checkDuplicate).then(
+      () => waiter.recordEnded(null),
+      (err: unknown) => waiter.recordEnded(err),
+    );
+  }
+
+  private waitForBatch(written: Promise<void>, waiter: RecordWaiter): void {
+    let batch = this.batch;
+    if (batch === null || batch.written !== written) {
+      const fresh = { written, waiters: [] as RecordWaiter[] };
+      this.batch = batch = fresh;
+      written.then(
+        () => Histories.tell(fresh, null),
+        (err: unknown) => Histories.tell(fresh, err),
+      );
+    }
+    batch.waiters.push(waiter);
+  }
+
+  private static tell(batch: { waiters: RecordWaiter[] }, err: unknown): void {
+    const { waiters } = batch;
+    batch.waiters = [];
+    for (const waiter of waiters) waiter.recordEnded(err);
   }
 
   /** append, when the log still has to be opened or a resend has to be looked for. */

@@ -17,8 +17,8 @@ import {
 } from '../protocol/messages.ts';
 import { Store } from '../store/store.ts';
 import type { Accounts } from './accounts.ts';
-import { Delivery } from './delivery.ts';
-import { conversationOf, Histories } from './histories.ts';
+import { Delivery, type DeliveryWaiter } from './delivery.ts';
+import { conversationOf, Histories, type RecordWaiter } from './histories.ts';
 import type { Logger } from './log.ts';
 import { Groups } from './groups.ts';
 import { Mailboxes } from './mailboxes.ts';
@@ -35,7 +35,9 @@ export const NO_REPLY = Symbol('no reply');
 
 export class LaterReply {
   private listener: ((err: unknown, result?: Record<string, unknown>) => void) | null = null;
-  private outcome: { err: unknown; result?: Record<string, unknown> } | null = null;
+  private settled = false;
+  private err: unknown = null;
+  private value: Record<string, unknown> | undefined = undefined;
 
   /** A reply given by a promise (the slower handlers are async functions). */
   static of(promise: Promise<Record<string, unknown>>): LaterReply {
@@ -55,8 +57,10 @@ export class LaterReply {
   }
 
   private settle(err: unknown, result?: Record<string, unknown>): void {
-    if (this.outcome !== null) return;
-    this.outcome = { err, result };
+    if (this.settled) return;
+    this.settled = true;
+    this.err = err;
+    this.value = result;
     this.listener?.(err, result);
     this.listener = null;
   }
@@ -68,13 +72,50 @@ export class LaterReply {
    * server's garbage (docs/BENCHMARKS.md).
    */
   onSettled(listener: (err: unknown, result?: Record<string, unknown>) => void): void {
-    if (this.outcome !== null) listener(this.outcome.err, this.outcome.result);
+    if (this.settled) listener(this.err, this.value);
     else this.listener = listener;
   }
 
   /** The outcome as a promise (tests). */
   get result(): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => this.onSettled((err, result) => (err === null ? resolve(result!) : reject(err))));
+  }
+}
+
+/**
+ * One private message from its arrival to the sender's `ok`. Delivery and the history write run
+ * side by side and the `ok` goes when both are done; this one object hears both outcomes, so a
+ * message holds no closures or promises while it waits for its acknowledgement (those were much
+ * of the server's garbage: docs/BENCHMARKS.md).
+ */
+class PrivateSend extends LaterReply implements DeliveryWaiter, RecordWaiter {
+  private status: DeliveryStatus | null = null;
+  private recorded = false;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly session: Session,
+    private readonly msg: ServerMessageOf<'msg'>,
+  ) {
+    super();
+  }
+
+  deliveryEnded(status: DeliveryStatus, err?: ParleyError): void {
+    if (err) return this.reject(err);
+    this.status = status;
+    if (this.recorded) this.answer(status);
+  }
+
+  recordEnded(err: unknown): void {
+    if (err !== null) return this.reject(err);
+    this.recorded = true;
+    if (this.status !== null) this.answer(this.status);
+  }
+
+  private answer(status: DeliveryStatus): void {
+    const { msg } = this;
+    if (this.log.enabled('info')) this.log.info(`conn#${this.session.id} msg ${msg.from} → ${msg.to} ${Buffer.byteLength(msg.text)} B ${status}`);
+    this.resolve({ msgId: msg.msgId, status, ts: msg.ts } satisfies SendResult);
   }
 }
 
@@ -380,30 +421,10 @@ export class Hub {
     const ts = this.now();
     const { msgId, text } = message;
     const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId, scope: 'private', from, to, text, ts };
-    // Delivery and the history write run side by side; the sender hears back when both are done.
-    // (No named closures here: tsx keeps function names with a helper call per closure made.)
-    const reply = new LaterReply();
-    let status: DeliveryStatus | null = null;
-    let recorded = false;
-    this.histories.append(conversation, { msgId, scope: 'private', from, to, text, ts }, message.resend === true).then(
-      () => {
-        recorded = true;
-        if (status !== null) this.answerSend(reply, session, msg, status);
-      },
-      (err: unknown) => reply.reject(err),
-    );
-    this.delivery.deliver(to, msgId, msg, JSON.stringify(msg), (outcome, err) => {
-      if (err) return reply.reject(err);
-      status = outcome;
-      if (recorded) this.answerSend(reply, session, msg, status);
-    });
-    return reply;
-  }
-
-  /** The sender's `ok` for a private message, once it is delivered or stored, and recorded. */
-  private answerSend(reply: LaterReply, session: Session, msg: ServerMessageOf<'msg'>, status: DeliveryStatus): void {
-    if (this.log.enabled('info')) this.log.info(`conn#${session.id} msg ${msg.from} → ${msg.to} ${Buffer.byteLength(msg.text)} B ${status}`);
-    reply.resolve({ msgId: msg.msgId, status, ts: msg.ts } satisfies SendResult);
+    const send = new PrivateSend(this.log, session, msg);
+    this.histories.appendFor(conversation, { msgId, scope: 'private', from, to, text, ts }, message.resend === true, send);
+    this.delivery.deliver(to, msgId, msg, JSON.stringify(msg), send);
+    return send;
   }
 
   private broadcast(from: string, message: ClientMessageOf<'broadcast'>): HandlerResult {
@@ -473,8 +494,10 @@ export class Hub {
       }
     } else {
       // Like the message itself, the change reaches an offline recipient at their next login.
-      this.delivery.deliver(peer, update.updId, update, JSON.stringify(update), (_status, err) => {
-        if (err) this.log.warn(`${action} for ${peer} not stored: ${err.message}`);
+      this.delivery.deliver(peer, update.updId, update, JSON.stringify(update), {
+        deliveryEnded: (_status, err) => {
+          if (err) this.log.warn(`${action} for ${peer} not stored: ${err.message}`);
+        },
       });
     }
     this.log.info(`${action} by ${user} in ${conversation}`);
