@@ -26,6 +26,7 @@
  * `Store.memory()` is the twin used by tests: same code, lowdb's Memory adapter (`append` is a
  * `put` there).
  */
+import { write } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -131,6 +132,23 @@ async function eachAtMost<T>(limit: number, items: T[], run: (item: T) => Promis
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure) throw (failure as { err: unknown }).err;
+}
+
+/**
+ * Writes all of `bytes` to `fd` (opened to append) with fs.write on the thread pool: one callback
+ * per write, where FileHandle.appendFile goes through several layers of promises (once per store
+ * batch, so per message when messages come one at a time).
+ */
+function appendAll(fd: number, bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (offset: number): void =>
+      write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+        if (err) reject(err);
+        else if (offset + written < bytes.length) from(offset + written);
+        else resolve();
+      });
+    from(0);
+  });
 }
 
 /** Seq of a document's last element (documents that are not logs count as empty). */
@@ -382,11 +400,15 @@ export class Store {
   }
 
   private async mkdirFor(collection: string): Promise<void> {
-    const dir = join(this.dir!, collection);
-    if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      this.madeDirs.add(dir);
+    if (!this.madeDirs.has(collection)) {
+      await mkdir(join(this.dir!, collection), { recursive: true, mode: 0o700 });
+      this.madeDirs.add(collection);
     }
+  }
+
+  /** Makes the directories of those of `docs` that may not have one yet (no await for the rest). */
+  private async mkdirsFor(docs: Iterable<Doc>): Promise<void> {
+    for (const doc of docs) if (!this.madeDirs.has(doc.collection)) await this.mkdirFor(doc.collection);
   }
 
   private journalPath(n: number): string {
@@ -472,9 +494,10 @@ export class Store {
         await old.handle?.close();
         old.handle = null;
       }
-      for (const doc of [...docs, ...lazy]) await this.mkdirFor(doc.collection);
-      for (const doc of entryDocs) await this.mkdirFor(doc.collection); // collections() lists them
-      await eachAtMost(FILE_WRITES_AT_ONCE, [...docs, ...lazy], (doc) => (doc.removed ? this.unlink(doc) : doc.low.write()));
+      const writing = lazy.length > 0 ? [...docs, ...lazy] : docs;
+      await this.mkdirsFor(writing);
+      await this.mkdirsFor(entryDocs); // collections() lists them
+      if (writing.length > 0) await eachAtMost(FILE_WRITES_AT_ONCE, writing, (doc) => (doc.removed ? this.unlink(doc) : doc.low.write()));
       if (checkpoint) await this.deleteJournals(retiring.map((j) => j.n));
       this.evictWritten(docs);
       this.evictWritten(lazy);
@@ -505,7 +528,7 @@ export class Store {
       }
       const size = bytes.write(line) + 1;
       bytes[size - 1] = 0x0a; // \n
-      await journal.handle.appendFile(bytes.subarray(0, size));
+      await appendAll(journal.handle.fd, bytes.subarray(0, size));
       journal.bytes += size;
     } catch (err) {
       if (this.journal === journal) {
