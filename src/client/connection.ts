@@ -25,7 +25,7 @@ import {
   type ServerMessageOf,
   type WhoResult,
 } from '../protocol/messages.ts';
-import { packJsonBatches, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
 import { AckPacer } from './ack-pacer.ts';
 import { LocalData, peerOf, type OutboxItem } from './local-data.ts';
@@ -532,9 +532,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       if (!this.channel || !this.socket || this.outbox.length === 0) return;
       const batch = this.outbox;
       this.outbox = [];
-      for (const plaintext of packJsonBatches(batch, this.serverMaxFrame - TAG_BYTES)) {
-        this.socket.write(this.channel.sealFrame(plaintext));
-      }
+      const { socket, channel } = this;
+      eachJsonBatch(batch, this.serverMaxFrame - TAG_BYTES, (plaintext) => socket.write(channel.sealFrame(plaintext)));
     });
   }
 

@@ -22,12 +22,11 @@ export interface RawRecord {
 export function packJson(texts: readonly string[]): Buffer {
   let size = 0;
   for (const text of texts) size += RECORD_HEADER + Buffer.byteLength(text);
-  return packRange(texts, 0, texts.length, size);
+  return packRange(texts, 0, texts.length, Buffer.allocUnsafe(size));
 }
 
-/** texts[start..end), whose records take `size` bytes, in one plaintext. */
-function packRange(texts: readonly string[], start: number, end: number, size: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
+/** texts[start..end) into `out`, which is exactly their records' size. */
+function packRange(texts: readonly string[], start: number, end: number, out: Buffer): Buffer {
   let offset = 0;
   for (let i = start; i < end; i++) {
     const length = out.write(texts[i], offset + RECORD_HEADER, 'utf8');
@@ -39,25 +38,41 @@ function packRange(texts: readonly string[], start: number, end: number, size: n
 }
 
 /**
- * Packs JSON texts into as few plaintexts as fit `limit` bytes each (a frame's payload less its
- * tag), keeping their order. A text larger than the limit travels alone. Each text is measured
- * once and copied once (this runs for every frame the server sends).
+ * Plaintexts are packed here, one after another, to be sealed at once: a fresh buffer per frame
+ * was an array buffer for every scavenge to sweep. Grown as frames need, up to SCRATCH_MAX; a
+ * bigger plaintext gets a buffer of its own.
  */
-export function packJsonBatches(texts: readonly string[], limit: number): Buffer[] {
-  const out: Buffer[] = [];
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+const SCRATCH_MAX = 1024 * 1024;
+
+function scratchOf(size: number): Buffer {
+  if (size > scratch.length) {
+    if (size > SCRATCH_MAX) return Buffer.allocUnsafe(size);
+    scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(size, 2 * scratch.length)));
+  }
+  return scratch.subarray(0, size);
+}
+
+/**
+ * Packs JSON texts into as few plaintexts as fit `limit` bytes each (a frame's payload less its
+ * tag), keeping their order, and hands each to `seal`. A text larger than the limit travels
+ * alone. Each text is measured once and copied once (this runs for every frame sent). The
+ * plaintexts share one scratch buffer: `seal` must be done with each before it returns (sealing
+ * copies it).
+ */
+export function eachJsonBatch(texts: readonly string[], limit: number, seal: (plaintext: Buffer) => void): void {
   let start = 0;
   let size = 0;
   for (let i = 0; i < texts.length; i++) {
     const bytes = RECORD_HEADER + Buffer.byteLength(texts[i]);
     if (i > start && size + bytes > limit) {
-      out.push(packRange(texts, start, i, size));
+      seal(packRange(texts, start, i, scratchOf(size)));
       start = i;
       size = 0;
     }
     size += bytes;
   }
-  if (texts.length > start) out.push(packRange(texts, start, texts.length, size));
-  return out;
+  if (texts.length > start) seal(packRange(texts, start, texts.length, scratchOf(size)));
 }
 
 /** Splits a plaintext into records. A record running past the end is a broken frame. */

@@ -14,7 +14,7 @@ import { acceptKeyExchange, createHello } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
-import { packJsonBatches, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
 import { LaterReply, NO_REPLY, type Hub } from './hub.ts';
 import type { MessageGate, MessageLimiter, Throttle } from './limits.ts';
@@ -331,12 +331,15 @@ export class ServerConnection implements Session {
     this.outbox = [];
     const sent = this.ctx.sent;
     sent.messages += queued.length;
-    for (const plaintext of packJsonBatches(queued, this.ctx.maxFrame - TAG_BYTES)) {
-      this.socket.write(this.channel!.sealFrame(plaintext));
-      sent.frames++;
-    }
+    eachJsonBatch(queued, this.ctx.maxFrame - TAG_BYTES, this.writeSealed);
     this.checkBacklog();
   }
+
+  /** Seals a packed plaintext into a frame and writes it (made once per connection: it runs per frame). */
+  private readonly writeSealed = (plaintext: Buffer): void => {
+    this.socket.write(this.channel!.sealFrame(plaintext));
+    this.ctx.sent.frames++;
+  };
 
   /**
    * Drops a client that stays past maxQueuedBytes: it took nothing for SLOW_CONSUMER_GRACE_MS,

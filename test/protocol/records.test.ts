@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { packJson, packJsonBatches, RECORD_BINARY, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
+import { eachJsonBatch, packJson, RECORD_BINARY, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 
 function throwsCode(fn: () => unknown, code: string, fatal?: boolean): ParleyError {
@@ -73,7 +73,14 @@ test('unknown kinds come back with their kind, alongside known ones', () => {
   assert.is(records[3].body.toString(), '[]');
 });
 
-test('packJsonBatches keeps order, fills each batch up to the limit, and sends an oversize text alone', () => {
+/** eachJsonBatch's plaintexts, copied out of its scratch buffer as a sealer would. */
+function packJsonBatches(texts: string[], limit: number): Buffer[] {
+  const out: Buffer[] = [];
+  eachJsonBatch(texts, limit, (plaintext) => out.push(Buffer.from(plaintext)));
+  return out;
+}
+
+test('eachJsonBatch keeps order, fills each batch up to the limit, and sends an oversize text alone', () => {
   const many = Array.from({ length: 30 }, (_, i) => JSON.stringify({ n: i, text: 'x'.repeat(i * 3) }));
   const limit = 200;
   const batches = packJsonBatches(many, limit);
@@ -91,6 +98,28 @@ test('packJsonBatches keeps order, fills each batch up to the limit, and sends a
   assert.equal(withBig.map((b) => unpackRecords(b).map((r) => r.body.toString())), [['{"a":1}'], [big], ['{"b":2}']]);
   assert.equal(packJsonBatches([], limit), []);
   assert.is(packJsonBatches(['{}', '[]'], 1000).length, 1);
+});
+
+test('eachJsonBatch reuses one buffer, grown as needed; a plaintext past 1 MB gets its own', () => {
+  const seen: Buffer[] = [];
+  const small = ['{"a":1}', '{"b":2}'];
+  eachJsonBatch(small, 1000, (p) => seen.push(p));
+  eachJsonBatch(small, 1000, (p) => seen.push(p));
+  assert.is(seen[0].buffer, seen[1].buffer, 'the same memory both times');
+  const large = ['x'.repeat(200_000)];
+  eachJsonBatch(large, 1 << 24, (p) => {
+    assert.equal(unpackRecords(p).map((r) => r.body.toString()), large);
+    seen.push(p);
+  });
+  eachJsonBatch(small, 1000, (p) => seen.push(p));
+  assert.is(seen[3].buffer, seen[2].buffer, 'grown for the large one, and kept');
+  const huge = ['y'.repeat(1_500_000)];
+  eachJsonBatch(huge, 1 << 24, (p) => {
+    assert.equal(unpackRecords(p).map((r) => r.body.toString()), huge);
+    seen.push(p);
+  });
+  assert.is.not(seen[4].buffer, seen[2].buffer, 'too big to keep');
+  eachJsonBatch(small, 1000, (p) => assert.equal(unpackRecords(p).map((r) => r.body.toString()), small));
 });
 
 test.run();
