@@ -9,6 +9,7 @@
  *   node --import tsx bench/compare.ts --only parley --baseline DIR   (also the server of another checkout, as "base")
  *   node --import tsx bench/compare.ts --rounds 7                     (more measured rounds than 3)
  *   node --import tsx bench/compare.ts --only parley --baseline . --ack-interval 200   (clients' ack pacing, against base's default)
+ *   node --import tsx bench/compare.ts --only parley --baseline . --base-node-flags '--max-semi-space-size=4'   (node flags for base alone)
  *
  * A baseline is how a change is judged on this noisy machine: both servers in one run, round by
  * round. For example: git worktree add /tmp/base HEAD~1 && ln -s "$PWD/node_modules" /tmp/base/
@@ -79,7 +80,8 @@ async function main(root: string): Promise<void> {
     const baseline = arg('--baseline');
     if (baseline) {
       mkdirs(root, 'base');
-      targets.push(await ParleyTarget.start({ root: join(root, 'base'), checkout: baseline }, names, 'base'));
+      const baseNodeFlags = arg('--base-node-flags')?.split(' ').filter(Boolean) ?? [];
+      targets.push(await ParleyTarget.start({ root: join(root, 'base'), checkout: baseline, nodeFlags: baseNodeFlags }, names, 'base'));
     }
     if (only === undefined || only === 'ngircd') {
       mkdirs(root, 'ngircd');

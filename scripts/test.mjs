@@ -24,7 +24,7 @@ const timer = setTimeout(() => {
   process.stderr.write(`\ntest run exceeded ${LIMIT_MS / 60000} minutes; stopping it\n`);
   child.kill('SIGKILL');
 }, LIMIT_MS);
-child.on('close', (code) => {
+child.on('close', (code, signal) => {
   clearTimeout(timer);
   const count = (label) => {
     const match = output.match(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm'));
@@ -35,6 +35,7 @@ child.on('close', (code) => {
   const skipped = count('Skipped');
   // A run that crashed before uvu's summary counts as one failure, never as a pass.
   const failed = total === 0 && code !== 0 ? 1 : total - passed - skipped;
+  if (total === 0) process.stderr.write(`\nthe test process ended before uvu's summary (exit code ${code}, signal ${signal}); the last test file named above is where it stopped\n`);
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(code === 0 && failed === 0 && total > 0 ? 0 : 1);
 });
