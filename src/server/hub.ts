@@ -433,7 +433,8 @@ export class Hub {
     const json = JSON.stringify(msg);
     let recipients = 0;
     for (const [name, other] of this.online) {
-      if (name === from) continue;
+      // Those who block the sender do not get it (nor see the sender in `who`).
+      if (name === from || this.blocks.blocks(name, from)) continue;
       other.sendSerialized(json);
       recipients++;
     }
@@ -486,7 +487,7 @@ export class Hub {
     };
     if (peer === '*') {
       const json = JSON.stringify(update);
-      for (const [name, other] of this.online) if (name !== user) other.sendSerialized(json);
+      for (const [name, other] of this.online) if (name !== user && !this.blocks.blocks(name, user)) other.sendSerialized(json);
     } else if (peer.startsWith('#')) {
       const json = JSON.stringify(update);
       for (const member of this.groups.get(peer).memberSet) {

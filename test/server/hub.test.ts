@@ -324,6 +324,25 @@ test('broadcast reaches every other online session once, not the sender', async 
   assert.equal(alice.of('msg'), []);
 });
 
+test('a broadcast, and its edit, skip those who block the sender; the sender is not told who', async () => {
+  const { handle, online } = await setup();
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const carol = await online('carol');
+  await reply(handle(bob, { type: 'block', user: 'alice' }));
+  const id = msgId();
+  const result = (await reply(handle(alice, { type: 'broadcast', msgId: id, text: 'hello all' }))) as Record<string, unknown>;
+  assert.is(result.recipients, 1, 'counted as `who` shows them: bob is not listed to alice');
+  assert.equal(bob.of('msg'), []);
+  assert.equal(carol.of('msg').map((m) => m.msgId), [id]);
+  await reply(handle(alice, { type: 'edit', with: '*', msgId: id, text: 'hello everyone' }));
+  assert.equal(bob.of('update'), []);
+  assert.equal(carol.of('update').map((u) => u.text), ['hello everyone']);
+  // bob's own broadcasts still reach alice: a block is one-way.
+  await reply(handle(bob, { type: 'broadcast', msgId: msgId(), text: 'hi' }));
+  assert.equal(alice.of('msg').map((m) => m.from), ['bob']);
+});
+
 test('broadcast with nobody else online reaches zero recipients', async () => {
   const { handle, online } = await setup();
   const alice = await online('alice');
