@@ -10,7 +10,7 @@
 import type { Socket } from 'node:net';
 import type { webcrypto } from 'node:crypto';
 import { Channel } from '../crypto/channel.ts';
-import { acceptKeyExchange, createHello } from '../crypto/handshake.ts';
+import { acceptKeyExchange, type Hellos } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
 import { encodeFrame, FrameDecoder } from '../protocol/frame.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
@@ -23,7 +23,8 @@ import type { Session } from './session.ts';
 
 export interface ServerIdentity {
   name: string;
-  publicPem: string;
+  /** the hellos this server sends (its public key, a fresh nonce each) */
+  hellos: Hellos;
   unwrapKey: webcrypto.CryptoKey;
   modulusBytes: number;
 }
@@ -116,7 +117,7 @@ export class ServerConnection implements Session {
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('error', (err) => this.socketOnError(err));
     socket.on('close', () => this.socketOnClose());
-    const hello = createHello(ctx.identity.publicPem, ctx.identity.name);
+    const hello = ctx.identity.hellos.next();
     this.helloNonce = hello.nonce;
     socket.write(encodeFrame(hello.payload));
     ctx.log.info(`conn#${this.id} connected from ${this.remote}`);

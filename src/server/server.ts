@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { webcrypto } from 'node:crypto';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { ensureServerKeys, type ServerKeyPair } from '../crypto/keys.ts';
-import { importUnwrapKey } from '../crypto/handshake.ts';
+import { Hellos, importUnwrapKey } from '../crypto/handshake.ts';
 import { ParleyError } from '../protocol/errors.ts';
 import { encodeFrame } from '../protocol/frame.ts';
 import { Store } from '../store/store.ts';
@@ -132,7 +132,7 @@ export class ParleyServer {
     const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_DELAY_MS });
     const parley = new ParleyServer(server, config, keys, store, accounts, hub, log);
     const context: ConnectionContext = {
-      identity: { name: SERVER_NAME, publicPem: keys.publicPem, unwrapKey, modulusBytes: keys.modulusBytes },
+      identity: { name: SERVER_NAME, hellos: new Hellos(keys.publicPem, SERVER_NAME), unwrapKey, modulusBytes: keys.modulusBytes },
       hub,
       log,
       maxFrame: config.maxFrame,

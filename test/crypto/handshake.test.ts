@@ -5,6 +5,7 @@ import {
   acceptKeyExchange,
   clientKeyExchange,
   createHello,
+  Hellos,
   HELLO_NONCE_BYTES,
   importUnwrapKey,
   parseHello,
@@ -53,6 +54,19 @@ test('createHello → parseHello round trip', () => {
   assert.ok(Buffer.from(hello.nonce, 'base64').equals(nonce));
   // a fresh nonce every time
   assert.not.ok(createHello(server.publicPem, 'x').nonce.equals(nonce));
+});
+
+test('Hellos: the same JSON as the hello written out whole, and no nonce twice, past one random draw', () => {
+  const hellos = new Hellos(server.publicPem, 'parley "test"');
+  const seen = new Set<string>();
+  for (let i = 0; i < 600; i++) {
+    const { payload, nonce } = hellos.next();
+    const expected = { type: 'hello', protocol: PROTOCOL_VERSION, server: 'parley "test"', key: server.publicPem, nonce: nonce.toString('base64') };
+    assert.is(payload.toString(), JSON.stringify(expected));
+    assert.is(nonce.length, HELLO_NONCE_BYTES);
+    seen.add(nonce.toString('hex'));
+  }
+  assert.is(seen.size, 600);
 });
 
 test('parseHello rejects bad JSON, a wrong protocol and a wrong nonce size', () => {
