@@ -8,6 +8,7 @@
  * not base64); a receiver that does not know a kind skips the record.
  */
 import { ParleyError } from './errors.ts';
+import { Scratch } from './scratch.ts';
 
 export const RECORD_JSON = 1;
 export const RECORD_BINARY = 2;
@@ -37,21 +38,8 @@ function packRange(texts: readonly string[], start: number, end: number, out: Bu
   return out;
 }
 
-/**
- * Plaintexts are packed here, one after another, to be sealed at once: a fresh buffer per frame
- * was an array buffer for every scavenge to sweep. Grown as frames need, up to SCRATCH_MAX; a
- * bigger plaintext gets a buffer of its own.
- */
-let scratch = Buffer.allocUnsafeSlow(64 * 1024);
-const SCRATCH_MAX = 1024 * 1024;
-
-function scratchOf(size: number): Buffer {
-  if (size > scratch.length) {
-    if (size > SCRATCH_MAX) return Buffer.allocUnsafe(size);
-    scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(size, 2 * scratch.length)));
-  }
-  return scratch.subarray(0, size);
-}
+/** Plaintexts are packed here, one after another, each sealed before the next is packed. */
+const plaintexts = new Scratch(1024 * 1024);
 
 /**
  * Packs JSON texts into as few plaintexts as fit `limit` bytes each (a frame's payload less its
@@ -66,13 +54,13 @@ export function eachJsonBatch(texts: readonly string[], limit: number, seal: (pl
   for (let i = 0; i < texts.length; i++) {
     const bytes = RECORD_HEADER + Buffer.byteLength(texts[i]);
     if (i > start && size + bytes > limit) {
-      seal(packRange(texts, start, i, scratchOf(size)));
+      seal(packRange(texts, start, i, plaintexts.take(size)));
       start = i;
       size = 0;
     }
     size += bytes;
   }
-  if (texts.length > start) seal(packRange(texts, start, texts.length, scratchOf(size)));
+  if (texts.length > start) seal(packRange(texts, start, texts.length, plaintexts.take(size)));
 }
 
 /** Splits a plaintext into records. A record running past the end is a broken frame. */

@@ -34,6 +34,7 @@ import { Low, Memory, type Adapter } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
+import { Scratch } from '../protocol/scratch.ts';
 
 /** Collection names and keys become path segments, so they are restricted to safe characters. */
 const SAFE_SEGMENT = /^[a-z0-9][a-z0-9_.-]{0,127}$/;
@@ -109,14 +110,6 @@ function parseJournalLine(text: string): JournalEntry[] {
  * the event loop for that long (the relay's p99 latency).
  */
 const FILE_WRITES_AT_ONCE = 8;
-/**
- * Journal lines are encoded into one reused buffer up to this size. A fresh buffer per batch cost
- * ~2 µs per entry for small batches (new memory to fault in, and array buffers for every
- * scavenge to sweep); a line past it (a batch of big documents) gets a buffer of its own, so
- * one burst does not pin megabytes for good.
- */
-const JOURNAL_SCRATCH_MAX = 1024 * 1024;
-
 /** Calls `run` on every item, at most `limit` running at once; rejects with the first failure once all have settled. */
 async function eachAtMost<T>(limit: number, items: T[], run: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -183,7 +176,7 @@ export class Store {
   private checkpointWanted = false;
   private checkpointTimer: NodeJS.Timeout | null = null;
   /** Where journal lines are encoded (batches never overlap, so one buffer serves them all). */
-  private journalScratch = Buffer.allocUnsafeSlow(0);
+  private readonly journalScratch = new Scratch(1024 * 1024);
 
   private constructor(
     /** null for the memory twin */
@@ -520,12 +513,7 @@ export class Store {
         if (this.journal === journal) this.armCheckpointTimer(); // not one a checkpoint is retiring
       }
       // Room for the worst case (3 UTF-8 bytes per UTF-16 unit) rather than a byteLength pass first.
-      const room = 3 * line.length + 1;
-      let bytes = this.journalScratch;
-      if (bytes.length < room) {
-        bytes = Buffer.allocUnsafeSlow(Math.max(room, 2 * bytes.length, 64 * 1024));
-        if (bytes.length <= JOURNAL_SCRATCH_MAX) this.journalScratch = bytes;
-      }
+      const bytes = this.journalScratch.take(3 * line.length + 1);
       const size = bytes.write(line) + 1;
       bytes[size - 1] = 0x0a; // \n
       await appendAll(journal.handle.fd, bytes.subarray(0, size));
