@@ -136,6 +136,12 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private lastHeard = 0;
   private pingOutstanding = false;
   private wantReconnect: boolean;
+  /**
+   * Between a dropped connection and the next `welcome`: every failed try, in whatever state it
+   * failed (refused, or closed in the handshake by a server killed or restarting), schedules the
+   * next. Reading it from the state alone gave up for good on a try that reached the handshake.
+   */
+  private reconnecting = false;
   /** Set once logged in; a reconnect resumes this user's session. */
   user: string | null = null;
   private token: string | null = null;
@@ -298,6 +304,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         this.maxText = message.maxText;
         this.serverMaxFrame = message.maxFrame;
         this.backoffMs = this.options.backoffInitialMs;
+        this.reconnecting = false;
         this.setState('connected', this.address);
         this.startPings();
         this.settleWelcome();
@@ -386,7 +393,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       this.pending.delete(ref);
     }
     if (this._state === 'closed') return;
-    if (this.wantReconnect && (wasConnected || this._state === 'reconnecting')) {
+    if (this.wantReconnect && (wasConnected || this.reconnecting)) {
       this.scheduleReconnect();
     } else {
       this.setState('disconnected', wasConnected ? 'connection closed' : 'could not connect');
@@ -394,6 +401,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   private scheduleReconnect(): void {
+    this.reconnecting = true;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.backoffMaxMs);
     this.setState('reconnecting', `retrying in ${(delay / 1000).toFixed(1)} s`);

@@ -1,6 +1,7 @@
 /**
  * End to end over real TCP: a server on port 0 and several clients, written as a conversation.
  */
+import { createServer } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { client, PASSWORD, record, registered, rejection, sleep, startServer, tempDir, waitFor } from './helpers.ts';
@@ -193,6 +194,32 @@ test('a dropped connection resumes with the token, and what was typed meanwhile 
   } finally {
     alice.close();
     bob.close();
+    await served.stop();
+    dir.remove();
+  }
+});
+
+test('a reconnect that dies in the handshake is tried again: the client does not give up', async () => {
+  const dir = tempDir();
+  let served = await startServer({}, dir.path, false);
+  const port = served.port;
+  const alice = await registered(port, 'alice');
+  const logins = record(alice, 'login');
+  const states = record(alice, 'state');
+  // What answers meanwhile accepts the connection and closes it before any hello: a server
+  // killed, or restarting, while the client's reconnect was in its handshake.
+  const closer = createServer((socket) => socket.destroy());
+  try {
+    await served.stop();
+    await new Promise<void>((resolve) => closer.listen(port, '127.0.0.1', resolve));
+    await waitFor(() => states.includes('handshaking'), 2000, 'a reconnect reaches the handshake');
+    await sleep(300); // several such tries (backoff here: 50-200 ms)
+    await new Promise<void>((resolve) => closer.close(() => resolve()));
+    served = await startServer({ port }, dir.path, false);
+    await waitFor(() => logins.some((l) => l.resumed), 5000, `alice resumes (state ${alice.state})`);
+  } finally {
+    closer.close();
+    alice.close();
     await served.stop();
     dir.remove();
   }

@@ -48,7 +48,12 @@ test('SIGKILL and restart mid-stream: every message arrives exactly once', async
       }
       await sleep(2);
     }
-    const outcomes = await Promise.all(results);
+    // Bounded: a client that stopped reconnecting would otherwise leave this waiting for ever.
+    let limit: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_, reject) => {
+      limit = setTimeout(() => reject(new Error(`sends unanswered after 30 s: alice ${alice.state}, bob ${bob.state}`)), 30_000);
+    });
+    const outcomes = await Promise.race([Promise.all(results), unanswered]).finally(() => clearTimeout(limit));
     assert.ok(outcomes.every((r) => r.status === 'delivered' || r.status === 'stored'));
     await waitFor(() => new Set(inbox.map((m) => m.text)).size === total, 15000, 'all messages at bob');
     await sleep(300); // a late duplicate would show up here
