@@ -2,7 +2,7 @@
  * One client connection on the server: handshake, then sealed frames both ways.
  *
  *   bytes → FrameDecoder → (handshake | Channel.open → records → parseClientMessage) → Hub
- *   Hub → send → outbox → once per event-loop pass: packJson → Channel.seal → one socket write
+ *   Hub → send → outbox → once per event-loop pass: eachJsonBatch → Channel.sealFrame → one socket write a frame
  *
  * Framing and authentication failures close the connection with a coded error; anything wrong
  * with a single message gets a coded error reply and the connection carries on.
