@@ -56,6 +56,8 @@ interface Doc {
   low: Low<unknown>;
   collection: string;
   key: string;
+  /** `collection/key`, made once: journal bookkeeping is keyed by it */
+  id: string;
   /** removed: the next batch deletes the file instead of writing it */
   removed: boolean;
   /** evict() was asked while it was dirty or lazy: forget it once it is written */
@@ -150,11 +152,42 @@ function lastSeq(items: Seqd[]): number {
   return typeof last?.seq === 'number' ? last.seq : -Infinity;
 }
 
+/**
+ * The cached documents, by collection then key: a log append looks its segment up with the two
+ * strings it already holds, not a `collection/key` string made (and hashed) per append.
+ */
+class Docs {
+  private readonly byCollection = new Map<string, Map<string, Doc>>();
+
+  get(collection: string, key: string): Doc | undefined {
+    return this.byCollection.get(collection)?.get(key);
+  }
+
+  set(doc: Doc): void {
+    let docs = this.byCollection.get(doc.collection);
+    if (!docs) this.byCollection.set(doc.collection, (docs = new Map()));
+    docs.set(doc.key, doc);
+  }
+
+  /** Forgets `doc` if it is still the cached one. */
+  forget(doc: Doc): void {
+    const docs = this.byCollection.get(doc.collection);
+    if (docs?.get(doc.key) !== doc) return;
+    docs.delete(doc.key);
+    if (docs.size === 0) this.byCollection.delete(doc.collection);
+  }
+}
+
 export class Store {
-  private readonly docs = new Map<string, Doc>();
+  private readonly docs = new Docs();
   private readonly dirty = new Set<Doc>();
   /** Journaled (appended to) but not written since: written at the next checkpoint. */
   private readonly lazy = new Set<Doc>();
+  /**
+   * Lazy documents evict() was asked of (full log segments, never appended to again): written by
+   * the next batch rather than held until the checkpoint, seconds of a busy relay's messages.
+   */
+  private readonly released = new Set<Doc>();
   private readonly madeDirs = new Set<string>();
   private readonly memoryKeys = new Map<string, Set<string>>(); // memory twin: what exists
   private pending: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
@@ -226,23 +259,22 @@ export class Store {
    * silently dropped or overwritten.
    */
   async get<T>(collection: string, key: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    const id = `${collection}/${key}`;
-    let doc = this.docs.get(id);
+    let doc = this.docs.get(collection, key);
     if (!doc) {
-      doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, removed: false };
+      doc = this.newDoc(collection, key);
       await doc.low.read();
       // Another caller may have loaded it while we awaited the read: keep the first.
-      const raced = this.docs.get(id);
+      const raced = this.docs.get(collection, key);
       if (raced) doc = raced;
       // A missing document is not remembered: every user who ever logged in has an empty
       // mailbox, and keeping a Low for each would grow the server with its users.
-      else if (doc.low.data !== null) this.docs.set(id, doc);
+      else if (doc.low.data !== null) this.docs.set(doc);
     }
     if (doc.low.data === null) return undefined;
     const parsed = schema.safeParse(doc.low.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new ParleyError('E_STORE_CORRUPT', `store file ${this.dir === null ? id : this.path(collection, key)} does not hold a valid ${collection} record (${issue.path.join('.') || 'root'}: ${issue.message})`);
+      throw new ParleyError('E_STORE_CORRUPT', `store file ${this.dir === null ? doc.id : this.path(collection, key)} does not hold a valid ${collection} record (${issue.path.join('.') || 'root'}: ${issue.message})`);
     }
     return parsed.data;
   }
@@ -265,13 +297,14 @@ export class Store {
 
   /** The cached document for a write, created (unread: a write replaces it whole) if new. */
   private docForWrite(collection: string, key: string): Doc {
-    const id = `${collection}/${key}`;
-    let doc = this.docs.get(id);
-    if (!doc) {
-      doc = { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, removed: false };
-      this.docs.set(id, doc);
-    }
+    let doc = this.docs.get(collection, key);
+    if (!doc) this.docs.set((doc = this.newDoc(collection, key)));
     return doc;
+  }
+
+  /** A document not read yet (its path's names are checked here). */
+  private newDoc(collection: string, key: string): Doc {
+    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false };
   }
 
   /** Replaces a document. Resolves when the batch holding this change is on disk. */
@@ -311,7 +344,7 @@ export class Store {
   private addEntry(doc: Doc, entry: JournalEntry): void {
     this.entries.push(entry);
     this.entryDocs.add(doc);
-    if ('removed' in entry) this.entryTombstones.add(`${entry.c}/${entry.k}`);
+    if ('removed' in entry) this.entryTombstones.add(doc.id);
   }
 
   /** Deletes a document. Resolves when the batch holding the deletion is on disk. */
@@ -323,30 +356,30 @@ export class Store {
     this.dirty.add(doc);
     this.memoryKeys.get(collection)?.delete(key);
     // Lines in a journal still on disk must not bring it back at a replay.
-    const id = `${collection}/${key}`;
-    if (this.entryDocs.has(doc) || this.journaledIn.has(id)) this.addEntry(doc, { c: collection, k: key, removed: true });
+    if (this.entryDocs.has(doc) || this.journaledIn.has(doc.id)) this.addEntry(doc, { c: collection, k: key, removed: true });
     return this.schedule();
   }
 
   /**
    * Forgets the cached copy of a clean document, so that large collections read piece by piece
    * (old mailbox segments) and full log segments do not stay in memory. A dirty or lazy
-   * document is forgotten once it is written.
+   * document is forgotten once it is written; a lazy one is written by the next batch.
    */
   evict(collection: string, key: string): void {
-    const id = `${collection}/${key}`;
-    const doc = this.docs.get(id);
+    const doc = this.docs.get(collection, key);
     if (!doc || this.dir === null) return;
-    if (!this.dirty.has(doc) && !this.lazy.has(doc)) this.docs.delete(id);
-    else doc.evictWhenWritten = true;
+    if (!this.dirty.has(doc) && !this.lazy.has(doc)) return this.docs.forget(doc);
+    doc.evictWhenWritten = true;
+    if (this.lazy.has(doc)) {
+      this.released.add(doc);
+      void this.schedule();
+    }
   }
 
   /** Forgets written documents that evict() was asked of while they still had to be written. */
   private evictWritten(docs: Doc[]): void {
     for (const doc of docs) {
-      if (!doc.evictWhenWritten || this.dirty.has(doc) || this.lazy.has(doc)) continue;
-      const id = `${doc.collection}/${doc.key}`;
-      if (this.docs.get(id) === doc) this.docs.delete(id);
+      if (doc.evictWhenWritten && !this.dirty.has(doc) && !this.lazy.has(doc)) this.docs.forget(doc);
     }
   }
 
@@ -450,8 +483,7 @@ export class Store {
     // A document written whole after a tombstone still on disk goes to the journal whole too,
     // or a replay would apply the tombstone to it.
     for (const doc of docs) {
-      const id = `${doc.collection}/${doc.key}`;
-      if (!doc.removed && (tombstones.has(id) || this.tombstonedIn.has(id))) {
+      if (!doc.removed && (tombstones.has(doc.id) || this.tombstonedIn.has(doc.id))) {
         entries.push({ c: doc.collection, k: doc.key, d: doc.low.data as Seqd[] });
         entryDocs.add(doc);
       }
@@ -462,7 +494,7 @@ export class Store {
     this.checkpointWanted = false;
     if (entries.length > 0) {
       this.journal ??= { n: this.nextJournal++, handle: null, openedAt: performance.now(), bytes: 0 };
-      for (const doc of entryDocs) this.journaledIn.set(`${doc.collection}/${doc.key}`, this.journal.n);
+      for (const doc of entryDocs) this.journaledIn.set(doc.id, this.journal.n);
       for (const id of tombstones) this.tombstonedIn.set(id, this.journal.n);
     }
     const current = this.journal;
@@ -480,7 +512,11 @@ export class Store {
       this.lazy.clear();
       if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
       this.checkpointTimer = null;
+    } else if (this.released.size > 0) {
+      // Written ahead of the checkpoint; their journal lines stay until it (replay skips them by seq).
+      lazy = [...this.released].filter((doc) => this.lazy.delete(doc));
     }
+    this.released.clear();
     try {
       if (line !== null) await this.writeJournal(current!, line);
       for (const old of retiring) {
@@ -497,7 +533,7 @@ export class Store {
       batch?.resolve();
     } catch (err) {
       // What was not checkpointed waits for the next checkpoint.
-      for (const doc of lazy) if (!this.dirty.has(doc) && !doc.removed && this.docs.get(`${doc.collection}/${doc.key}`) === doc) this.lazy.add(doc);
+      for (const doc of lazy) if (!this.dirty.has(doc) && !doc.removed && this.docs.get(doc.collection, doc.key) === doc) this.lazy.add(doc);
       this.retired.unshift(...retiring);
       if (this.journaling()) this.armCheckpointTimer();
       batch?.reject(err);
@@ -512,11 +548,14 @@ export class Store {
         journal.handle = await open(this.journalPath(journal.n), 'a', 0o600);
         if (this.journal === journal) this.armCheckpointTimer(); // not one a checkpoint is retiring
       }
-      // Room for the worst case (3 UTF-8 bytes per UTF-16 unit) rather than a byteLength pass first.
-      const bytes = this.journalScratch.take(3 * line.length + 1);
-      const size = bytes.write(line) + 1;
+      // The exact size, not room for the worst case (3 bytes per UTF-16 unit): a busy relay's line
+      // is a 50 ms batch of a few thousand entries, and three times that was past the scratch's
+      // cap, a fresh buffer of megabytes to fault in for every batch (6% of the relay's CPU).
+      const size = Buffer.byteLength(line) + 1;
+      const bytes = this.journalScratch.take(size);
+      bytes.write(line);
       bytes[size - 1] = 0x0a; // \n
-      await appendAll(journal.handle.fd, bytes.subarray(0, size));
+      await appendAll(journal.handle.fd, bytes);
       journal.bytes += size;
     } catch (err) {
       if (this.journal === journal) {
@@ -539,8 +578,7 @@ export class Store {
   }
 
   private async unlink(doc: Doc): Promise<void> {
-    const id = `${doc.collection}/${doc.key}`;
-    if (this.docs.get(id) === doc && doc.removed) this.docs.delete(id);
+    if (doc.removed) this.docs.forget(doc);
     if (this.dir === null) return;
     await rm(this.path(doc.collection, doc.key), { force: true });
   }

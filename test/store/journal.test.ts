@@ -153,8 +153,8 @@ test('lines of every size replay exactly: small batches around one past the reus
   const first = await Store.open(dir, NO_CHECKPOINT);
   const Text = z.object({ t: z.string() });
   const log = await SegmentedLog.open(first, 'history/x', Text);
-  // 3 bytes a character in UTF-8: the big batch's line is ~1.5 MB, past the 1 MB kept for reuse.
-  const texts = ['é', '日本語'.repeat(200), '✓'.repeat(100_000), 'ok', 'ß'.repeat(500_000), '🙂 last'];
+  // 2-3 bytes a character in UTF-8: the big batch's line is ~1.5 MB, past the 1 MB kept for reuse.
+  const texts = ['é', '日本語'.repeat(200), '✓'.repeat(100_000), 'ok', 'ß'.repeat(500_000), '🙂 last', '\u2028 "quoted" \\ \u0000'];
   for (const t of texts) await log.append({ t }).written;
   const second = await Store.open(dir, NO_CHECKPOINT);
   const reopened = await SegmentedLog.open(second, 'history/x', Text);
@@ -230,6 +230,57 @@ test('checkpoints: lazy documents reach their files and old journals go; flush l
   // a new store reads the same without any journal
   const reopened = await SegmentedLog.open(await Store.open(dir), 'c', Entry);
   assert.is(reopened.next, 22);
+});
+
+test('a checkpoint writes each segment as it is: appended to a reopened log, changed in place, emptied and appended to again', async () => {
+  const dir = freshDir();
+  const Text = z.object({ t: z.string() });
+  const segmentFile = (store: Store) => join(store.dir!, 'history', 'y', 's000000000000.json');
+  const onDisk = (store: Store) => readFileSync(segmentFile(store), 'utf8');
+  const first = await Store.open(dir, NO_CHECKPOINT);
+  const log = await SegmentedLog.open(first, 'history/y', Text);
+  for (const t of ['a', 'é "b"', '🙂']) await log.append({ t }).written;
+  await first.flush();
+  const expected = (texts: string[]) => JSON.stringify(texts.map((t, seq) => ({ seq, entry: { t } })));
+  assert.is(onDisk(first), expected(['a', 'é "b"', '🙂']));
+  // A reopened log appends to items read from the file (a copy the store has not serialised).
+  const second = await Store.open(dir, NO_CHECKPOINT);
+  const reopened = await SegmentedLog.open(second, 'history/y', Text);
+  await reopened.append({ t: 'd' }).written;
+  await second.flush();
+  assert.is(onDisk(second), expected(['a', 'é "b"', '🙂', 'd']));
+  // An update changes an item in place (a put): the next checkpoint must not write the old JSON.
+  await reopened.update(1, () => ({ t: 'B' }));
+  await reopened.append({ t: 'e' }).written;
+  await second.flush();
+  assert.is(onDisk(second), expected(['a', 'B', '🙂', 'd', 'e']));
+  // Emptied, then appended to again: a new array for the same document.
+  await reopened.dropBefore(5);
+  await reopened.append({ t: 'f' }).written;
+  await second.flush();
+  assert.is(onDisk(second), JSON.stringify([{ seq: 5, entry: { t: 'f' } }]));
+  const third = await SegmentedLog.open(await Store.open(dir), 'history/y', Text);
+  assert.equal((await third.read(0, 10)).map((e) => e.entry.t), ['f']);
+});
+
+test('a full segment is written by the next batch, not held until the checkpoint, and then forgotten', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, NO_CHECKPOINT);
+  const log = await SegmentedLog.open(store, 'c', Entry);
+  for (let i = 0; i < SEGMENT; i++) log.append({ n: i });
+  await log.append({ n: SEGMENT }).written; // starts the second segment: the first is full
+  const full = join(dir, 'c', 's000000000000.json');
+  await store.append('other', 's0', [{ seq: 0 }]); // the next batch
+  assert.is(JSON.parse(readFileSync(full, 'utf8')).length, SEGMENT, 'written before any checkpoint');
+  assert.not.ok(existsSync(join(dir, 'c', 's000000000001.json')), 'the tail waits for the checkpoint');
+  assert.ok(journals(dir).length > 0, 'the journal stays until the checkpoint');
+  // a crash now loses nothing: the replay skips what the file already has
+  const second = await SegmentedLog.open(await Store.open(dir), 'c', Entry);
+  assert.is(second.next, SEGMENT + 1);
+  assert.equal((await second.read(0, SEGMENT + 1)).map((e) => e.entry.n), Array.from({ length: SEGMENT + 1 }, (_, i) => i));
+  // forgotten once written: the first store reads it from its file, which is gone now
+  rmSync(full);
+  assert.is(await store.get('c', 's000000000000', Items), undefined);
 });
 
 test('the memory twin: append is a put', async () => {
