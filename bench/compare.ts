@@ -121,6 +121,7 @@ async function main(root: string): Promise<void> {
           console.log(
             `  round ${r + 1} ${pad(w.key, 8)} ${pad(target.name, 7)} ${lpad(fmt(result.perSecond, 0), 8)} msg/s  p50 ${lpad(fmt(result.p50, 2), 7)} ms  p99 ${lpad(fmt(result.p99, 2), 7)} ms  server ${lpad(fmt(result.serverUs, 2), 6)} µs/msg  busy ${fmt(result.serverBusy, 2)} / gen ${fmt(result.generatorBusy, 2)}` +
               (loop ? `  loop delay p99 ${fmt(loop.p99, 1)} max ${fmt(loop.max, 1)} ms` : '') +
+              (after ? `  heap ${fmt(after.heapUsed / 2 ** 20, 0)} MB` : '') +
               (perFrame !== null ? `  ${fmt(perFrame, 2)} msgs/frame` : ''),
           );
         }

@@ -1,0 +1,79 @@
+/**
+ * The cost of recording a message: Histories.appendFor into 100 conversations, 50 appends per
+ * event-loop pass, the server's 50 ms flush interval, journal and checkpoints included. Prints the
+ * process CPU per append for each round. A store change is judged here more finely than by a
+ * whole relay (docs/BENCHMARKS.md, "The cost of recording a message").
+ *
+ *   node --import tsx bench/append-cost.ts [--rounds N] [--messages N]
+ *   node --expose-gc --import tsx bench/append-cost.ts   # also: the heap recording holds between checkpoints
+ *
+ * CPU time on this machine varies by 30% from run to run; for a figure that does not, count
+ * instructions with callgrind on a bundled copy (no loader under valgrind), and subtract a run
+ * with fewer rounds so that start-up and JIT warm-up cancel out:
+ *
+ *   npx esbuild bench/append-cost.ts --bundle --platform=node --format=esm --packages=external --outfile=/tmp/ac.mjs
+ *   ln -s "$PWD/node_modules" /tmp/node_modules
+ *   valgrind --tool=callgrind --smc-check=all-non-file node --single-threaded /tmp/ac.mjs --rounds 2   # then --rounds 6
+ *   (instructions per append = (total with 6 rounds - total with 2) / (4 x messages))
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Histories, type RecordWaiter } from '../src/server/histories.ts';
+import { Store } from '../src/store/store.ts';
+
+const arg = (name: string, fallback: number) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const ROUNDS = arg('--rounds', 3);
+const MESSAGES = arg('--messages', 20_000);
+const CONVERSATIONS = 100;
+const PER_PASS = 50;
+
+const dir = mkdtempSync(join(tmpdir(), 'parley-append-cost-'));
+try {
+  const store = await Store.open(dir, { flushIntervalMs: 50 });
+  const histories = new Histories(store);
+  const conversations = Array.from({ length: CONVERSATIONS }, (_, i) => `history/private/alice${i}.bob${i}`);
+  for (const conversation of conversations) await histories.get(conversation);
+  const text = 'x'.repeat(100);
+  const waiter: RecordWaiter = { recordEnded: () => undefined };
+  let n = 0;
+  /** MESSAGES appends, PER_PASS per event-loop pass. */
+  const appendAll = async (): Promise<void> => {
+    for (let i = 0; i < MESSAGES; i += PER_PASS) {
+      for (let j = 0; j < PER_PASS; j++, n++) {
+        const pair = n % CONVERSATIONS;
+        const record = { msgId: `m${String(n).padStart(21, '0')}`, scope: 'private' as const, from: `alice${pair}`, to: `bob${pair}`, text, ts: Date.now() };
+        histories.appendFor(conversations[pair], record, false, waiter);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  const round = async (): Promise<number> => {
+    const start = process.cpuUsage();
+    await appendAll();
+    await store.flush();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / MESSAGES;
+  };
+  await round(); // warm-up
+  for (let r = 1; r <= ROUNDS; r++) console.log(`round ${r}: ${(await round()).toFixed(2)} µs of CPU per append (${MESSAGES.toLocaleString('en')} appends)`);
+  // What recording holds in memory between checkpoints (every 2 s): with --expose-gc only.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    const started = performance.now();
+    await appendAll();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // their batches, not yet a checkpoint
+    const took = performance.now() - started;
+    gc();
+    const held = process.memoryUsage().heapUsed;
+    await store.flush();
+    gc();
+    const freed = held - process.memoryUsage().heapUsed;
+    console.log(`${MESSAGES.toLocaleString('en')} appends in ${took.toFixed(0)} ms: the checkpoint after them let go of ${(freed / 2 ** 20).toFixed(1)} MB held for it`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
