@@ -7,9 +7,10 @@
  *   node --import tsx bench/append-cost.ts [--rounds N] [--messages N]
  *   node --expose-gc --import tsx bench/append-cost.ts   # also: the heap recording holds between checkpoints
  *
- * CPU time on this machine varies by 30% from run to run; for a figure that does not, count
- * instructions with callgrind on a bundled copy (no loader under valgrind), and subtract a run
- * with fewer rounds so that start-up and JIT warm-up cancel out:
+ * CPU time on this machine varies by 30% from run to run. Instructions counted by callgrind vary
+ * less, though still by ~5%, as batches and checkpoints follow the clock (and page faults, a
+ * kernel cost, are not counted). Count them on a bundled copy (no loader under valgrind), and
+ * subtract a run with fewer rounds so that start-up and JIT warm-up cancel out:
  *
  *   npx esbuild bench/append-cost.ts --bundle --platform=node --format=esm --packages=external --outfile=/tmp/ac.mjs
  *   ln -s "$PWD/node_modules" /tmp/node_modules
