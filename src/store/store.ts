@@ -183,11 +183,6 @@ export class Store {
   private readonly dirty = new Set<Doc>();
   /** Journaled (appended to) but not written since: written at the next checkpoint. */
   private readonly lazy = new Set<Doc>();
-  /**
-   * Lazy documents evict() was asked of (full log segments, never appended to again): written by
-   * the next batch rather than held until the checkpoint, seconds of a busy relay's messages.
-   */
-  private readonly released = new Set<Doc>();
   private readonly madeDirs = new Set<string>();
   private readonly memoryKeys = new Map<string, Set<string>>(); // memory twin: what exists
   private pending: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
@@ -363,17 +358,15 @@ export class Store {
   /**
    * Forgets the cached copy of a clean document, so that large collections read piece by piece
    * (old mailbox segments) and full log segments do not stay in memory. A dirty or lazy
-   * document is forgotten once it is written; a lazy one is written by the next batch.
+   * document is forgotten once it is written. (A full segment is not written any sooner: written
+   * by the next batch, it made the appends of that batch wait for it, and 50 concurrent puts to
+   * one mailbox cost 2.5-3x as much, docs/BENCHMARKS.md.)
    */
   evict(collection: string, key: string): void {
     const doc = this.docs.get(collection, key);
     if (!doc || this.dir === null) return;
-    if (!this.dirty.has(doc) && !this.lazy.has(doc)) return this.docs.forget(doc);
-    doc.evictWhenWritten = true;
-    if (this.lazy.has(doc)) {
-      this.released.add(doc);
-      void this.schedule();
-    }
+    if (!this.dirty.has(doc) && !this.lazy.has(doc)) this.docs.forget(doc);
+    else doc.evictWhenWritten = true;
   }
 
   /** Forgets written documents that evict() was asked of while they still had to be written. */
@@ -512,11 +505,7 @@ export class Store {
       this.lazy.clear();
       if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
       this.checkpointTimer = null;
-    } else if (this.released.size > 0) {
-      // Written ahead of the checkpoint; their journal lines stay until it (replay skips them by seq).
-      lazy = [...this.released].filter((doc) => this.lazy.delete(doc));
     }
-    this.released.clear();
     try {
       if (line !== null) await this.writeJournal(current!, line);
       for (const old of retiring) {

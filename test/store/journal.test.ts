@@ -263,26 +263,6 @@ test('a checkpoint writes each segment as it is: appended to a reopened log, cha
   assert.equal((await third.read(0, 10)).map((e) => e.entry.t), ['f']);
 });
 
-test('a full segment is written by the next batch, not held until the checkpoint, and then forgotten', async () => {
-  const dir = freshDir();
-  const store = await Store.open(dir, NO_CHECKPOINT);
-  const log = await SegmentedLog.open(store, 'c', Entry);
-  for (let i = 0; i < SEGMENT; i++) log.append({ n: i });
-  await log.append({ n: SEGMENT }).written; // starts the second segment: the first is full
-  const full = join(dir, 'c', 's000000000000.json');
-  await store.append('other', 's0', [{ seq: 0 }]); // the next batch
-  assert.is(JSON.parse(readFileSync(full, 'utf8')).length, SEGMENT, 'written before any checkpoint');
-  assert.not.ok(existsSync(join(dir, 'c', 's000000000001.json')), 'the tail waits for the checkpoint');
-  assert.ok(journals(dir).length > 0, 'the journal stays until the checkpoint');
-  // a crash now loses nothing: the replay skips what the file already has
-  const second = await SegmentedLog.open(await Store.open(dir), 'c', Entry);
-  assert.is(second.next, SEGMENT + 1);
-  assert.equal((await second.read(0, SEGMENT + 1)).map((e) => e.entry.n), Array.from({ length: SEGMENT + 1 }, (_, i) => i));
-  // forgotten once written: the first store reads it from its file, which is gone now
-  rmSync(full);
-  assert.is(await store.get('c', 's000000000000', Items), undefined);
-});
-
 test('the memory twin: append is a put', async () => {
   const store = Store.memory();
   await store.append('c', 's0', [{ seq: 0 }]);
