@@ -18,7 +18,20 @@ async function main(): Promise<void> {
     process.stdout.write(SERVER_USAGE);
     return;
   }
-  let server: ParleyServer;
+  let server: ParleyServer | null = null;
+  let stopping: string | null = null;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(130); // a second Ctrl+C does not wait
+    stopping = signal;
+    if (server === null) return; // still starting: it stops as soon as it has started
+    server.log.info(`${signal}: shutting down`);
+    server.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  // Before the start: a signal that came between "listening" and these handlers killed the process
+  // without its clean stop, leaving its claim on the store behind.
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP')); // the terminal window was closed
   try {
     server = await ParleyServer.start(parsed.config);
   } catch (err) {
@@ -26,16 +39,11 @@ async function main(): Promise<void> {
     process.stderr.write(`parley-server: ${message}\n`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) process.exit(130); // a second Ctrl+C does not wait
-    stopping = true;
-    server.log.info(`${signal}: shutting down`);
-    server.stop().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGHUP', () => stop('SIGHUP')); // the terminal window was closed
+  if (stopping !== null) {
+    const signal: string = stopping;
+    stopping = null;
+    stop(signal);
+  }
   // `kill -USR2 PID`: one JSON line on stdout, whatever the log level (bench/ reads it).
   process.on('SIGUSR2', () => process.stdout.write(`stats ${JSON.stringify(server.stats())}\n`));
 }

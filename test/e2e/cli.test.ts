@@ -172,6 +172,25 @@ test('one server per store: a second is refused naming the first; a killed serve
   }
 });
 
+test('a server stopped while it starts still stops cleanly: exit 0, its claim on the store given up', async () => {
+  const dir = tempDir();
+  try {
+    const { server: first } = await startServerProcess(dir.path); // makes the keys
+    first.child.kill('SIGTERM');
+    await waitFor(() => first.exited() !== null, 15000, 'first stop');
+    const pidFile = join(dir.path, 'store', 'server.pid');
+    const server = run('parley-server.js', ['--port', '0', '--keys', join(dir.path, 'keys'), '--store', join(dir.path, 'store')], false);
+    await waitFor(() => existsSync(pidFile), 15000, 'the store claimed'); // mid-start: not listening yet
+    server.child.kill('SIGTERM');
+    await waitFor(() => server.child.exitCode !== null || server.child.signalCode !== null, 15000, 'server stop');
+    assert.is(server.child.signalCode, null, 'not killed by the signal');
+    assert.is(server.child.exitCode, 0);
+    assert.not.ok(existsSync(pidFile), 'the store given up');
+  } finally {
+    dir.remove();
+  }
+});
+
 test('parley-admin creates keys, prints the fingerprint, lists and unlocks users', async () => {
   const dir = tempDir();
   try {
