@@ -106,18 +106,16 @@ test('eachJsonBatch reuses one buffer, grown as needed; a plaintext past 1 MB ge
   eachJsonBatch(small, 1000, (p) => seen.push(p));
   eachJsonBatch(small, 1000, (p) => seen.push(p));
   assert.is(seen[0].buffer, seen[1].buffer, 'the same memory both times');
-  const large = ['x'.repeat(200_000)];
-  eachJsonBatch(large, 1 << 24, (p) => {
-    assert.equal(unpackRecords(p).map((r) => r.body.toString()), large);
-    seen.push(p);
-  });
+  /** Packs `texts` as one plaintext, checks it unpacks to them, and keeps it. */
+  const packChecked = (texts: string[]) =>
+    eachJsonBatch(texts, 1 << 24, (p) => {
+      assert.equal(unpackRecords(p).map((r) => r.body.toString()), texts);
+      seen.push(p);
+    });
+  packChecked(['x'.repeat(200_000)]);
   eachJsonBatch(small, 1000, (p) => seen.push(p));
   assert.is(seen[3].buffer, seen[2].buffer, 'grown for the large one, and kept');
-  const huge = ['y'.repeat(1_500_000)];
-  eachJsonBatch(huge, 1 << 24, (p) => {
-    assert.equal(unpackRecords(p).map((r) => r.body.toString()), huge);
-    seen.push(p);
-  });
+  packChecked(['y'.repeat(1_500_000)]);
   assert.is.not(seen[4].buffer, seen[2].buffer, 'too big to keep');
   eachJsonBatch(small, 1000, (p) => assert.equal(unpackRecords(p).map((r) => r.body.toString()), small));
 });
