@@ -10,6 +10,7 @@
  *   node --import tsx bench/compare.ts --rounds 7                     (more measured rounds than 3)
  *   node --import tsx bench/compare.ts --only parley --baseline . --ack-interval 200   (clients' ack pacing, against base's default)
  *   node --import tsx bench/compare.ts --only parley --baseline . --base-node-flags '--max-semi-space-size=4'   (node flags for base alone)
+ *   node --import tsx bench/compare.ts --only parley --baseline . --base-acks prompt   (base's clients acknowledge group messages as promptly as private ones)
  *
  * A baseline is how a change is judged on this noisy machine: both servers in one run, round by
  * round. For example: git worktree add /tmp/base HEAD~1 && ln -s "$PWD/node_modules" /tmp/base/
@@ -75,13 +76,14 @@ async function main(root: string): Promise<void> {
       const nodeFlags = [...(arg('--node-flags')?.split(' ').filter(Boolean) ?? []), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
       const flags = arg('--server-flags')?.split(' ').filter(Boolean) ?? [];
       const ackInterval = arg('--ack-interval');
-      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags, flags }, names, 'parley', ackInterval === undefined ? undefined : Number(ackInterval)));
+      targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags, flags }, names, 'parley', ackInterval === undefined ? {} : { ackIntervalMs: Number(ackInterval) }));
     }
     const baseline = arg('--baseline');
     if (baseline) {
       mkdirs(root, 'base');
       const baseNodeFlags = arg('--base-node-flags')?.split(' ').filter(Boolean) ?? [];
-      targets.push(await ParleyTarget.start({ root: join(root, 'base'), checkout: baseline, nodeFlags: baseNodeFlags }, names, 'base'));
+      const baseAcks = arg('--base-acks');
+      targets.push(await ParleyTarget.start({ root: join(root, 'base'), checkout: baseline, nodeFlags: baseNodeFlags }, names, 'base', baseAcks === 'prompt' ? { lazyAcks: false } : {}));
     }
     if (only === undefined || only === 'ngircd') {
       mkdirs(root, 'ngircd');
@@ -119,7 +121,7 @@ async function main(root: string): Promise<void> {
           const key = `${w.key}/${target.name}`;
           results.set(key, [...(results.get(key) ?? []), result]);
           console.log(
-            `  round ${r + 1} ${pad(w.key, 8)} ${pad(target.name, 7)} ${lpad(fmt(result.perSecond, 0), 8)} msg/s  p50 ${lpad(fmt(result.p50, 2), 7)} ms  p99 ${lpad(fmt(result.p99, 2), 7)} ms  server ${lpad(fmt(result.serverUs, 2), 6)} µs/msg  busy ${fmt(result.serverBusy, 2)} / gen ${fmt(result.generatorBusy, 2)}` +
+            `  round ${r + 1} ${pad(w.key, 8)} ${pad(target.name, 7)} ${lpad(fmt(result.perSecond, 0), 8)} msg/s  p50 ${lpad(fmt(result.p50, 2), 7)} ms  p99 ${lpad(fmt(result.p99, 2), 7)} ms  server ${lpad(fmt(result.serverUs, 2), 6)} µs/msg (sys ${fmt(result.serverSystemShare * 100, 0)}%)  busy ${fmt(result.serverBusy, 2)} / gen ${fmt(result.generatorBusy, 2)}` +
               (loop ? `  loop delay p99 ${fmt(loop.p99, 1)} max ${fmt(loop.max, 1)} ms` : '') +
               (after ? `  heap ${fmt(after.heapUsed / 2 ** 20, 0)} MB` : '') +
               (perFrame !== null ? `  ${fmt(perFrame, 2)} msgs/frame` : ''),

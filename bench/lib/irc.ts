@@ -432,6 +432,9 @@ export class IrcTarget implements BenchTarget {
     }
   }
 
+  /** IRC has no acknowledgements: nothing is left for the server to read. */
+  async settle(): Promise<void> {}
+
   strays(): number {
     let total = 0;
     for (const peer of this.peers) total += peer.strays;

@@ -1,8 +1,8 @@
 /**
  * A light Parley protocol client for load generation, built from the project's own handshake,
  * channel, frame and record modules (like RawClient in test/e2e/raw-client.ts). It answers pings
- * and acknowledges every `msg`, pacing its `received` messages as ParleyClient does, but keeps nothing on disk and skips zod, so that one generator core can drive
- * thousands of them.
+ * and acknowledges every `msg`, pacing its `received` messages as ParleyClient does, but keeps
+ * nothing on disk and skips zod, so that one generator core can drive thousands of them.
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +28,8 @@ export interface LightClientOptions {
   requestLimitMs?: number;
   /** acknowledgement pacing (default: the protocol's ACK_INTERVAL_MS, as ParleyClient) */
   ackIntervalMs?: number;
+  /** false: group messages are acknowledged as promptly as private ones (the pacing before ACK_LAZY_MS) */
+  lazyAcks?: boolean;
 }
 
 export class LightClient {
@@ -42,6 +44,7 @@ export class LightClient {
   private receivedAt = 0;
   private ready!: { resolve: () => void; reject: (e: Error) => void };
   private readonly requestLimitMs: number;
+  private readonly lazyAcks: boolean;
   /** Resolves at `welcome`: the handshake is done and requests may go. */
   readonly opened: Promise<void>;
   /** Resolves when the socket has closed. */
@@ -54,6 +57,7 @@ export class LightClient {
 
   constructor(options: LightClientOptions) {
     this.requestLimitMs = options.requestLimitMs ?? 60_000;
+    this.lazyAcks = options.lazyAcks ?? true;
     this.acks = new AckPacer((ids) => {
       for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
     }, options.ackIntervalMs);
@@ -106,7 +110,7 @@ export class LightClient {
       const m = JSON.parse(record.body.toString('utf8')) as Json;
       switch (m.type) {
         case 'msg':
-          this.acks.add(m.msgId);
+          this.acks.add(m.msgId, this.lazyAcks && m.scope !== 'private', m.text.length);
           if (this.sink) this.sink.delivered(m.msgId, m.text, this.receivedAt);
           else this.strays++;
           break;
@@ -121,6 +125,7 @@ export class LightClient {
           break;
         }
         case 'welcome':
+          if (m.ackTimeout !== undefined) this.acks.fitWithin(m.ackTimeout);
           this.ready.resolve();
           break;
         case 'ping':
@@ -168,6 +173,11 @@ export class LightClient {
       this.pending.set(id, { resolve, reject, timer });
       this.send({ ...message, id });
     });
+  }
+
+  /** Sends the acknowledgements that wait (group messages wait up to ACK_LAZY_MS) now. */
+  flushAcks(): void {
+    this.acks.flush();
   }
 
   close(): void {

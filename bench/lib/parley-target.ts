@@ -1,5 +1,5 @@
 /** Parley as a BenchTarget: the real server in a child process, light protocol clients as peers. */
-import { LightClient } from './light-client.ts';
+import { LightClient, type LightClientOptions } from './light-client.ts';
 import { createAccounts, PASSWORD, ParleyServerChild, type ServerChildOptions } from './parley-server.ts';
 import type { BenchPeer, BenchTarget, DeliverySink } from './target.ts';
 
@@ -37,13 +37,16 @@ class ParleyPeer implements BenchPeer {
   }
 }
 
+/** How the load generator's clients pace their acknowledgements, for trying other pacings. */
+export type AckPacing = Pick<LightClientOptions, 'ackIntervalMs' | 'lazyAcks'>;
+
 export class ParleyTarget implements BenchTarget {
   private readonly peers: ParleyPeer[] = [];
 
   private constructor(
     readonly server: ParleyServerChild,
     readonly name: string,
-    private readonly ackIntervalMs: number | undefined,
+    private readonly acks: AckPacing,
   ) {}
 
   get pid(): number {
@@ -51,17 +54,17 @@ export class ParleyTarget implements BenchTarget {
   }
 
   /** Registers `users` (cheap scrypt, straight into the store) and starts the server. */
-  /** `ackIntervalMs`: how its clients pace acknowledgements (default: the protocol's). */
-  static async start(options: ServerChildOptions, users: string[], name = 'parley', ackIntervalMs?: number): Promise<ParleyTarget> {
+  /** `acks`: how its clients pace acknowledgements (default: as ParleyClient does). */
+  static async start(options: ServerChildOptions, users: string[], name = 'parley', acks: AckPacing = {}): Promise<ParleyTarget> {
     await createAccounts(options.root, users);
-    return new ParleyTarget(await ParleyServerChild.start(options), name, ackIntervalMs);
+    return new ParleyTarget(await ParleyServerChild.start(options), name, acks);
   }
 
   async connect(names: string[]): Promise<BenchPeer[]> {
     const out: ParleyPeer[] = [];
     for (let i = 0; i < names.length; i += SETUP_BATCH) {
       const batch = names.slice(i, i + SETUP_BATCH).map(async (name) => {
-        const client = new LightClient({ port: this.server.port, ackIntervalMs: this.ackIntervalMs });
+        const client = new LightClient({ port: this.server.port, ...this.acks });
         await client.opened;
         await client.request({ type: 'login', user: name, password: PASSWORD });
         return new ParleyPeer(name, client);
@@ -77,6 +80,14 @@ export class ParleyTarget implements BenchTarget {
     for (let i = 0; i < members.length; i += SETUP_BATCH) {
       await Promise.all(members.slice(i, i + SETUP_BATCH).map((m) => (m as ParleyPeer).client.request({ type: 'group_join', name: group })));
     }
+  }
+
+  /**
+   * Sends the acknowledgements that wait at once rather than within ACK_LAZY_MS: all of their cost
+   * counts (a member's one frame a round is more than one a second would be), but no idle second.
+   */
+  async settle(): Promise<void> {
+    for (const peer of this.peers) peer.client.flushAcks();
   }
 
   strays(): number {

@@ -18,10 +18,16 @@ const clockTicks = (() => {
 
 /** User + system CPU time of a process (all its threads), in µs, from /proc/PID/stat. */
 export function cpuMicros(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** User and system (kernel: system calls, the loopback's TCP) CPU time of a process, in µs. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): utime is field 14, stime field 15.
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
+  return { user: (Number(fields[11]) * 1e6) / clockTicks, system: (Number(fields[12]) * 1e6) / clockTicks };
 }
 
 /** Resident set size of a process in bytes, from /proc/PID/status. */

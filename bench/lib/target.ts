@@ -30,6 +30,11 @@ export interface BenchTarget {
   connect(names: string[]): Promise<BenchPeer[]>;
   /** Makes `group` with `owner` and all `members` in it (members do not include the owner). */
   makeGroup(group: string, owner: BenchPeer, members: BenchPeer[]): Promise<void>;
+  /**
+   * Has the peers send now whatever the server still has to read for the messages delivered so
+   * far (Parley's paced acknowledgements), so that the server's CPU time counts that too.
+   */
+  settle(): Promise<void>;
   /** Messages that arrived outside a workload, or twice. */
   strays(): number;
   stop(): Promise<void>;

@@ -4,7 +4,7 @@
  * A message leaves its sender's window when its recipient (every member, for a group) has it.
  */
 import { performance } from 'node:perf_hooks';
-import { cpuMicros, monotonicMicros, percentile, sleep } from './proc.ts';
+import { cpuTimes, monotonicMicros, percentile, sleep } from './proc.ts';
 import type { BenchPeer, BenchTarget } from './target.ts';
 
 export interface WorkloadResult {
@@ -18,6 +18,8 @@ export interface WorkloadResult {
   max: number;
   /** server CPU (user + system, all threads) per delivery, µs */
   serverUs: number;
+  /** the kernel's share of that (system calls, and the loopback's TCP work done in them) */
+  serverSystemShare: number;
   /** CPU seconds per wall second while the workload ran (1 = one core) */
   serverBusy: number;
   generatorBusy: number;
@@ -44,15 +46,18 @@ interface Measure {
 }
 
 function startMeasure(target: BenchTarget): Measure {
-  const cpu0 = cpuMicros(target.pid);
+  const cpu0 = cpuTimes(target.pid);
   const gen0 = process.cpuUsage();
   const wall0 = performance.now();
   const from = monotonicMicros();
   return {
     async finish(messages, deliveries, latencies, firstAt, lastAt) {
       // The server reads the last acknowledgements after the last delivery: let it, before reading its CPU time.
+      await target.settle();
       await sleep(100);
-      const serverCpu = cpuMicros(target.pid) - cpu0;
+      const cpu1 = cpuTimes(target.pid);
+      const serverSystem = cpu1.system - cpu0.system;
+      const serverCpu = cpu1.user - cpu0.user + serverSystem;
       const gen = process.cpuUsage(gen0);
       const wall = (performance.now() - wall0) / 1000;
       const sorted = latencies.sort();
@@ -66,6 +71,7 @@ function startMeasure(target: BenchTarget): Measure {
         p99: percentile(sorted, 99),
         max: sorted[sorted.length - 1],
         serverUs: serverCpu / deliveries,
+        serverSystemShare: serverSystem / serverCpu,
         serverBusy: serverCpu / 1e6 / wall,
         generatorBusy: (gen.user + gen.system) / 1e6 / wall,
         window: [from, monotonicMicros()],

@@ -303,6 +303,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       case 'welcome':
         this.maxText = message.maxText;
         this.serverMaxFrame = message.maxFrame;
+        if (message.ackTimeout !== undefined) this.acks.fitWithin(message.ackTimeout);
         this.backoffMs = this.options.backoffInitialMs;
         this.reconnecting = false;
         this.setState('connected', this.address);
@@ -323,7 +324,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         return;
       }
       case 'msg':
-        this.acknowledge(message.msgId);
+        // Only a private message's sender waits to see it `delivered`.
+        this.acks.add(message.msgId, message.scope !== 'private', message.text.length);
         if (this.data && !this.data.markSeen(message.msgId)) return; // redelivered after a reconnect
         if (this.data && this.user) {
           const { type: _type, ...stored } = message;
@@ -332,7 +334,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         this.emit('message', message);
         return;
       case 'update':
-        this.acknowledge(message.updId);
+        this.acks.add(message.updId, true, message.text?.length ?? 0);
         if (this.data && !this.data.markSeen(message.updId)) return;
         if (this.data && this.user) {
           const { action, text, at } = message;
@@ -502,11 +504,6 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Queues an acknowledgement (paced: docs/PROTOCOL.md, `received`). */
-  private acknowledge(id: string): void {
-    this.acks.add(id);
-  }
-
   private startPings(): void {
     this.stopPings();
     this.lastHeard = Date.now();
@@ -625,6 +622,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   async logout(): Promise<void> {
     const user = this.user;
     this.wantReconnect = false;
+    this.acks.flush(); // ahead of the logout, so that nothing acknowledged late is sent again
     await this.request({ type: 'logout' });
     if (user) this.sessions.remove(this.address, user);
     this.user = null;
@@ -635,6 +633,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   async quit(): Promise<void> {
     this.wantReconnect = false;
     if (this._state === 'connected') {
+      this.acks.flush(); // ahead of the quit, so that nothing acknowledged late is sent again
       await this.request({ type: 'quit' }).catch(() => undefined);
     }
     this.close();

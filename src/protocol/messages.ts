@@ -20,13 +20,25 @@ export const PASSWORD_MAX = 1024;
 /** Longest chat text, in Unicode code points (an emoji of two UTF-16 units counts once). */
 export const TEXT_MAX = 8000;
 /**
- * Clients send `received` at most this often (ms): the first acknowledgement after a quiet spell
- * leaves at once, later ones are gathered. A busy member then costs the server one frame to
- * decrypt per interval, not one per message; it stays far below the server's ack timeout.
+ * Clients send `received` at most this often (ms) for deliveries someone waits on (a private
+ * `msg`: its sender is shown `delivered`): the first acknowledgement after a quiet spell leaves
+ * at once, later ones are gathered. A busy member then costs the server one frame to decrypt per
+ * interval, not one per message; it stays far below the server's ack timeout.
  */
 export const ACK_INTERVAL_MS = 50;
-/** ...unless this many are waiting (a mailbox drain sends a window of 1,024): then at once. */
+/**
+ * Deliveries nobody waits on (group messages, edits and deletions) are acknowledged within this
+ * many ms, or sooner with a prompt one: the ack only spares them the mailbox, and the server's ack
+ * timeout (5 s by default) is far away. A member of a busy group then costs the server one frame
+ * a second instead of twenty.
+ */
+export const ACK_LAZY_MS = 1000;
+/**
+ * ...unless this many are waiting, or this many characters of text: then at once, whatever their
+ * kind. A mailbox drain sends a window of 1,024 entries or 2 MiB and waits for its acknowledgements.
+ */
 export const ACK_PROMPTLY = 256;
+export const ACK_PROMPTLY_TEXT = 256 * 1024;
 
 /** Lower-cases a typed name; validity is checked separately so errors can say what is wrong. */
 export function normalizeUsername(name: string): string {
@@ -135,6 +147,8 @@ export const serverSchemas = {
     protocol: z.number().int(),
     maxFrame: z.number().int().positive(),
     maxText: z.number().int().positive(),
+    /** ms the server waits for a delivery's `received` before it stores it instead (lazy acknowledgements stay well inside it) */
+    ackTimeout: z.number().int().positive().optional(),
   }),
   ok: z.object({ type: z.literal('ok'), ref: requestId, result: z.record(z.string(), z.unknown()).optional() }),
   error: z.object({

@@ -35,6 +35,8 @@ export interface ConnectionContext {
   log: Logger;
   maxFrame: number;
   maxQueuedBytes: number;
+  /** announced in `welcome`, so that clients acknowledge well inside it */
+  ackTimeoutMs: number;
   /** Flood control for user commands; null turns it off. */
   messageLimiter: MessageLimiter | null;
   /** Key unwraps (RSA on the thread pool) run through this, a few at a time. */
@@ -191,7 +193,7 @@ export class ServerConnection implements Session {
         this.state = 'open';
         this.ctx.log.info(`conn#${this.id} handshake complete`);
         // The first sealed frame proves the server holds the private key.
-        this.send({ type: 'welcome', server: identity.name, protocol: PROTOCOL_VERSION, maxFrame: this.ctx.maxFrame, maxText: TEXT_MAX });
+        this.send({ type: 'welcome', server: identity.name, protocol: PROTOCOL_VERSION, maxFrame: this.ctx.maxFrame, maxText: TEXT_MAX, ackTimeout: Math.round(this.ctx.ackTimeoutMs) });
         const early = this.earlyFrames;
         this.earlyFrames = [];
         for (const frame of early) if (this.state === 'open') this.onSealedFrame(frame);

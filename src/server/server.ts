@@ -137,6 +137,7 @@ export class ParleyServer {
       log,
       maxFrame: config.maxFrame,
       maxQueuedBytes: config.maxQueuedBytes,
+      ackTimeoutMs: config.ackTimeout * 1000,
       messageLimiter: parley.messageLimiter,
       unwraps: new Throttle(UNWRAPS_IN_FLIGHT),
       scheduleFlush: (connection) => parley.scheduleFlush(connection),

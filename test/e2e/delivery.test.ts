@@ -52,7 +52,7 @@ test('a recipient that never acknowledges: the message falls back to the mailbox
   await bob.connect();
   await bob.register('bob', PASSWORD);
   // bob's client receives but its acknowledgements never leave (a crash between the two)
-  (bob as unknown as { acknowledge: (id: string) => void }).acknowledge = () => undefined;
+  (bob as unknown as { acks: { add: (id: string) => void } }).acks.add = () => undefined;
   const seen = record(bob, 'message');
   try {
     const result = await alice.sendPrivate('bob', 'are you reading?');

@@ -201,4 +201,41 @@ test('groups, blocks and profiles survive a restart', async () => {
   }
 });
 
+test('group messages are acknowledged lazily but in time: none comes again, after a quit or past a short ack timeout', async () => {
+  // An ack timeout far below ACK_LAZY_MS: the server announces it, and the client acknowledges within it.
+  const short = await startServer({ ackTimeout: 0.2 });
+  const alice = await registered(short.port, 'l-alice');
+  const bob = await registered(short.port, 'l-bob');
+  const again = [];
+  try {
+    await alice.request({ type: 'group_create', name: 'lazy', visibility: 'open' });
+    await bob.request({ type: 'group_join', name: 'lazy' });
+    const inbox = record(bob, 'message');
+    // Every delivery bob's client gets, duplicates too (the client hides those from its user).
+    const pacer = (bob as unknown as { acks: { add: (id: string, ...rest: unknown[]) => void } }).acks;
+    const arrivals: string[] = [];
+    const add = pacer.add.bind(pacer);
+    pacer.add = (id, ...rest) => (arrivals.push(id), add(id, ...rest));
+    const first = await alice.groupSend('lazy', 'past the timeout');
+    await waitFor(() => inbox.length === 1, 2000, 'bob receives');
+    await sleep(600); // three ack timeouts: an unacknowledged copy would have gone to the mailbox and come again
+    assert.equal(arrivals, [first.msgId], 'delivered once: acknowledged within the timeout');
+    await alice.groupSend('lazy', 'just before the quit');
+    await waitFor(() => inbox.length === 2, 2000, 'bob receives the second');
+    await bob.quit(); // at once: the acknowledgement waiting for its interval leaves first
+
+    // From a new device, with no memory of what was seen: nothing is in the mailbox.
+    const elsewhere = client(short.port);
+    again.push(elsewhere);
+    const redelivered = record(elsewhere, 'message');
+    await elsewhere.connect();
+    await elsewhere.login('l-bob', PASSWORD);
+    await sleep(300);
+    assert.equal(redelivered.map((m) => m.text), []);
+  } finally {
+    for (const c of [alice, bob, ...again]) c.close();
+    await short.stop();
+  }
+});
+
 test.run();
