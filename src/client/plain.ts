@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ChatController } from './controller.ts';
 import type { ParleyClient } from './connection.ts';
 import { formatEvent } from './format.ts';
+import { QUIT_GRACE_MS, quitOnSignals } from './signals.ts';
 import type { StatusLine, View, ViewEvent } from './view.ts';
 
 export interface PlainOptions {
@@ -117,11 +118,19 @@ export class PlainView implements View {
   }
 }
 
-/** Runs plain mode until /quit or the end of input. */
+/** Runs plain mode until /quit, the end of input, SIGHUP or SIGTERM. */
 export async function runPlain(client: ParleyClient, options: PlainOptions & { user?: string }): Promise<void> {
-  const view = new PlainView(options);
+  let unlisten = () => {};
+  const view = new PlainView({
+    ...options,
+    exit: (code) => {
+      unlisten();
+      options.exit(code);
+    },
+  });
   const controller = new ChatController(client, view, { password: options.password });
   view.controller = controller;
+  unlisten = quitOnSignals(() => void controller.run('/quit'), () => view.exit(0), QUIT_GRACE_MS);
   const reachable = await controller.start(options.user);
   if (!reachable) view.exit(1);
   else view.begin();

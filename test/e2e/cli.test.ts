@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tempDir, waitFor } from './helpers.ts';
+import { client, PASSWORD, record, registered, sleep, tempDir, waitFor } from './helpers.ts';
 
 interface Running {
   child: ChildProcess;
@@ -206,6 +206,48 @@ test('parley-admin creates keys, prints the fingerprint, lists and unlocks users
     assert.is(missing.exited(), 1);
     assert.match(missing.err(), /no user named 'nobody'/);
   } finally {
+    dir.remove();
+  }
+});
+
+test('a client told to stop (SIGTERM) or whose terminal closes (SIGHUP) leaves as /quit does: nothing it was shown comes again', async () => {
+  const dir = tempDir();
+  const others = [];
+  let server: Running | null = null;
+  try {
+    const started = await startServerProcess(dir.path);
+    server = started.server;
+    const port = started.port;
+    const alice = await registered(port, 'alice');
+    others.push(alice);
+    await alice.request({ type: 'group_create', name: 'lab', visibility: 'open' });
+    const passwordFile = join(dir.path, 'password');
+    writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+    for (const [signal, user] of [['SIGTERM', 'bob'], ['SIGHUP', 'carol']] as const) {
+      const member = run('parley.js', ['--plain', '--port', String(port), '--password-file', passwordFile, '--store', join(dir.path, user)]);
+      member.child.stdin!.write(`/register ${user}\n/group join lab\n`);
+      await waitFor(() => member.out().includes(`${user} joined`), 15000, `${user} joins`);
+      await alice.groupSend('lab', `notes for ${user}`);
+      await waitFor(() => member.out().includes(`notes for ${user}`), 15000, `${user} is shown the message`);
+      // Its acknowledgement is still being paced (group messages: up to a second).
+      member.child.kill(signal);
+      await waitFor(() => member.exited() !== null, 10000, `${user} exits on ${signal}`);
+      assert.is(member.exited(), 0, `${signal}: a clean exit, not death by signal`);
+
+      // A new device with no memory of it: the server stored nothing to send again.
+      const elsewhere = client(port);
+      others.push(elsewhere);
+      const shown = record(elsewhere, 'message');
+      await elsewhere.connect();
+      await elsewhere.login(user, PASSWORD);
+      await sleep(300);
+      assert.equal(shown.map((m) => m.text), [], `${signal}: acknowledged before leaving`);
+    }
+  } finally {
+    for (const c of others) c.close();
+    // The server may still be writing what the logouts changed: stopped first, then its files go.
+    server?.child.kill('SIGKILL');
+    if (server) await waitFor(() => server!.exited() !== null, 10000, 'server stops');
     dir.remove();
   }
 });

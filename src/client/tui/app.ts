@@ -7,6 +7,7 @@ import { ChatController } from '../controller.ts';
 import type { ParleyClient, TrustEvent } from '../connection.ts';
 import { ParleyError, toParleyError } from '../../protocol/errors.ts';
 import type { GroupInfo, GroupMember } from '../../protocol/messages.ts';
+import { QUIT_GRACE_MS, quitOnSignals } from '../signals.ts';
 import { showKeyWarning } from './key-warning.ts';
 import { KeyDecoder, type KeyAction, type KeyInfo } from './keys.ts';
 import { LoginForm } from './login-form.ts';
@@ -32,8 +33,6 @@ export interface TuiOptions {
 const KEY_ERRORS = new Set(['E_SERVER_KEY_CHANGED', 'E_SERVER_KEY_REFUSED']);
 /** Saved messages shown per conversation when the client starts. */
 const RESTORED_LINES = 50;
-/** How long Ctrl+C waits for a polite goodbye before leaving anyway. */
-const QUIT_GRACE_MS = 2000;
 /** Presence events come in bursts (a server restart): refresh the online list once after them. */
 const WHO_REFRESH_MS = 300;
 /** A group's member list is fetched this long after it gets focus or news, once per burst. */
@@ -347,6 +346,11 @@ export class TuiApp {
  */
 export async function runTui(client: ParleyClient, options: TuiOptions = {}): Promise<void> {
   const app = new TuiApp(client, options.screen ?? createScreen(), options);
-  await app.start();
-  await app.done;
+  const unlisten = quitOnSignals(() => void app.controller.run('/quit'), () => app.exit(0), QUIT_GRACE_MS);
+  try {
+    await app.start();
+    await app.done;
+  } finally {
+    unlisten();
+  }
 }
