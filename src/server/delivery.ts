@@ -48,11 +48,83 @@ export interface DeliveryWaiter {
   deliveryEnded(status: DeliveryStatus, err?: ParleyError): void;
 }
 
+/** How far past the oldest live delivery an acknowledgement out of order is looked for. */
+const OUT_OF_ORDER_WINDOW = 64;
+
+/**
+ * One session's live deliveries, oldest first. A client acknowledges in the order it receives,
+ * which is the order they were sent, so an acknowledgement is nearly always for the oldest entry
+ * and is taken off the front without hashing: a Map per session, grown and shrunk again by every
+ * busy group's messages, was an eighth of a fan-out's server time. One out of order is looked for
+ * among the next OUT_OF_ORDER_WINDOW entries, so that ids a client makes up cost it little; one
+ * not found there stays, and times out into the mailbox like any unacknowledged delivery.
+ */
+export class LiveQueue {
+  private ids: string[] = [];
+  /** null once acknowledged (out of order: the front moves past it later) */
+  private records: Array<LiveDelivery | null> = [];
+  private front = 0;
+  /** Entries not yet acknowledged. */
+  size = 0;
+
+  push(ackId: string, record: LiveDelivery): void {
+    this.ids.push(ackId);
+    this.records.push(record);
+    this.size++;
+  }
+
+  /** Removes and returns the entry `ackId` acknowledges, if it is near the front. */
+  take(ackId: string): LiveDelivery | undefined {
+    const end = Math.min(this.ids.length, this.front + OUT_OF_ORDER_WINDOW);
+    for (let i = this.front; i < end; i++) {
+      const record = this.records[i];
+      if (record === null || this.ids[i] !== ackId) continue;
+      this.records[i] = null;
+      this.size--;
+      if (i === this.front) this.advance();
+      return record;
+    }
+    return undefined;
+  }
+
+  /** Removes the entries sent before `cutoff`, oldest first, handing each to `each`. */
+  takeOlderThan(cutoff: number, each: (ackId: string, record: LiveDelivery) => void): void {
+    while (this.front < this.ids.length) {
+      const record = this.records[this.front]!; // the front is never an acknowledged entry
+      if (record.sentAt > cutoff) return; // oldest first: the rest are younger
+      const ackId = this.ids[this.front];
+      this.records[this.front] = null;
+      this.size--;
+      this.advance();
+      each(ackId, record);
+    }
+  }
+
+  /** Removes every entry, oldest first, handing each to `each`. */
+  takeAll(each: (ackId: string, record: LiveDelivery) => void): void {
+    this.takeOlderThan(Infinity, each);
+  }
+
+  /** Moves the front past acknowledged entries; the arrays start over once all are. */
+  private advance(): void {
+    while (this.front < this.ids.length && this.records[this.front] === null) this.front++;
+    if (this.front === this.ids.length) {
+      this.ids.length = 0;
+      this.records.length = 0;
+      this.front = 0;
+    } else if (this.front >= 1024 && 2 * this.front >= this.ids.length) {
+      // A client that lets some wait while acknowledging later ones: drop the dead front.
+      this.ids.splice(0, this.front);
+      this.records.splice(0, this.front);
+      this.front = 0;
+    }
+  }
+}
+
 /** What is in flight to one session. */
 interface SessionDeliveries {
   user: string;
-  /** ackId → delivery, oldest first (Map keeps insertion order, which the ack-timeout sweep relies on) */
-  live: Map<string, LiveDelivery>;
+  live: LiveQueue;
   /** ackId → mailbox seq of entries sent by the drain and not yet acknowledged */
   drained: Map<string, { seq: number; bytes: number }>;
   drainedBytes: number;
@@ -80,7 +152,7 @@ export class Delivery {
   private state(session: Session, user: string): SessionDeliveries {
     let state = this.sessions.get(session);
     if (!state) {
-      state = { user, live: new Map(), drained: new Map(), drainedBytes: 0, nextSeq: 0, pumping: false, mailbox: null };
+      state = { user, live: new LiveQueue(), drained: new Map(), drainedBytes: 0, nextSeq: 0, pumping: false, mailbox: null };
       this.sessions.set(session, state);
     }
     return state;
@@ -119,7 +191,7 @@ export class Delivery {
     // While older messages still drain from the mailbox, newer ones queue behind them, so that
     // the recipient sees everything in order (an edit never arrives before its message).
     if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, { ackId, message });
-    state.live.set(ackId, record);
+    state.live.push(ackId, record);
     this.waiting.add(state);
     if (this.sweeper === null) {
       this.sweeper = setInterval(() => this.sweepAcks(), Math.max(10, Math.min(1000, this.ackTimeoutMs / 4)));
@@ -133,11 +205,7 @@ export class Delivery {
   private sweepAcks(): void {
     const cutoff = performance.now() - this.ackTimeoutMs;
     for (const state of this.waiting) {
-      for (const [ackId, pending] of state.live) {
-        if (pending.sentAt > cutoff) break; // oldest first: the rest are younger
-        state.live.delete(ackId);
-        this.fallBack(state.user, ackId, pending);
-      }
+      state.live.takeOlderThan(cutoff, (ackId, pending) => this.fallBack(state.user, ackId, pending));
       if (state.live.size === 0) this.waiting.delete(state);
     }
     if (this.waiting.size === 0 && this.sweeper !== null) {
@@ -171,12 +239,9 @@ export class Delivery {
     if (!state) return;
     let drainedAcked = false;
     for (const id of ids) {
-      const live = state.live.get(id);
-      if (live) {
-        state.live.delete(id);
-        live.waiter?.deliveryEnded('delivered');
-      }
-      const drained = state.drained.get(id);
+      const live = state.live.take(id);
+      if (live) live.waiter?.deliveryEnded('delivered');
+      const drained = state.drained.size > 0 ? state.drained.get(id) : undefined;
       if (drained) {
         state.drained.delete(id);
         state.drainedBytes -= drained.bytes;
@@ -242,8 +307,6 @@ export class Delivery {
     if (!state) return;
     this.sessions.delete(session);
     this.waiting.delete(state);
-    const live = [...state.live];
-    state.live.clear();
-    for (const [ackId, pending] of live) this.fallBack(state.user, ackId, pending);
+    state.live.takeAll((ackId, pending) => this.fallBack(state.user, ackId, pending));
   }
 }

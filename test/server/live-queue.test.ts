@@ -1,0 +1,81 @@
+/**
+ * LiveQueue: one session's live deliveries, taken off the front as acknowledgements come in the
+ * order sent, out of order only near the front.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LiveQueue } from '../../src/server/delivery.ts';
+
+const record = (sentAt: number) => ({ message: { n: sentAt }, sentAt, waiter: null });
+function filled(count: number): { queue: LiveQueue; records: Array<ReturnType<typeof record>> } {
+  const queue = new LiveQueue();
+  const records = Array.from({ length: count }, (_, i) => record(i));
+  records.forEach((r, i) => queue.push(`m${i}`, r));
+  return { queue, records };
+}
+
+test('acknowledged in the order sent: each comes off the front', () => {
+  const { queue, records } = filled(3);
+  assert.is(queue.size, 3);
+  assert.is(queue.take('m0'), records[0]);
+  assert.is(queue.take('m1'), records[1]);
+  assert.is(queue.take('m2'), records[2]);
+  assert.is(queue.size, 0);
+  assert.is(queue.take('m2'), undefined, 'once only');
+});
+
+test('out of order near the front: found, and the front moves past it later', () => {
+  const { queue, records } = filled(4);
+  assert.is(queue.take('m2'), records[2]);
+  assert.is(queue.size, 3);
+  assert.is(queue.take('m0'), records[0]);
+  assert.is(queue.take('m1'), records[1]);
+  const left: string[] = [];
+  queue.takeAll((ackId) => left.push(ackId));
+  assert.equal(left, ['m3'], 'the acknowledged one is not handed on again');
+});
+
+test('an id far past the front, or made up, is not found and changes nothing', () => {
+  const { queue, records } = filled(70);
+  assert.is(queue.take('m65'), undefined, 'beyond the window of 64');
+  assert.is(queue.take('nonsense'), undefined);
+  assert.is(queue.size, 70);
+  for (let i = 0; i < 10; i++) assert.is(queue.take(`m${i}`), records[i]);
+  assert.is(queue.take('m65'), records[65], 'within reach once the front has moved');
+});
+
+test('the same id sent twice is acknowledged twice, oldest first', () => {
+  const queue = new LiveQueue();
+  const [a, b] = [record(1), record(2)];
+  queue.push('x', a);
+  queue.push('x', b);
+  assert.is(queue.take('x'), a);
+  assert.is(queue.take('x'), b);
+});
+
+test('takeOlderThan hands on the entries sent up to the cutoff, oldest first; takeAll the rest', () => {
+  const { queue } = filled(5);
+  queue.take('m1');
+  const timedOut: string[] = [];
+  queue.takeOlderThan(2, (ackId, r) => timedOut.push(`${ackId}@${r.sentAt}`));
+  assert.equal(timedOut, ['m0@0', 'm2@2']);
+  assert.is(queue.size, 2);
+  const rest: string[] = [];
+  queue.takeAll((ackId) => rest.push(ackId));
+  assert.equal(rest, ['m3', 'm4']);
+  assert.is(queue.size, 0);
+  queue.push('again', record(9));
+  assert.is(queue.size, 1, 'usable after emptying');
+});
+
+test('a long queue drops its acknowledged front as it goes and keeps the rest in order', () => {
+  const { queue, records } = filled(1100);
+  for (let i = 0; i < 1050; i++) assert.is(queue.take(`m${i}`), records[i]);
+  assert.is(queue.size, 50);
+  queue.take('m1060');
+  const rest: number[] = [];
+  queue.takeAll((_ackId, r) => rest.push(r.sentAt));
+  assert.equal(rest, [...Array.from({ length: 10 }, (_, i) => 1050 + i), ...Array.from({ length: 39 }, (_, i) => 1061 + i)]);
+});
+
+test.run();
