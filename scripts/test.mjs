@@ -12,7 +12,9 @@ const args = [
 ];
 // A hung test must not hang CI: the whole run is bounded.
 const LIMIT_MS = 8 * 60 * 1000;
-const child = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+// Its own process group: c8 runs the tests in a child of its own, which must go too when the
+// run is stopped (killed alone, c8 left it running, holding the output open, and this waited).
+const child = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 let output = '';
 const keep = (chunk, stream) => {
   output += chunk.toString();
@@ -20,9 +22,13 @@ const keep = (chunk, stream) => {
 };
 child.stdout.on('data', (c) => keep(c, process.stdout));
 child.stderr.on('data', (c) => keep(c, process.stderr));
+// Ctrl+C or a stop reaches this process only (the tests have a group of their own): pass it on.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => process.kill(-child.pid, signal));
+let timedOut = false;
 const timer = setTimeout(() => {
+  timedOut = true;
   process.stderr.write(`\ntest run exceeded ${LIMIT_MS / 60000} minutes; stopping it\n`);
-  child.kill('SIGKILL');
+  process.kill(-child.pid, 'SIGKILL');
 }, LIMIT_MS);
 child.on('close', (code, signal) => {
   clearTimeout(timer);
@@ -33,8 +39,9 @@ child.on('close', (code, signal) => {
   const total = count('Total');
   const passed = count('Passed');
   const skipped = count('Skipped');
-  // A run that crashed before uvu's summary counts as one failure, never as a pass.
-  const failed = total === 0 && code !== 0 ? 1 : total - passed - skipped;
+  // A run that crashed before uvu's summary counts as one failure, never as a pass; so does one
+  // that had to be stopped (a test that leaves something running never lets the process end).
+  const failed = (total === 0 && code !== 0) || timedOut ? Math.max(1, total - passed - skipped) : total - passed - skipped;
   if (total === 0) process.stderr.write(`\nthe test process ended before uvu's summary (exit code ${code}, signal ${signal}); the last test file named above is where it stopped\n`);
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(code === 0 && failed === 0 && total > 0 ? 0 : 1);
