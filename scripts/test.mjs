@@ -41,7 +41,8 @@ child.on('close', (code, signal) => {
   const skipped = count('Skipped');
   // A run that crashed before uvu's summary counts as one failure, never as a pass; so does one
   // that had to be stopped (a test that leaves something running never lets the process end).
-  const failed = (total === 0 && code !== 0) || timedOut ? Math.max(1, total - passed - skipped) : total - passed - skipped;
+  const counted = total - passed - skipped;
+  const failed = (total === 0 && code !== 0) || timedOut ? Math.max(1, counted) : counted;
   if (total === 0) process.stderr.write(`\nthe test process ended before uvu's summary (exit code ${code}, signal ${signal}); the last test file named above is where it stopped\n`);
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(code === 0 && failed === 0 && total > 0 ? 0 : 1);
