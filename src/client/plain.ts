@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ChatController } from './controller.ts';
 import type { ParleyClient } from './connection.ts';
 import { formatEvent } from './format.ts';
-import { QUIT_GRACE_MS, quitOnSignals } from './signals.ts';
+import { onQuitSignals, politeQuit } from './signals.ts';
 import type { StatusLine, View, ViewEvent } from './view.ts';
 
 export interface PlainOptions {
@@ -130,7 +130,12 @@ export async function runPlain(client: ParleyClient, options: PlainOptions & { u
   });
   const controller = new ChatController(client, view, { password: options.password });
   view.controller = controller;
-  unlisten = quitOnSignals(() => void controller.run('/quit'), () => view.exit(0), QUIT_GRACE_MS);
+  unlisten = onQuitSignals(
+    politeQuit(
+      () => void controller.run('/quit'),
+      () => view.exit(0),
+    ),
+  );
   const reachable = await controller.start(options.user);
   if (!reachable) view.exit(1);
   else view.begin();

@@ -7,7 +7,7 @@ import { ChatController } from '../controller.ts';
 import type { ParleyClient, TrustEvent } from '../connection.ts';
 import { ParleyError, toParleyError } from '../../protocol/errors.ts';
 import type { GroupInfo, GroupMember } from '../../protocol/messages.ts';
-import { QUIT_GRACE_MS, quitOnSignals } from '../signals.ts';
+import { onQuitSignals, politeQuit } from '../signals.ts';
 import { showKeyWarning } from './key-warning.ts';
 import { KeyDecoder, type KeyAction, type KeyInfo } from './keys.ts';
 import { LoginForm } from './login-form.ts';
@@ -49,7 +49,6 @@ export class TuiApp {
   private trust: TrustEvent | null = null;
   private warning = false;
   private restored = false;
-  private quitting = false;
   private exited = false;
   private whoTimer: NodeJS.Timeout | null = null;
   private membersTimer: NodeJS.Timeout | null = null;
@@ -315,16 +314,11 @@ export class TuiApp {
     }, MEMBERS_REFRESH_MS);
   }
 
-  /** Ctrl+C: leave politely (the saved session stays); a second Ctrl+C does not wait. */
-  private quit(): void {
-    if (this.quitting) {
-      this.exit(0);
-      return;
-    }
-    this.quitting = true;
-    setTimeout(() => this.exit(0), QUIT_GRACE_MS).unref();
-    void this.controller.run('/quit');
-  }
+  /** Ctrl+C (or SIGHUP, SIGTERM): leave politely (the saved session stays); a second one does not wait. */
+  readonly quit = politeQuit(
+    () => void this.controller.run('/quit'),
+    () => this.exit(0),
+  );
 
   /** Restores the terminal, closes the connection and ends the program. */
   exit(code: number): void {
@@ -346,7 +340,7 @@ export class TuiApp {
  */
 export async function runTui(client: ParleyClient, options: TuiOptions = {}): Promise<void> {
   const app = new TuiApp(client, options.screen ?? createScreen(), options);
-  const unlisten = quitOnSignals(() => void app.controller.run('/quit'), () => app.exit(0), QUIT_GRACE_MS);
+  const unlisten = onQuitSignals(app.quit);
   try {
     await app.start();
     await app.done;
