@@ -63,7 +63,7 @@ export class LightClient {
     }, options.ackIntervalMs);
     this.opened = new Promise((resolve, reject) => (this.ready = { resolve, reject }));
     this.opened.catch(() => undefined);
-    this.decoder = new FrameDecoder({ maxFrame: 1 << 24, onFrame: (f) => this.onFrame(f), onError: (e) => this.fail(e) });
+    this.decoder = new FrameDecoder({ onFrame: (f) => this.onFrame(f), onFrameError: (e) => this.fail(e) }, 1 << 24);
     this.socket = connect({ host: options.host ?? '127.0.0.1', port: options.port, noDelay: true, ...(options.localAddress && { localAddress: options.localAddress }) });
     this.socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     this.socket.on('error', (e) => this.fail(e));

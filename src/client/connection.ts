@@ -203,12 +203,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       const { host, port, localAddress } = this.options;
       const socket = netConnect({ host, port, noDelay: true, ...(localAddress !== undefined && { localAddress }) });
       this.socket = socket;
-      this.decoder = new FrameDecoder({
-        // The server's own limit is at most this; it says which in `welcome`.
-        maxFrame: MAX_FRAME_LIMIT,
-        onFrame: (payload) => this.onFrame(payload),
-        onError: (err) => this.fail(err),
-      });
+      // The server's own frame limit is at most MAX_FRAME_LIMIT; it says which in `welcome`.
+      this.decoder = new FrameDecoder({ onFrame: (payload) => this.onFrame(payload), onFrameError: (err) => this.fail(err) }, MAX_FRAME_LIMIT);
       socket.setKeepAlive(true, 30_000);
       socket.on('connect', () => this.setState('handshaking', this.address));
       socket.on('data', (chunk: Buffer) => {

@@ -46,21 +46,22 @@ const plaintexts = new Scratch(1024 * 1024);
  * tag), keeping their order, and hands each to `seal`. A text larger than the limit travels
  * alone. Each text is measured once and copied once (this runs for every frame sent). The
  * plaintexts share one scratch buffer: `seal` must be done with each before it returns (sealing
- * copies it).
+ * copies it). `seal` is called on `thisArg`, as Array.prototype.forEach does, so that a server
+ * connection passes a method of its own rather than holding a closure for it.
  */
-export function eachJsonBatch(texts: readonly string[], limit: number, seal: (plaintext: Buffer) => void): void {
+export function eachJsonBatch<T>(texts: readonly string[], limit: number, seal: (this: T, plaintext: Buffer) => void, thisArg?: T): void {
   let start = 0;
   let size = 0;
   for (let i = 0; i < texts.length; i++) {
     const bytes = RECORD_HEADER + Buffer.byteLength(texts[i]);
     if (i > start && size + bytes > limit) {
-      seal(packRange(texts, start, i, plaintexts.take(size)));
+      seal.call(thisArg as T, packRange(texts, start, i, plaintexts.take(size)));
       start = i;
       size = 0;
     }
     size += bytes;
   }
-  if (texts.length > start) seal(packRange(texts, start, texts.length, plaintexts.take(size)));
+  if (texts.length > start) seal.call(thisArg as T, packRange(texts, start, texts.length, plaintexts.take(size)));
 }
 
 /** Splits a plaintext into records. A record running past the end is a broken frame. */

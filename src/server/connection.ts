@@ -12,7 +12,7 @@ import type { webcrypto } from 'node:crypto';
 import { Channel } from '../crypto/channel.ts';
 import { acceptKeyExchange, type Hellos } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
-import { encodeFrame, FrameDecoder } from '../protocol/frame.ts';
+import { encodeFrame, FrameDecoder, type FrameSink } from '../protocol/frame.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
 import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
@@ -75,7 +75,7 @@ function isEmpty(record: Record<string, unknown>): boolean {
   return true;
 }
 
-export class ServerConnection implements Session {
+export class ServerConnection implements Session, FrameSink {
   private static nextId = 1;
   readonly id = ServerConnection.nextId++;
   readonly remote: string;
@@ -111,11 +111,7 @@ export class ServerConnection implements Session {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.openedAt = this.lastActive = this.lastHeard = ctx.now();
     this.gate = ctx.messageLimiter?.gate() ?? null;
-    this.decoder = new FrameDecoder({
-      maxFrame: ctx.maxFrame,
-      onFrame: (payload) => this.onFrame(payload),
-      onError: (err) => this.fail(err),
-    });
+    this.decoder = new FrameDecoder(this, ctx.maxFrame);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('error', (err) => this.socketOnError(err));
     socket.on('close', () => this.socketOnClose());
@@ -162,7 +158,8 @@ export class ServerConnection implements Session {
     this.ctx.log.info(`conn#${this.id} disconnected${wasUser ? ` (${wasUser})` : ''}`);
   }
 
-  private onFrame(payload: Buffer): void {
+  /** FrameSink: a whole frame arrived. */
+  onFrame(payload: Buffer): void {
     switch (this.state) {
       case 'handshake':
         this.state = 'unwrapping';
@@ -181,6 +178,11 @@ export class ServerConnection implements Session {
       default:
         return; // closing: the peer's late frames are of no use
     }
+  }
+
+  /** FrameSink: the bytes are not frames (a length past the limit): the connection ends. */
+  onFrameError(err: ParleyError): void {
+    this.fail(err);
   }
 
   private unwrap(payload: Buffer): void {
@@ -334,15 +336,15 @@ export class ServerConnection implements Session {
     this.outbox = [];
     const sent = this.ctx.sent;
     sent.messages += queued.length;
-    eachJsonBatch(queued, this.ctx.maxFrame - TAG_BYTES, this.writeSealed);
+    eachJsonBatch(queued, this.ctx.maxFrame - TAG_BYTES, this.writeSealed, this);
     this.checkBacklog();
   }
 
-  /** Seals a packed plaintext into a frame and writes it (made once per connection: it runs per frame). */
-  private readonly writeSealed = (plaintext: Buffer): void => {
+  /** Seals a packed plaintext into a frame and writes it. */
+  private writeSealed(plaintext: Buffer): void {
     this.socket.write(this.channel!.sealFrame(plaintext));
     this.ctx.sent.frames++;
-  };
+  }
 
   /**
    * Drops a client that stays past maxQueuedBytes: it took nothing for SLOW_CONSUMER_GRACE_MS,

@@ -36,6 +36,14 @@ import type { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
 import { Scratch } from '../protocol/scratch.ts';
 
+/**
+ * lowdb's parse and stringify for every document file, made once: two closures per document
+ * (every account of a user online) were ~600 bytes of it, as tsx's kept function names turn each
+ * closure's properties into a dictionary (see FrameSink in src/protocol/frame.ts). Compact JSON:
+ * these files are read by programs.
+ */
+const JSON_FILE = { parse: (text: string): unknown => JSON.parse(text), stringify: (data: unknown): string => JSON.stringify(data) };
+
 /** Collection names and keys become path segments, so they are restricted to safe characters. */
 const SAFE_SEGMENT = /^[a-z0-9][a-z0-9_.-]{0,127}$/;
 
@@ -235,17 +243,17 @@ export class Store {
 
   private adapter(collection: string, key: string): Adapter<unknown> {
     const file = this.path(collection, key); // checks the names, for the memory twin too
-    if (this.dir === null) return new Memory<unknown>();
-    return new DataFile<unknown>(file, {
-      parse: (text) => {
-        try {
-          return JSON.parse(text);
-        } catch (err) {
-          throw new ParleyError('E_STORE_CORRUPT', `store file ${file} is not valid JSON (${(err as Error).message}); restore it from a backup or move it aside`);
-        }
-      },
-      stringify: (data) => JSON.stringify(data), // compact: these files are read by programs
-    });
+    return this.dir === null ? new Memory<unknown>() : new DataFile<unknown>(file, JSON_FILE);
+  }
+
+  /** Reads a document's file into `low`; a file that is not JSON is E_STORE_CORRUPT naming it. */
+  private async read(low: Low<unknown>, collection: string, key: string): Promise<void> {
+    try {
+      await low.read();
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      throw new ParleyError('E_STORE_CORRUPT', `store file ${this.path(collection, key)} is not valid JSON (${err.message}); restore it from a backup or move it aside`);
+    }
   }
 
   /**
@@ -257,7 +265,7 @@ export class Store {
     let doc = this.docs.get(collection, key);
     if (!doc) {
       doc = this.newDoc(collection, key);
-      await doc.low.read();
+      await this.read(doc.low, collection, key);
       // Another caller may have loaded it while we awaited the read: keep the first.
       const raced = this.docs.get(collection, key);
       if (raced) doc = raced;
@@ -625,7 +633,7 @@ export class Store {
           let doc = docs.get(id);
           if (!doc) {
             const low = new Low<unknown>(this.adapter(line.c, line.k), null);
-            await low.read();
+            await this.read(low, line.c, line.k);
             if (low.data !== null && !Array.isArray(low.data)) {
               throw new ParleyError('E_STORE_CORRUPT', `store file ${this.path(line.c, line.k)} is not an array but has journal lines in ${file}`);
             }

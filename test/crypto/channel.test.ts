@@ -153,7 +153,7 @@ test('sealFrame is a length-prefixed seal: same bytes, same counter sequence', (
   const a = pair();
   const b = pair();
   const decoded: Buffer[] = [];
-  const decoder = new FrameDecoder({ onFrame: (payload) => decoded.push(Buffer.from(payload)), onError: (err) => assert.unreachable(err.message) });
+  const decoder = new FrameDecoder({ onFrame: (payload) => decoded.push(Buffer.from(payload)), onFrameError: (err) => assert.unreachable(err.message) });
   for (const text of ['first', '', 'third, longer than the others'.repeat(20)]) {
     const frame = a.server.sealFrame(Buffer.from(text));
     assert.equal(frame.subarray(4), b.server.seal(Buffer.from(text)), `${text.length} bytes: the payload is what seal gives`);

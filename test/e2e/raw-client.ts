@@ -34,14 +34,16 @@ export class RawClient {
   closed = false;
   private nextId = 1;
   private readonly openOnArrival: boolean;
-  private readonly decoder = new FrameDecoder({
-    maxFrame: 1 << 24,
-    onFrame: (f) => {
-      if (this.openOnArrival && this.channel) for (const r of unpackRecords(this.channel.open(Buffer.from(f)))) this.messages.push(JSON.parse(r.body.toString('utf8')));
-      else this.frames.push(Buffer.from(f));
+  private readonly decoder = new FrameDecoder(
+    {
+      onFrame: (f) => {
+        if (this.openOnArrival && this.channel) for (const r of unpackRecords(this.channel.open(Buffer.from(f)))) this.messages.push(JSON.parse(r.body.toString('utf8')));
+        else this.frames.push(Buffer.from(f));
+      },
+      onFrameError: () => undefined,
     },
-    onError: () => undefined,
-  });
+    1 << 24,
+  );
 
   constructor(port: number, options: RawClientOptions = {}) {
     this.openOnArrival = options.open === 'on-arrival';

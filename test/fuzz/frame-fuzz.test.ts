@@ -55,7 +55,7 @@ test('any sequence of valid frames, chunked any way, decodes to exactly its payl
       const maxFrame = Math.max(0, ...payloads.map((p) => p.length)) + slack;
       const frames: Buffer[] = [];
       const errors: ParleyError[] = [];
-      const decoder = new FrameDecoder({ maxFrame, onFrame: (f) => frames.push(Buffer.from(f)), onError: (e) => errors.push(e) });
+      const decoder = new FrameDecoder({ onFrame: (f) => frames.push(Buffer.from(f)), onFrameError: (e) => errors.push(e) }, maxFrame);
       for (const piece of chunk(Buffer.concat(payloads.map((p) => encodeFrame(p))), cutPoints)) decoder.write(piece);
       assert.equal(errors, []);
       assert.equal(frames, payloads.map((p) => Buffer.from(p)));
@@ -69,7 +69,7 @@ test('arbitrary bytes never throw, stay within maxFrame + 4 buffered, and yield 
   fc.assert(
     fc.property(hostileStream, fc.oneof(fc.integer({ min: 0, max: 200 }), fc.constant(1024 * 1024)), cuts, (bytes, maxFrame, cutPoints) => {
       const events: Array<Buffer | ParleyError> = [];
-      const decoder = new FrameDecoder({ maxFrame, onFrame: (f) => events.push(Buffer.from(f)), onError: (e) => events.push(e) });
+      const decoder = new FrameDecoder({ onFrame: (f) => events.push(Buffer.from(f)), onFrameError: (e) => events.push(e) }, maxFrame);
       for (const piece of chunk(bytes, cutPoints)) {
         decoder.write(piece);
         assert.ok(decoder.pendingBytes <= maxFrame + FRAME_HEADER_BYTES, `buffered ${decoder.pendingBytes} > ${maxFrame} + 4`);

@@ -34,7 +34,7 @@ class RawClient {
   readonly violations: string[] = [];
   channel: Channel | null = null;
   closed = false;
-  private readonly decoder = new FrameDecoder({ maxFrame: 1 << 24, onFrame: (f) => this.onFrame(Buffer.from(f)), onError: () => this.socket.destroy() });
+  private readonly decoder = new FrameDecoder({ onFrame: (f) => this.onFrame(Buffer.from(f)), onFrameError: () => this.socket.destroy() }, 1 << 24);
 
   constructor(port: number) {
     this.socket = connect({ host: '127.0.0.1', port });

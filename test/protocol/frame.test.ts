@@ -6,9 +6,27 @@ import type { ParleyError } from '../../src/protocol/errors.ts';
 function collect(maxFrame?: number) {
   const frames: string[] = [];
   const errors: ParleyError[] = [];
-  const decoder = new FrameDecoder({ maxFrame, onFrame: (p) => frames.push(p.toString()), onError: (e) => errors.push(e) });
+  const decoder = new FrameDecoder({ onFrame: (p) => frames.push(p.toString()), onFrameError: (e) => errors.push(e) }, maxFrame);
   return { decoder, frames, errors };
 }
+
+test('a sink may be an object with methods: the decoder calls them on it', () => {
+  class Sink {
+    readonly frames: string[] = [];
+    readonly errors: string[] = [];
+    onFrame(payload: Buffer): void {
+      this.frames.push(payload.toString());
+    }
+    onFrameError(err: ParleyError): void {
+      this.errors.push(err.code);
+    }
+  }
+  const sink = new Sink();
+  const decoder = new FrameDecoder(sink, 8);
+  decoder.write(Buffer.concat([encodeFrame(Buffer.from('hi')), encodeFrame(Buffer.from('far too long'))]));
+  assert.equal(sink.frames, ['hi']);
+  assert.equal(sink.errors, ['E_FRAME_TOO_LARGE']);
+});
 
 const payloads = ['hello', '', 'x'.repeat(300), '{"type":"ping"}'];
 const stream = Buffer.concat(payloads.map((p) => encodeFrame(Buffer.from(p))));

@@ -80,6 +80,17 @@ function packJsonBatches(texts: string[], limit: number): Buffer[] {
   return out;
 }
 
+test('eachJsonBatch calls its sealer on thisArg, so a method needs no closure', () => {
+  const sealer = {
+    sealed: [] as string[],
+    seal(this: { sealed: string[] }, plaintext: Buffer): void {
+      this.sealed.push(...unpackRecords(plaintext).map((r) => r.body.toString()));
+    },
+  };
+  eachJsonBatch(['{"a":1}', '{"b":2}'], 1000, sealer.seal, sealer);
+  assert.equal(sealer.sealed, ['{"a":1}', '{"b":2}']);
+});
+
 test('eachJsonBatch keeps order, fills each batch up to the limit, and sends an oversize text alone', () => {
   const many = Array.from({ length: 30 }, (_, i) => JSON.stringify({ n: i, text: 'x'.repeat(i * 3) }));
   const limit = 200;
