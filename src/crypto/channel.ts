@@ -49,18 +49,30 @@ function writeCounter(nonce: Buffer, counter: number): void {
   nonce.writeUInt32BE(counter >>> 0, 8);
 }
 
+/**
+ * The GCM nonce of the frame being sealed or opened: 4 zero bytes, then the counter (see
+ * counterNonce). One for every channel: a cipher copies its nonce when it is made, and each is
+ * made right after its counter is written, so no two uses overlap.
+ */
+const sharedNonce = Buffer.alloc(NONCE_BYTES);
+
 /** One side of a channel: seals what it sends, opens what it receives, each with its own counter. */
 export class Channel {
   private sendCounter = 0;
-  /** GCM nonces, rewritten for each frame: 4 zero bytes, then the counter (see counterNonce) */
-  private readonly nonce = Buffer.alloc(NONCE_BYTES);
-  private readonly receiveNonce = Buffer.alloc(NONCE_BYTES);
   private receiveCounter = 0;
+  private readonly sendKey: Buffer;
+  private readonly receiveKey: Buffer;
 
-  constructor(
-    private readonly sendKey: Buffer,
-    private readonly receiveKey: Buffer,
-  ) {}
+  constructor(sendKey: Uint8Array, receiveKey: Uint8Array) {
+    // Both keys in one array buffer, not one each: a server holds a channel per connection
+    // (bench/connection-heap). Not from Node's shared pool: a slice that lives as long as its
+    // connection would keep a whole 8 KiB slab of short-lived ones alive.
+    const keys = Buffer.allocUnsafeSlow(2 * KEY_BYTES);
+    this.sendKey = keys.subarray(0, KEY_BYTES);
+    this.receiveKey = keys.subarray(KEY_BYTES);
+    this.sendKey.set(sendKey);
+    this.receiveKey.set(receiveKey);
+  }
 
   static forServer(keys: DirectionKeys): Channel {
     return new Channel(keys.serverToClient, keys.clientToServer);
@@ -86,8 +98,8 @@ export class Channel {
   }
 
   private sealInto(plaintext: Uint8Array, offset: number): Buffer {
-    writeCounter(this.nonce, this.sendCounter++); // the cipher copies the nonce at creation
-    const cipher = createCipheriv('aes-256-gcm', this.sendKey, this.nonce);
+    writeCounter(sharedNonce, this.sendCounter++); // the cipher copies the nonce at creation
+    const cipher = createCipheriv('aes-256-gcm', this.sendKey, sharedNonce);
     const head = cipher.update(plaintext);
     const tail = cipher.final();
     const out = Buffer.allocUnsafe(offset + head.length + tail.length + TAG_BYTES);
@@ -102,8 +114,8 @@ export class Channel {
     if (sealed.length < TAG_BYTES) {
       throw new ParleyError('E_DECRYPT', 'sealed frame shorter than its tag', { fatal: true });
     }
-    writeCounter(this.receiveNonce, this.receiveCounter);
-    const decipher = createDecipheriv('aes-256-gcm', this.receiveKey, this.receiveNonce);
+    writeCounter(sharedNonce, this.receiveCounter);
+    const decipher = createDecipheriv('aes-256-gcm', this.receiveKey, sharedNonce);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
     try {

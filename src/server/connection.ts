@@ -92,7 +92,8 @@ export class ServerConnection implements Session, FrameSink {
   private state: State = 'handshake';
   private readonly decoder: FrameDecoder;
   private channel: Channel | null = null;
-  private helloNonce: Buffer;
+  /** the nonce of the hello sent, until the key derivation has used it */
+  private helloNonce: Buffer | null;
   private earlyFrames: Buffer[] = [];
   private outbox: string[] = [];
   /** Messages (or why one could not be read) in arrival order: replies keep that order. */
@@ -188,10 +189,11 @@ export class ServerConnection implements Session, FrameSink {
   private unwrap(payload: Buffer): void {
     const { identity } = this.ctx;
     const keyMessage = Buffer.from(payload);
-    this.ctx.unwraps.run(() => (this.state === 'unwrapping' ? acceptKeyExchange(identity.unwrapKey, identity.modulusBytes, this.helloNonce, keyMessage) : Promise.reject(new ParleyError('E_DISCONNECTED')))).then(
+    this.ctx.unwraps.run(() => (this.state === 'unwrapping' ? acceptKeyExchange(identity.unwrapKey, identity.modulusBytes, this.helloNonce!, keyMessage) : Promise.reject(new ParleyError('E_DISCONNECTED')))).then(
       (keys) => {
         if (this.state !== 'unwrapping') return;
         this.channel = Channel.forServer(keys);
+        this.helloNonce = null;
         this.state = 'open';
         this.ctx.log.info(`conn#${this.id} handshake complete`);
         // The first sealed frame proves the server holds the private key.
