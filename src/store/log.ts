@@ -45,6 +45,9 @@ function segmentSchemaOf<E>(entrySchema: z.ZodType<E>): z.ZodType<Array<LogEntry
   return schema as unknown as z.ZodType<Array<LogEntry<E>>>;
 }
 
+/** Where a log's chain of rewrites starts: one settled promise for all (a server opens a mailbox log per user online). */
+const SETTLED: Promise<unknown> = Promise.resolve();
+
 /** The segment appends go to: its index, its store key, its entries. */
 interface Tail<E> {
   index: number;
@@ -59,7 +62,7 @@ export class SegmentedLog<E> {
    */
   private tail: Tail<E> = { index: 0, key: segmentKey(0), items: [] };
   /** Rewrites of older segments run one at a time (read, change, write). */
-  private updating: Promise<unknown> = Promise.resolve();
+  private updating: Promise<unknown> = SETTLED;
 
   private constructor(
     private readonly store: Store,

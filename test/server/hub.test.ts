@@ -234,6 +234,28 @@ test('send to an offline registered user is stored and delivered at their next l
   hub.handle(dave, { type: 'received', ids: [id] });
 });
 
+test('a mailbox drain to one user holds back no one else, and once acknowledged that user gets messages live again', async () => {
+  const { hub, handle, online, accounts } = await setup();
+  const alice = await online('alice');
+  const erin = await online('erin');
+  await accounts.register('dave', PASSWORD);
+  const first = msgId();
+  assert.is(((await reply(handle(alice, { type: 'send', msgId: first, to: 'dave', text: 'while you were out' }))) as Record<string, unknown>).status, 'stored');
+  const dave = new RecordingSession();
+  await handle(dave, { type: 'login', user: 'dave', password: PASSWORD });
+  await until(() => dave.of('msg').length === 1, 'the mailbox drains at login');
+  const live = async (session: RecordingSession, to: string) => {
+    const id = msgId();
+    const result = await handle(alice, { type: 'send', msgId: id, to, text: `live to ${to}` });
+    await until(() => session.of('msg').some((m) => m.msgId === id), `${to} receives it live`);
+    hub.handle(session, { type: 'received', ids: [id] });
+    assert.is(((await reply(result)) as Record<string, unknown>).status, 'delivered', to);
+  };
+  await live(erin, 'erin'); // while dave's drained entry waits for its acknowledgement
+  hub.handle(dave, { type: 'received', ids: [first] });
+  await live(dave, 'dave');
+});
+
 test('a recipient who leaves before acknowledging gets the message stored', async () => {
   const { hub, handle, online } = await setup();
   const alice = await online('alice');
