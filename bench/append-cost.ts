@@ -22,13 +22,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Histories, type RecordWaiter } from '../src/server/histories.ts';
 import { Store } from '../src/store/store.ts';
+import { numberArg } from './lib/proc.ts';
 
-const arg = (name: string, fallback: number) => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
-};
-const ROUNDS = arg('--rounds', 3);
-const MESSAGES = arg('--messages', 20_000);
+const ROUNDS = numberArg('--rounds', 3);
+const MESSAGES = numberArg('--messages', 20_000);
 const CONVERSATIONS = 100;
 const PER_PASS = 50;
 

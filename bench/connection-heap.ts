@@ -11,14 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LightClient } from './lib/light-client.ts';
 import { createAccounts, HOST, ParleyServerChild } from './lib/parley-server.ts';
-import { fmt, lpad, sleep } from './lib/proc.ts';
+import { fmt, lpad, numberArg, sleep } from './lib/proc.ts';
 
-const arg = (name: string, fallback: number) => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
-};
-const N = arg('--clients', 2000);
-const TOP = arg('--top', 20);
+const N = numberArg('--clients', 2000);
+const TOP = numberArg('--top', 20);
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };

@@ -1,12 +1,18 @@
 /**
  * What every benchmark needs of processes and numbers: CPU time from /proc, the port a child
- * listens on, pinning with taskset, percentiles and formatting.
+ * listens on, pinning with taskset, numeric flags, percentiles and formatting.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The number after `flag` on the command line (`--rounds 5`), or `fallback` when it is absent. */
+export function numberArg(flag: string, fallback: number): number {
+  const at = process.argv.indexOf(flag);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
 
 const clockTicks = (() => {
   try {
