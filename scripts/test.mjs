@@ -2,6 +2,9 @@
 // Runs every test/**/*.test.ts under uvu with c8 coverage (threshold enforced), then prints the
 // one line CI reads: `N passed, N failed`. uvu prints no failed count, so it is computed here.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
 const args = [
@@ -14,7 +17,11 @@ const args = [
 const LIMIT_MS = 8 * 60 * 1000;
 // Its own process group: c8 runs the tests in a child of its own, which must go too when the
 // run is stopped (killed alone, c8 left it running, holding the output open, and this waited).
-const child = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+// Every temporary directory the tests make (stores, keys, client data) goes under one directory of
+// this run, removed when it ends: tests that stop early, or whose server writes once more after
+// their cleanup, would otherwise leave thousands of them in /tmp over a day of runs.
+const runTmp = mkdtempSync(join(tmpdir(), 'parley-test-run-'));
+const child = spawn(process.execPath, args, { env: { ...process.env, TMPDIR: runTmp, NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 let output = '';
 const keep = (chunk, stream) => {
   output += chunk.toString();
@@ -32,6 +39,7 @@ const timer = setTimeout(() => {
 }, LIMIT_MS);
 child.on('close', (code, signal) => {
   clearTimeout(timer);
+  rmSync(runTmp, { recursive: true, force: true });
   const count = (label) => {
     const match = output.match(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm'));
     return match ? Number(match[1]) : 0;
