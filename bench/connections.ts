@@ -30,8 +30,8 @@
  *
  * The real server runs in a child process (bin/parley-server.js, no rate or connection limits).
  * After setup it is pinned to core 0 (all its threads, so libuv's pool that runs scrypt and the
- * store's file writes too; RSA unwraps run on the event loop, 8 per pass) and this generator to
- * core 1.
+ * store's file writes too) and this generator to core 1. Seeing one core, the server then unwraps
+ * RSA on its event loop instead of the pool (src/server/unwraps.ts).
  *
  * Client side of the handshake: the project's client wraps the session secret with node-forge,
  * about 1 ms of JavaScript per handshake, which alone would cap one generator core near 1,000

@@ -6,10 +6,10 @@
  *   client → server  key   {protocol, wrapped: RSA-OAEP-SHA256(server key, 32-byte secret)}
  *
  * Both sides then derive the direction keys with HKDF(secret, salt = nonce). The client wraps with
- * node-forge; the server unwraps with WebCrypto, which runs on libuv's thread pool so a 2048-bit
- * private-key operation never blocks the event loop.
+ * node-forge; the server unwraps with node:crypto, on libuv's thread pool (WebCrypto) or, when
+ * the process has one core, on the event loop a few at a time (server/unwraps.ts).
  */
-import { randomBytes, webcrypto } from 'node:crypto';
+import { constants, privateDecrypt, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
@@ -87,13 +87,8 @@ export function importUnwrapKey(privatePem: string): Promise<webcrypto.CryptoKey
   return webcrypto.subtle.importKey('pkcs8', privateKeyPkcs8Der(privatePem), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['decrypt']);
 }
 
-/** Checks the client's key message, unwraps the secret and derives the direction keys. */
-export async function acceptKeyExchange(
-  unwrapKey: webcrypto.CryptoKey,
-  modulusBytes: number,
-  helloNonce: Buffer,
-  payload: Buffer,
-): Promise<DirectionKeys> {
+/** Checks the client's key message and returns the wrapped secret (modulusBytes long). */
+function readKeyExchange(modulusBytes: number, payload: Buffer): Buffer {
   const message = parseJson(KeyExchange, payload, 'key exchange');
   if (message.protocol !== PROTOCOL_VERSION) {
     throw new ParleyError('E_PROTOCOL_VERSION', `client speaks protocol ${message.protocol}, server speaks ${PROTOCOL_VERSION}`, { fatal: true });
@@ -102,14 +97,51 @@ export async function acceptKeyExchange(
   if (wrapped.length !== modulusBytes) {
     throw handshakeError(`wrapped key is ${wrapped.length} bytes, expected ${modulusBytes}`);
   }
+  return wrapped;
+}
+
+function keysFromSecret(secret: Uint8Array, helloNonce: Buffer): DirectionKeys {
+  if (secret.byteLength !== SECRET_BYTES) throw handshakeError(`secret is ${secret.byteLength} bytes, expected ${SECRET_BYTES}`);
+  return deriveKeys(secret, helloNonce);
+}
+
+const UNWRAP_FAILED = 'wrapped key does not decrypt with the server key';
+
+/**
+ * Checks the client's key message, unwraps the secret and derives the direction keys, with
+ * WebCrypto: the RSA operation runs on libuv's thread pool, off the event loop.
+ */
+export async function acceptKeyExchange(
+  unwrapKey: webcrypto.CryptoKey,
+  modulusBytes: number,
+  helloNonce: Buffer,
+  payload: Buffer,
+): Promise<DirectionKeys> {
+  const wrapped = readKeyExchange(modulusBytes, payload);
   let secret: ArrayBuffer;
   try {
     secret = await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, unwrapKey, wrapped);
   } catch {
-    throw handshakeError('wrapped key does not decrypt with the server key');
+    throw handshakeError(UNWRAP_FAILED);
   }
-  if (secret.byteLength !== SECRET_BYTES) throw handshakeError(`secret is ${secret.byteLength} bytes, expected ${SECRET_BYTES}`);
-  return deriveKeys(new Uint8Array(secret), helloNonce);
+  return keysFromSecret(new Uint8Array(secret), helloNonce);
+}
+
+/**
+ * The same as acceptKeyExchange, on the calling thread: `privateDecrypt` with the key as a
+ * KeyObject (parsed once; given a PEM it parses the key on every call, 3x the cost). For a
+ * process that has one core to run on, where the thread pool's hand-offs are pure cost
+ * (server/unwraps.ts).
+ */
+export function acceptKeyExchangeNow(unwrapKey: KeyObject, modulusBytes: number, helloNonce: Buffer, payload: Buffer): DirectionKeys {
+  const wrapped = readKeyExchange(modulusBytes, payload);
+  let secret: Buffer;
+  try {
+    secret = privateDecrypt({ key: unwrapKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+  } catch {
+    throw handshakeError(UNWRAP_FAILED);
+  }
+  return keysFromSecret(secret, helloNonce);
 }
 
 // ---- client side -----------------------------------------------------------------------

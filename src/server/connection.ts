@@ -8,25 +8,23 @@
  * with a single message gets a coded error reply and the connection carries on.
  */
 import type { Socket } from 'node:net';
-import type { webcrypto } from 'node:crypto';
 import { Channel } from '../crypto/channel.ts';
-import { acceptKeyExchange, type Hellos } from '../crypto/handshake.ts';
+import type { Hellos } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
 import { encodeFrame, FrameDecoder, type FrameSink } from '../protocol/frame.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
 import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
 import { LaterReply, NO_REPLY, type Hub } from './hub.ts';
-import type { MessageGate, MessageLimiter, Throttle } from './limits.ts';
+import type { MessageGate, MessageLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Session } from './session.ts';
+import type { KeyUnwraps, UnwrapRequester } from './unwraps.ts';
 
 export interface ServerIdentity {
   name: string;
   /** the hellos this server sends (its public key, a fresh nonce each) */
   hellos: Hellos;
-  unwrapKey: webcrypto.CryptoKey;
-  modulusBytes: number;
 }
 
 export interface ConnectionContext {
@@ -39,8 +37,8 @@ export interface ConnectionContext {
   ackTimeoutMs: number;
   /** Flood control for user commands; null turns it off. */
   messageLimiter: MessageLimiter | null;
-  /** Key unwraps (RSA on the thread pool) run through this, a few at a time. */
-  unwraps: Throttle;
+  /** Key unwraps (RSA) run through this: on the thread pool, or on the loop a few per pass. */
+  unwraps: KeyUnwraps;
   /** Asks the server to call `flush` on this connection in this event-loop pass's check phase. */
   scheduleFlush(connection: ServerConnection): void;
   /** Counts what is written, for the server's stats. */
@@ -75,7 +73,7 @@ function isEmpty(record: Record<string, unknown>): boolean {
   return true;
 }
 
-export class ServerConnection implements Session, FrameSink {
+export class ServerConnection implements Session, FrameSink, UnwrapRequester {
   private static nextId = 1;
   readonly id = ServerConnection.nextId++;
   readonly remote: string;
@@ -186,10 +184,14 @@ export class ServerConnection implements Session, FrameSink {
     this.fail(err);
   }
 
+  /** UnwrapRequester: still waiting for its key (not closed while queued). */
+  get wantsUnwrap(): boolean {
+    return this.state === 'unwrapping';
+  }
+
   private unwrap(payload: Buffer): void {
     const { identity } = this.ctx;
-    const keyMessage = Buffer.from(payload);
-    this.ctx.unwraps.run(() => (this.state === 'unwrapping' ? acceptKeyExchange(identity.unwrapKey, identity.modulusBytes, this.helloNonce!, keyMessage) : Promise.reject(new ParleyError('E_DISCONNECTED')))).then(
+    this.ctx.unwraps.unwrap(this, this.helloNonce!, Buffer.from(payload)).then(
       (keys) => {
         if (this.state !== 'unwrapping') return;
         this.channel = Channel.forServer(keys);

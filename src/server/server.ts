@@ -14,9 +14,10 @@ import { Accounts } from './accounts.ts';
 import type { ServerConfig } from './config.ts';
 import { ServerConnection, type ConnectionContext } from './connection.ts';
 import { Hub } from './hub.ts';
-import { addressKey, ConnectionLimiter, MessageLimiter, RefusalLog, Throttle, type ConnectionRefusal } from './limits.ts';
+import { addressKey, ConnectionLimiter, MessageLimiter, RefusalLog, type ConnectionRefusal } from './limits.ts';
 import { createLogger, type Logger } from './log.ts';
 import { claimStore, releaseStore } from './store-lock.ts';
+import { KeyUnwraps } from './unwraps.ts';
 
 export const SERVER_NAME = 'parley-server/0.1.0';
 /** Refused connections are logged one in full, then summed up at most this often. */
@@ -28,9 +29,6 @@ const REFUSAL_LOG_MS = 5000;
  * overflowed one waited for a SYN retry (1 s, then 3 s...). The kernel caps it at somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
-
-/** RSA unwraps on libuv's pool at once (see Throttle): two keep both cores of a 2-core machine busy. */
-const UNWRAPS_IN_FLIGHT = 2;
 
 /** TCP keepalive's first probe after this long idle; pings (`pingInterval`) usually notice first. */
 const KEEPALIVE_DELAY_MS = 30_000;
@@ -63,6 +61,8 @@ export interface StartOptions {
   memoryStore?: boolean;
   /** scrypt cost override (tests use a cheap one). */
   scrypt?: { N: number; r: number; p: number };
+  /** Cores the process may run on, which decides where RSA unwraps run (tests; server/unwraps.ts). */
+  cores?: () => number;
 }
 
 export class ParleyServer {
@@ -132,14 +132,14 @@ export class ParleyServer {
     const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_DELAY_MS });
     const parley = new ParleyServer(server, config, keys, store, accounts, hub, log);
     const context: ConnectionContext = {
-      identity: { name: SERVER_NAME, hellos: new Hellos(keys.publicPem, SERVER_NAME), unwrapKey, modulusBytes: keys.modulusBytes },
+      identity: { name: SERVER_NAME, hellos: new Hellos(keys.publicPem, SERVER_NAME) },
       hub,
       log,
       maxFrame: config.maxFrame,
       maxQueuedBytes: config.maxQueuedBytes,
       ackTimeoutMs: config.ackTimeout * 1000,
       messageLimiter: parley.messageLimiter,
-      unwraps: new Throttle(UNWRAPS_IN_FLIGHT),
+      unwraps: new KeyUnwraps(unwrapKey, keys.modulusBytes, options.cores),
       scheduleFlush: (connection) => parley.scheduleFlush(connection),
       sent: parley.sent,
       now: Date.now,

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generateKeyPairSync, type webcrypto } from 'node:crypto';
+import { generateKeyPairSync, KeyObject, type webcrypto } from 'node:crypto';
 import {
   acceptKeyExchange,
+  acceptKeyExchangeNow,
   clientKeyExchange,
   createHello,
   Hellos,
@@ -11,7 +12,7 @@ import {
   parseHello,
   wrapSecret,
 } from '../../src/crypto/handshake.ts';
-import { Channel } from '../../src/crypto/channel.ts';
+import { Channel, type DirectionKeys } from '../../src/crypto/channel.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import type { ParleyError } from '../../src/protocol/errors.ts';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.ts';
@@ -30,6 +31,31 @@ let unwrapKey: webcrypto.CryptoKey;
 test.before(async () => {
   unwrapKey = await importUnwrapKey(server.privatePem);
 });
+
+/**
+ * The server unwraps either with WebCrypto on the thread pool or with privateDecrypt on the loop
+ * (server/unwraps.ts): both must give the same keys, or refuse with the same code and message.
+ */
+async function acceptBothWays(nonce: Buffer, payload: Buffer): Promise<DirectionKeys> {
+  let now: { keys?: DirectionKeys; err?: ParleyError } = {};
+  try {
+    now = { keys: acceptKeyExchangeNow(KeyObject.from(unwrapKey), MODULUS_BYTES, nonce, payload) };
+  } catch (err) {
+    now = { err: err as ParleyError };
+  }
+  let keys: DirectionKeys;
+  try {
+    keys = await acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload);
+  } catch (err) {
+    assert.ok(now.err, `privateDecrypt accepted what WebCrypto refused (${(err as Error).message})`);
+    assert.is(now.err!.code, (err as ParleyError).code);
+    assert.is(now.err!.message, (err as Error).message);
+    throw err;
+  }
+  assert.ok(now.keys, `privateDecrypt refused what WebCrypto accepted (${now.err?.message})`);
+  assert.ok(now.keys!.clientToServer.equals(keys.clientToServer) && now.keys!.serverToClient.equals(keys.serverToClient));
+  return keys;
+}
 
 /** Handshake failures close the connection: each must also be fatal. */
 function fatal(err: ParleyError): ParleyError {
@@ -81,11 +107,11 @@ test('parseHello rejects bad JSON, a wrong protocol and a wrong nonce size', () 
   assert.is(parseHello(helloJson({})).server, 'test');
 });
 
-test('clientKeyExchange → acceptKeyExchange gives identical DirectionKeys on both sides', async () => {
+test('clientKeyExchange → acceptKeyExchange (both ways) gives identical DirectionKeys on both sides', async () => {
   const { payload: helloPayload, nonce } = createHello(server.publicPem, 'parley-test');
   const hello = parseHello(helloPayload);
   const { payload, keys } = clientKeyExchange(hello);
-  const serverKeys = await acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload);
+  const serverKeys = await acceptBothWays(nonce, payload);
   assert.ok(serverKeys.clientToServer.equals(keys.clientToServer));
   assert.ok(serverKeys.serverToClient.equals(keys.serverToClient));
   // and the channels built on them talk
@@ -103,37 +129,37 @@ test('two exchanges give different keys (fresh secret each time)', () => {
 
 const keyMessage = (fields: Record<string, unknown>) => Buffer.from(JSON.stringify({ type: 'key', protocol: PROTOCOL_VERSION, ...fields }));
 
-test('acceptKeyExchange rejects a wrapped key of the wrong size', async () => {
+test('both unwraps reject a wrapped key of the wrong size', async () => {
   const nonce = Buffer.alloc(32, 3);
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: Buffer.alloc(255).toString('base64') })), 'E_HANDSHAKE');
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: Buffer.alloc(257).toString('base64') })), 'E_HANDSHAKE');
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: '' })), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(nonce, keyMessage({ wrapped: Buffer.alloc(255).toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(nonce, keyMessage({ wrapped: Buffer.alloc(257).toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(nonce, keyMessage({ wrapped: '' })), 'E_HANDSHAKE');
 });
 
-test('acceptKeyExchange rejects a key wrapped for a different server key', async () => {
+test('both unwraps reject a key wrapped for a different server key', async () => {
   const wrapped = wrapSecret(other.publicKey, Buffer.alloc(32, 5));
   assert.is(wrapped.length, MODULUS_BYTES);
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
   // random bytes of the right size do not decrypt either
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: Buffer.alloc(256, 0x42).toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(Buffer.alloc(32), keyMessage({ wrapped: Buffer.alloc(256, 0x42).toString('base64') })), 'E_HANDSHAKE');
 });
 
-test('acceptKeyExchange rejects a secret of the wrong length', async () => {
+test('both unwraps reject a secret of the wrong length', async () => {
   const wrapped = wrapSecret(server.publicPem, Buffer.alloc(16, 5));
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(Buffer.alloc(32), keyMessage({ wrapped: wrapped.toString('base64') })), 'E_HANDSHAKE');
 });
 
-test('acceptKeyExchange rejects garbage JSON and a malformed message', async () => {
+test('both unwraps reject garbage JSON and a malformed message', async () => {
   const nonce = Buffer.alloc(32);
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, Buffer.from('\x00\x01garbage')), 'E_HANDSHAKE');
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, Buffer.from('{"type":"key"}')), 'E_HANDSHAKE');
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ type: 'hello', wrapped: '' })), 'E_HANDSHAKE');
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, keyMessage({ wrapped: '***' })), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(nonce, Buffer.from('\x00\x01garbage')), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(nonce, Buffer.from('{"type":"key"}')), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(nonce, keyMessage({ type: 'hello', wrapped: '' })), 'E_HANDSHAKE');
+  await rejects(acceptBothWays(nonce, keyMessage({ wrapped: '***' })), 'E_HANDSHAKE');
 });
 
-test('acceptKeyExchange rejects a wrong protocol', async () => {
+test('both unwraps reject a wrong protocol', async () => {
   const wrapped = wrapSecret(server.publicPem, Buffer.alloc(32, 5)).toString('base64');
-  await rejects(acceptKeyExchange(unwrapKey, MODULUS_BYTES, Buffer.alloc(32), keyMessage({ protocol: 99, wrapped })), 'E_PROTOCOL_VERSION');
+  await rejects(acceptBothWays(Buffer.alloc(32), keyMessage({ protocol: 99, wrapped })), 'E_PROTOCOL_VERSION');
 });
 
 test('wrapSecret refuses something that is not an RSA public key', () => {

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Channel } from '../../src/crypto/channel.ts';
 import { encodeFrame } from '../../src/protocol/frame.ts';
-import { Throttle } from '../../src/server/limits.ts';
+import { KeyUnwraps } from '../../src/server/unwraps.ts';
 import { registered, startServer, waitFor, record, type TestServer } from './helpers.ts';
 import { RawClient } from './raw-client.ts';
 
@@ -72,16 +72,16 @@ test('a slow handshake is dropped at the deadline', async () => {
 
 test('a client whose key came in time is not dropped while the server works through its queue of unwraps', async () => {
   // Every unwrap waits 900 ms for a slot, past the 0.5 s deadline: a reconnect storm's queue.
-  const run = Throttle.prototype.run;
-  Throttle.prototype.run = function <T>(this: Throttle, job: () => Promise<T>) {
-    return new Promise((resolve) => setTimeout(resolve, 900)).then(() => run.call(this, job));
-  } as typeof run;
+  const unwrap = KeyUnwraps.prototype.unwrap;
+  KeyUnwraps.prototype.unwrap = function (this: KeyUnwraps, ...args: Parameters<typeof unwrap>) {
+    return new Promise((resolve) => setTimeout(resolve, 900)).then(() => unwrap.apply(this, args));
+  };
   try {
     const raw = new RawClient(served.port);
     await raw.handshake(); // the welcome comes, late, instead of E_HANDSHAKE_TIMEOUT
     raw.destroy();
   } finally {
-    Throttle.prototype.run = run;
+    KeyUnwraps.prototype.unwrap = unwrap;
   }
 });
 

@@ -4,12 +4,12 @@
  * E_PROTOCOL_VERSION, within a bounded time; a valid exchange always agrees on the keys.
  * RSA is slow, so one key pair per file and fewer runs for the properties that use it.
  */
-import { generateKeyPairSync, type webcrypto } from 'node:crypto';
+import { generateKeyPairSync, KeyObject, type webcrypto } from 'node:crypto';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Channel } from '../../src/crypto/channel.ts';
-import { acceptKeyExchange, clientKeyExchange, createHello, importUnwrapKey, parseHello, type Hello } from '../../src/crypto/handshake.ts';
+import { acceptKeyExchange, acceptKeyExchangeNow, clientKeyExchange, createHello, importUnwrapKey, parseHello, type Hello } from '../../src/crypto/handshake.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { anyJson } from './arbitraries.ts';
 import { anyString, fuzzOptions } from './settings.ts';
@@ -160,7 +160,7 @@ test('clientKeyExchange answers any accepted hello, or refuses its key with E_HA
   );
 });
 
-test('acceptKeyExchange on mutated key messages derives the client keys or refuses with a fatal code', async () => {
+test('both unwraps (WebCrypto and privateDecrypt) on mutated key messages derive the client keys or refuse with the same fatal code', async () => {
   const hello = parseHello(createHello(server.publicKey, 'fuzz').payload);
   const nonce = Buffer.from(hello.nonce, 'base64');
   await fc.assert(
@@ -173,13 +173,19 @@ test('acceptKeyExchange on mutated key messages derives the client keys or refus
         // A wrapped key of the right size that is not an OAEP encryption of a secret.
         if (randomWrapped) payload = Buffer.from(JSON.stringify({ type: 'key', protocol: 1, wrapped: base64Of(randomWrapped) }));
         payload = mutate(payload, m);
-        try {
-          const keys = await bounded(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload));
-          // Accepted: only the client's own secret can have got through.
-          assert.equal(keys, exchange.keys, `accepted a key message the client did not send: ${payload.toString().slice(0, 120)}`);
-        } catch (err) {
-          assertHandshakeError(err);
-        }
+        const outcome = async (unwrap: () => unknown) => {
+          try {
+            return await unwrap();
+          } catch (err) {
+            assertHandshakeError(err);
+            return (err as ParleyError).code;
+          }
+        };
+        const inPool = await outcome(() => bounded(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload)));
+        const onLoop = await outcome(() => acceptKeyExchangeNow(KeyObject.from(unwrapKey), MODULUS_BYTES, nonce, payload));
+        // Accepted: only the client's own secret can have got through.
+        if (typeof inPool !== 'string') assert.equal(inPool, exchange.keys, `accepted a key message the client did not send: ${payload.toString().slice(0, 120)}`);
+        assert.equal(onLoop, inPool, 'privateDecrypt on the loop and WebCrypto agree');
       },
     ),
     fuzzOptions(0.25),

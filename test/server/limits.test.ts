@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { addressKey, BucketMap, ConnectionLimiter, MessageLimiter, RefusalLog, Throttle, TokenBucket } from '../../src/server/limits.ts';
+import { addressKey, BucketMap, ConnectionLimiter, MessageLimiter, RefusalLog, TokenBucket } from '../../src/server/limits.ts';
 
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000) {
@@ -241,33 +241,6 @@ test('refusal log: the first refusal in full, the storm as one summary per inter
   assert.is(log.summary(), null, 'nothing new');
   t.advance(5000);
   assert.ok(log.note('a'), 'after a quiet interval, in full again');
-});
-
-test('Throttle runs at most `limit` jobs at once, in arrival order, and a failed job frees its slot', async () => {
-  const throttle = new Throttle(2);
-  const started: number[] = [];
-  const finish = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  const job = (n: number) => () => {
-    started.push(n);
-    return new Promise<number>((resolve, reject) => finish.set(n, { resolve: () => resolve(n), reject })) as Promise<number>;
-  };
-  const results = [1, 2, 3, 4].map((n) => throttle.run(job(n)));
-  results[1].catch(() => undefined);
-  await Promise.resolve();
-  assert.equal(started, [1, 2]);
-  assert.is(throttle.queued, 2);
-  finish.get(2)!.reject(new Error('bad key'));
-  await results[1].catch(() => undefined);
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(started, [1, 2, 3], 'the failed job gave its slot to the next in line');
-  finish.get(1)!.resolve();
-  assert.is(await results[0], 1);
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(started, [1, 2, 3, 4]);
-  assert.is(throttle.queued, 0);
-  finish.get(3)!.resolve();
-  finish.get(4)!.resolve();
-  assert.equal(await Promise.all([results[2], results[3]]), [3, 4]);
 });
 
 test.run();
