@@ -7,6 +7,7 @@
  *   node --import tsx bench/connections.ts --forge-client  (clients wrap with node-forge throughout)
  *     --round-limit S (90)  --storm-limit S (60)  --concurrency N (256)
  *     --profile DIR         (the server under --cpu-prof; the profile is written to DIR at its stop)
+ *     --node-flags '...'    (more node flags for the server, e.g. '--trace-gc' with BENCH_SERVER_OUTPUT=FILE)
  *
  *  1. Handshakes alone (connect until `welcome`), handshakes + `login`, and `resume`s per second
  *     with 1,000 and 10,000 clients, at most CONCURRENCY outstanding at a time; rate = clients
@@ -483,7 +484,8 @@ async function main(root: string): Promise<void> {
   const tokens = await createAccounts(root, names, BENCH_SCRYPT);
   console.log(`setup: ${count(BIG)} accounts at scrypt N=${BENCH_SCRYPT.N} in ${fmt((performance.now() - t) / 1000)} s`);
   const profileDir = arg('--profile');
-  const server = await ParleyServerChild.start({ root, nodeFlags: ['--inspect-port=127.0.0.1:0', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])] });
+  const extraFlags = arg('--node-flags')?.split(/\s+/).filter(Boolean) ?? [];
+  const server = await ParleyServerChild.start({ root, nodeFlags: ['--inspect-port=127.0.0.1:0', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...extraFlags] });
   servers.add(server);
   try {
     const small = names.slice(0, SMALL);
