@@ -51,6 +51,7 @@ import { performance } from 'node:perf_hooks';
 import forge from 'node-forge';
 import type { ServerStats } from '../src/server/server.ts';
 import { LightClient } from './lib/light-client.ts';
+import { HELLO_TIMEOUT_MS } from '../src/client/connection.ts';
 import { createAccounts, DEFAULT_SCRYPT, HOST, ParleyServerChild, PASSWORD } from './lib/parley-server.ts';
 import { cpuMicros, fmt, loadAverage, lpad, machine, pad, pin, rssBytes, sleep, unpin } from './lib/proc.ts';
 
@@ -128,10 +129,35 @@ const sourceAddress = () => `127.0.0.${2 + (sourceSeq++ % SOURCES)}`;
 /** Every client not yet closed, whatever round it belongs to: closeAll and cleanup close them. */
 const live = new Set<LightClient>();
 
-/** One client: handshake until `welcome`, then `login` or `resume` where asked. */
-async function openClient(port: number, kind: Kind, user: string, token: string): Promise<LightClient> {
+/** Connections given up at the hello deadline and made again (openClient), since the count was read. */
+let helloRetries = 0;
+/** Tries per client when the server never sends its hello, as ParleyClient reconnects. */
+const HELLO_TRIES = 5;
+const HELLO_RETRY_PAUSE_MS = 500;
+
+/**
+ * One client: handshake until `welcome`, then `login` or `resume` where asked. A connection the
+ * server never took (no hello within HELLO_TIMEOUT_MS: a listen queue that overflowed) is made
+ * again after a pause, as ParleyClient does when reconnecting.
+ */
+async function openClient(port: number, kind: Kind, user: string, token: string, pending?: Set<LightClient>): Promise<LightClient> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openClientOnce(port, kind, user, token, pending);
+    } catch (err) {
+      if (!(err instanceof HelloTimeout) || attempt === HELLO_TRIES) throw err;
+      helloRetries++;
+      await sleep(HELLO_RETRY_PAUSE_MS);
+    }
+  }
+}
+
+class HelloTimeout extends Error {}
+
+async function openClientOnce(port: number, kind: Kind, user: string, token: string, pending?: Set<LightClient>): Promise<LightClient> {
   const client = new LightClient({ host: HOST, port, localAddress: sourceAddress(), requestLimitMs: REQUEST_LIMIT_MS });
   live.add(client);
+  pending?.add(client);
   void client.ended.then(() => live.delete(client));
   try {
     await client.opened;
@@ -139,9 +165,24 @@ async function openClient(port: number, kind: Kind, user: string, token: string)
     else if (kind === 'resume') await client.request({ type: 'resume', user, token });
   } catch (err) {
     client.close();
-    throw err;
+    throw client.helloTimedOut ? new HelloTimeout((err as Error).message) : err;
+  } finally {
+    pending?.delete(client);
   }
   return client;
+}
+
+/** The kernel's count of connections dropped because a listen queue was full (TcpExt ListenOverflows); null if unreadable. */
+function listenOverflows(): number | null {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0].split(/\s+/);
+    const values = lines[1].split(/\s+/);
+    const at = names.indexOf('ListenOverflows');
+    return at > 0 ? Number(values[at]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** CPU µs all cores have been busy (user + nice + system + irq + softirq + steal), from /proc/stat. */
@@ -556,10 +597,13 @@ async function main(root: string): Promise<void> {
     const cpu0 = cpuMicros(server.pid);
     const gen0 = process.cpuUsage();
     const machine0 = machineBusyMicros();
+    const overflows0 = listenOverflows();
+    helloRetries = 0;
     t = performance.now();
     for (const c of loggedIn) c.close();
+    const resuming = new Set<LightClient>();
     const reconnects = users.map((name) =>
-      openClient(server.port, 'resume', name, tokens.get(name)!).then(
+      openClient(server.port, 'resume', name, tokens.get(name)!, resuming).then(
         () => {
           storm.ok++;
           storm.seconds = (performance.now() - t) / 1000;
@@ -580,8 +624,18 @@ async function main(root: string): Promise<void> {
         `\n  server event-loop delay over the storm: ` +
         (loop ? `p50 ${fmt(loop.p50, 2)} ms, p99 ${fmt(loop.p99, 2)} ms, max ${fmt(loop.max, 2)} ms (${count(loop.samples)} samples)` : 'no samples') +
         `\n  server CPU ${fmt(stormServer / 1e6, 2)} s (busy ${fmt((stormServer / 1e6 / stormWall) * 100, 0)}%), generator busy ${fmt(((stormGen.user + stormGen.system) / 1e6 / stormWall) * 100, 0)}%, others ${fmt(stormOthers * 100, 0)}%` +
+        (overflows0 !== null ? `\n  the kernel dropped ${count(listenOverflows()! - overflows0)} connection attempts on a full listen queue (TcpExt ListenOverflows, this machine's every listener)` : '') +
+        `\n  ${count(helloRetries)} connections got no hello within ${HELLO_TIMEOUT_MS / 1000} s and were made again, as ParleyClient makes them` +
         `${storm.failures.size ? `\n  FAILED ${count([...storm.failures.values()].reduce((a, b) => a + b, 0))}: ${describeFailures(storm.failures)}` : ''}`,
     );
+    if (!stormComplete) {
+      // Where the unfinished ones wait: in TCP's connect (SYN or the handshake's last ACK dropped
+      // while the listen queue was full, then retried after 1, 3, 7, 15, 31 s), for the hello,
+      // for welcome (the server's queue of unwraps), or for the resume's answer.
+      const stages = new Map<string, number>();
+      for (const c of resuming) if (!c.closed) stages.set(c.stage, (stages.get(c.stage) ?? 0) + 1);
+      console.log(`  still waiting at the cut-off: ${[...stages].map(([stage, n]) => `${count(n)} ${stage === 'open' ? 'for the resume answer' : stage}`).join(', ') || 'none'}; the server holds ${count(after.connections)} connections, ${count(after.online)} online`);
+    }
     if (loop && loop.max > 1000) console.log(`  (the histogram takes a sample every 5 ms of loop time: one ${fmt(loop.max / 1000, 1)} s block counts as one sample, so p99 hides it)`);
     if (storm.failures.size) {
       // LightClient reads a clear-text refusal after its key went out as a sealed frame (E_DECRYPT): the server's log says why.

@@ -10,6 +10,7 @@ import { Channel } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
 import { AckPacer } from '../../src/client/ack-pacer.ts';
+import { HELLO_TIMEOUT_MS } from '../../src/client/connection.ts';
 import { packJson, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
 
 export type Json = Record<string, any>;
@@ -30,6 +31,8 @@ export interface LightClientOptions {
   ackIntervalMs?: number;
   /** false: group messages are acknowledged as promptly as private ones (the pacing before ACK_LAZY_MS) */
   lazyAcks?: boolean;
+  /** ms from the TCP connection to the hello before giving up, as ParleyClient (HELLO_TIMEOUT_MS) */
+  helloTimeoutMs?: number;
 }
 
 export class LightClient {
@@ -50,6 +53,11 @@ export class LightClient {
   /** Resolves when the socket has closed. */
   readonly ended: Promise<void>;
   closed = false;
+  /** How far its handshake got: where a storm's unfinished clients wait (bench/connections). */
+  stage: 'connecting' | 'awaiting hello' | 'awaiting welcome' | 'open' = 'connecting';
+  /** Gave up at the hello deadline: the server never took the connection (see ParleyClient's helloTimeoutMs). */
+  helloTimedOut = false;
+  private helloTimer: NodeJS.Timeout | null = null;
   notice: string | null = null;
   sink: Sink | null = null;
   /** Messages that arrived with no sink set (stray or duplicate deliveries). */
@@ -65,10 +73,20 @@ export class LightClient {
     this.opened.catch(() => undefined);
     this.decoder = new FrameDecoder({ onFrame: (f) => this.onFrame(f), onFrameError: (e) => this.fail(e) }, 1 << 24);
     this.socket = connect({ host: options.host ?? '127.0.0.1', port: options.port, noDelay: true, ...(options.localAddress && { localAddress: options.localAddress }) });
+    const helloTimeoutMs = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    this.socket.on('connect', () => {
+      this.stage = 'awaiting hello';
+      this.helloTimer = setTimeout(() => {
+        this.helloTimedOut = true;
+        this.fail(new Error(`no hello within ${helloTimeoutMs / 1000} s`));
+        this.socket.destroy();
+      }, helloTimeoutMs);
+    });
     this.socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     this.socket.on('error', (e) => this.fail(e));
     this.ended = new Promise((resolve) =>
       this.socket.on('close', () => {
+        if (this.helloTimer) clearTimeout(this.helloTimer);
         this.closed = true;
         this.fail(new Error(`connection closed${this.notice ? `: ${this.notice}` : ''}`));
         resolve();
@@ -83,6 +101,7 @@ export class LightClient {
 
   private onFrame(payload: Buffer): void {
     if (this.channel === null) {
+      if (this.helloTimer) clearTimeout(this.helloTimer);
       let hello;
       try {
         hello = parseHello(payload);
@@ -95,6 +114,7 @@ export class LightClient {
       const exchange = clientKeyExchange(hello);
       this.socket.write(encodeFrame(exchange.payload));
       this.channel = Channel.forClient(exchange.keys);
+      this.stage = 'awaiting welcome';
       return;
     }
     let records;
@@ -126,6 +146,7 @@ export class LightClient {
         }
         case 'welcome':
           if (m.ackTimeout !== undefined) this.acks.fitWithin(m.ackTimeout);
+          this.stage = 'open';
           this.ready.resolve();
           break;
         case 'ping':

@@ -48,6 +48,13 @@ export interface ClientOptions {
   pingIntervalMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /**
+   * ms from the TCP connection to the server's hello before the try is given up (E_HANDSHAKE_TIMEOUT)
+   * and, when reconnecting, made again. The server speaks first, as soon as it accepts; a
+   * connection it never accepted (a listen queue that overflowed in a reconnect storm, with SYN
+   * cookies the kernel forgets it) would otherwise wait for a hello that never comes.
+   */
+  helloTimeoutMs?: number;
   /** Local address to connect from (a multi-homed host; tests use other loopback addresses). */
   localAddress?: string;
 }
@@ -85,6 +92,12 @@ interface SendWaiter {
   resolve: (result: SendResult) => void;
   reject: (err: ParleyError) => void;
 }
+
+/**
+ * Default helloTimeoutMs. A server that accepted the connection sends its hello at once, even in a
+ * reconnect storm (its queue of RSA unwraps comes after): 5 s is long past any pass of its loop.
+ */
+export const HELLO_TIMEOUT_MS = 5000;
 
 /**
  * Errors after which a message is worth sending again: the server may never have seen it, or
@@ -131,6 +144,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private paced = false;
   private welcomeWaiter: { resolve: () => void; reject: (err: ParleyError) => void } | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  /** Runs from the TCP connection to the server's hello (helloTimeoutMs). */
+  private helloTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   private backoffMs: number;
   private lastHeard = 0;
@@ -159,6 +174,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       pingIntervalMs: 30_000,
       backoffInitialMs: 500,
       backoffMaxMs: 15_000,
+      helloTimeoutMs: HELLO_TIMEOUT_MS,
       ...options,
     };
     this.address = `${options.host}:${options.port}`;
@@ -206,7 +222,14 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       // The server's own frame limit is at most MAX_FRAME_LIMIT; it says which in `welcome`.
       this.decoder = new FrameDecoder({ onFrame: (payload) => this.onFrame(payload), onFrameError: (err) => this.fail(err) }, MAX_FRAME_LIMIT);
       socket.setKeepAlive(true, 30_000);
-      socket.on('connect', () => this.setState('handshaking', this.address));
+      socket.on('connect', () => {
+        this.setState('handshaking', this.address);
+        const seconds = this.options.helloTimeoutMs / 1000;
+        this.helloTimer = setTimeout(() => {
+          this.helloTimer = null;
+          this.fail(new ParleyError('E_HANDSHAKE_TIMEOUT', `${this.address} took the connection but sent no hello within ${seconds} s (a server too busy to accept it)`, { fatal: true }));
+        }, this.options.helloTimeoutMs);
+      });
       socket.on('data', (chunk: Buffer) => {
         this.lastHeard = Date.now();
         this.pingOutstanding = false;
@@ -270,6 +293,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   private onHandshakeFrame(payload: Buffer): void {
+    this.stopHelloTimer();
     const serverError = this.clearError(payload);
     if (serverError) {
       this.fail(serverError);
@@ -382,6 +406,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.decoder = null;
     this.outbox = [];
     this.authenticated = false;
+    this.stopHelloTimer();
     this.stopPings();
     const wasConnected = this._state === 'connected';
     this.settleWelcome(new ParleyError('E_UNREACHABLE', `connection to ${this.address} closed during the handshake`));
@@ -519,6 +544,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private stopPings(): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
+  }
+
+  private stopHelloTimer(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
   }
 
   // ---- sending ---------------------------------------------------------------------------

@@ -225,6 +225,61 @@ test('a reconnect that dies in the handshake is tried again: the client does not
   }
 });
 
+test('a server that takes the connection but never says hello: connect() fails with E_HANDSHAKE_TIMEOUT, and the socket is closed', async () => {
+  // A connection the server never accepted looks like this: the kernel completed the TCP
+  // handshake (SYN cookies) and then dropped it on a full listen queue.
+  const held = new Set<import('node:net').Socket>();
+  const silent = createServer((socket) => {
+    held.add(socket);
+    socket.on('close', () => held.delete(socket));
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as { port: number }).port;
+  const c = client(port, undefined, { helloTimeoutMs: 200, reconnect: false });
+  try {
+    const started = Date.now();
+    const stillWaiting = sleep(3000).then(() => Promise.reject(new Error('still waiting for a hello after 3 s')));
+    const err = await rejection(Promise.race([c.connect(), stillWaiting]));
+    assert.is(err.code, 'E_HANDSHAKE_TIMEOUT', err.message);
+    assert.ok(Date.now() - started < 2000, 'given up at the hello deadline, not later');
+    await waitFor(() => held.size === 0, 2000, 'the client closed its side');
+  } finally {
+    c.close();
+    for (const socket of held) socket.destroy();
+    silent.close();
+  }
+});
+
+test('a reconnect the server took but never greeted is given up at the hello deadline and made again', async () => {
+  const dir = tempDir();
+  let served = await startServer({}, dir.path, false);
+  const port = served.port;
+  const alice = await registered(port, 'alice', { helloTimeoutMs: 200 });
+  const logins = record(alice, 'login');
+  const held = new Set<import('node:net').Socket>();
+  const silent = createServer((socket) => held.add(socket));
+  let accepted = 0;
+  silent.on('connection', () => accepted++);
+  try {
+    await served.stop();
+    await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
+    // Without the deadline the first try would wait for its hello for good.
+    await waitFor(() => accepted >= 2, 3000, 'the client gave up a silent try and made another');
+    await new Promise<void>((resolve) => {
+      silent.close(() => resolve());
+      for (const socket of held) socket.destroy();
+    });
+    served = await startServer({ port }, dir.path, false);
+    await waitFor(() => logins.some((l) => l.resumed), 5000, `alice resumes (state ${alice.state})`);
+  } finally {
+    silent.close();
+    for (const socket of held) socket.destroy();
+    alice.close();
+    await served.stop();
+    dir.remove();
+  }
+});
+
 test('a client shown a different server key refuses to continue', async () => {
   const first = await startServer();
   const port = first.port;
