@@ -33,8 +33,9 @@ run-client: $(DEPS)
 test: $(DEPS)
 	$(NODE) scripts/test.mjs
 
+# Its temporary directories go under one of its own, removed afterwards (as scripts/test.mjs does).
 test-%: $(DEPS)
-	NO_COLOR=1 $(NODE) --import tsx node_modules/uvu/bin.js test '(^|/)$*\.test\.ts$$'
+	@tmp=$$(mktemp -d); TMPDIR=$$tmp NO_COLOR=1 $(NODE) --import tsx node_modules/uvu/bin.js test '(^|/)$*\.test\.ts$$'; status=$$?; rm -rf "$$tmp"; exit $$status
 
 # The long fuzz run: test/fuzz only, many more cases per property, no coverage.
 FUZZ_RUNS ?= 10000
