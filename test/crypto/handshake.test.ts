@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generateKeyPairSync, KeyObject, type webcrypto } from 'node:crypto';
+import { KeyObject, type webcrypto } from 'node:crypto';
 import {
   acceptKeyExchange,
   acceptKeyExchangeNow,
@@ -17,15 +17,12 @@ import { generateKeyPair } from '../../src/crypto/keys.ts';
 import type { ParleyError } from '../../src/protocol/errors.ts';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.ts';
 import { rejectsCode, throwsCode } from '../helpers/codes.ts';
+import { pemKeyPair } from '../helpers/rsa.ts';
 
 const MODULUS_BYTES = 256;
 const server = generateKeyPair();
-// A second 2048-bit key (node:crypto is quicker to make one and gives the same PEM forms).
-const other = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-});
+// A second 2048-bit key.
+const other = pemKeyPair();
 let unwrapKey: webcrypto.CryptoKey;
 
 test.before(async () => {
@@ -169,7 +166,7 @@ test('wrapSecret refuses something that is not an RSA public key', () => {
 
 // Found by test/fuzz/handshake-fuzz.test.ts: forge threw a bare Error, which the client showed as E_INTERNAL.
 test('a server key too small for RSA-OAEP-SHA256 is refused with E_HANDSHAKE, not a bare error', () => {
-  const small = generateKeyPairSync('rsa', { modulusLength: 512, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const small = pemKeyPair(512);
   const hello = parseHello(createHello(small.publicKey, 'tiny').payload);
   throwsSync(() => clientKeyExchange(hello), 'E_HANDSHAKE');
 });

@@ -13,15 +13,14 @@ import { acceptKeyExchange, acceptKeyExchangeNow, clientKeyExchange, createHello
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { anyJson } from './arbitraries.ts';
 import { anyString, fuzzOptions } from './settings.ts';
+import { pemKeyPair } from '../helpers/rsa.ts';
 
-const rsa = (bits: number) =>
-  generateKeyPairSync('rsa', { modulusLength: bits, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-const server = rsa(2048);
+const server = pemKeyPair(2048);
 const MODULUS_BYTES = 256;
 // Keys a hostile or broken server might present instead of its own.
 const otherKeys = [
-  rsa(512).publicKey,
-  rsa(1024).publicKey,
+  pemKeyPair(512).publicKey,
+  pemKeyPair(1024).publicKey,
   generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).publicKey,
   generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).publicKey,
   server.privateKey,

@@ -1,16 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generateKeyPairSync, type webcrypto } from 'node:crypto';
+import type { webcrypto } from 'node:crypto';
 import { clientKeyExchange, createHello, importUnwrapKey, parseHello } from '../../src/crypto/handshake.ts';
 import type { DirectionKeys } from '../../src/crypto/channel.ts';
 import { KeyUnwraps, POOL_IN_FLIGHT, type UnwrapRequester } from '../../src/server/unwraps.ts';
 import { rejectsCode } from '../helpers/codes.ts';
+import { pemKeyPair } from '../helpers/rsa.ts';
 
-const pair = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-});
+const pair = pemKeyPair();
 let key: webcrypto.CryptoKey;
 test.before(async () => {
   key = await importUnwrapKey(pair.privateKey);
