@@ -629,9 +629,10 @@ async function main(root: string): Promise<void> {
         `${storm.failures.size ? `\n  FAILED ${count([...storm.failures.values()].reduce((a, b) => a + b, 0))}: ${describeFailures(storm.failures)}` : ''}`,
     );
     if (!stormComplete) {
-      // Where the unfinished ones wait: in TCP's connect (SYN or the handshake's last ACK dropped
-      // while the listen queue was full, then retried after 1, 3, 7, 15, 31 s), for the hello,
-      // for welcome (the server's queue of unwraps), or for the resume's answer.
+      // Where the unfinished ones wait: connecting (SYNs dropped on a full listen queue, retried
+      // after 1, 3, 7, 15, 31 s), awaiting hello (completed by the kernel with a SYN cookie, then
+      // dropped on a full accept queue: made again at the hello deadline), awaiting welcome (the
+      // server's queue of unwraps), or for the resume's answer.
       const stages = new Map<string, number>();
       for (const c of resuming) if (!c.closed) stages.set(c.stage, (stages.get(c.stage) ?? 0) + 1);
       console.log(`  still waiting at the cut-off: ${[...stages].map(([stage, n]) => `${count(n)} ${stage === 'open' ? 'for the resume answer' : stage}`).join(', ') || 'none'}; the server holds ${count(after.connections)} connections, ${count(after.online)} online`);

@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { client, PASSWORD, record, registered, rejection, sleep, startServer, tempDir, waitFor } from './helpers.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
+import type { ParleyClient } from '../../src/client/connection.ts';
 
 test('alice, bob and carol register, see each other, chat privately and broadcast', async () => {
   const { port, stop, lines } = await startServer();
@@ -222,6 +223,23 @@ test('a reconnect that dies in the handshake is tried again: the client does not
     alice.close();
     await served.stop();
     dir.remove();
+  }
+});
+
+test('a server with one core to run on unwraps on its event loop: clients connect, log in and chat as usual', async () => {
+  const served = await startServer({}, undefined, true, { cores: () => 1 });
+  const clients: ParleyClient[] = [];
+  try {
+    const alice = await registered(served.port, 'alice', { reconnect: false });
+    clients.push(alice);
+    const bob = await registered(served.port, 'bob', { reconnect: false });
+    clients.push(bob);
+    const inbox = record(bob, 'message');
+    assert.is((await alice.sendPrivate('bob', 'unwrapped on the loop')).status, 'delivered');
+    assert.equal(inbox.map((m) => m.text), ['unwrapped on the loop']);
+  } finally {
+    for (const c of clients) c.close();
+    await served.stop();
   }
 });
 

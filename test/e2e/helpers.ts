@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ParleyClient, type ClientEvents, type ClientOptions } from '../../src/client/connection.ts';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/server/config.ts';
 import { createLogger, type Logger } from '../../src/server/log.ts';
-import { ParleyServer } from '../../src/server/server.ts';
+import { ParleyServer, type StartOptions } from '../../src/server/server.ts';
 
 /** Cheap scrypt so tests do not spend their time hashing. */
 export const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -33,11 +33,11 @@ export function memoryLogger(lines: string[]): Logger {
 }
 
 /** Starts a server with its keys and store in `dir` (a fresh temp dir unless given). */
-export async function startServer(config: Partial<ServerConfig> = {}, dir = tempDir().path, memoryStore = true): Promise<TestServer> {
+export async function startServer(config: Partial<ServerConfig> = {}, dir = tempDir().path, memoryStore = true, options: Partial<StartOptions> = {}): Promise<TestServer> {
   const lines: string[] = [];
   const server = await ParleyServer.start(
     { ...DEFAULT_CONFIG, port: 0, keysDir: join(dir, 'keys'), storeDir: join(dir, 'store'), ...config },
-    { memoryStore, scrypt: TEST_SCRYPT, log: memoryLogger(lines) },
+    { memoryStore, scrypt: TEST_SCRYPT, log: memoryLogger(lines), ...options },
   );
   return { server, port: server.address.port, dir, lines, stop: () => server.stop() };
 }
