@@ -24,8 +24,11 @@ $(DEPS): package.json package-lock.json
 
 deps: $(DEPS)
 
+# The server's node flags: one list for make and bench/ (the file says why).
+SERVER_NODE_FLAGS := $(shell sed -e '/^\#/d' -e '/^ *$$/d' bin/parley-server.node-flags)
+
 run-server: $(DEPS)
-	$(NODE) bin/parley-server.js --host $(HOST) --port $(PORT) $(ARGS)
+	$(NODE) $(SERVER_NODE_FLAGS) bin/parley-server.js --host $(HOST) --port $(PORT) $(ARGS)
 
 run-client: $(DEPS)
 	$(NODE) bin/parley.js --host $(HOST) --port $(PORT) $(ARGS)

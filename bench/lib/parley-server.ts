@@ -3,7 +3,7 @@
  * memory can be read from /proc and it can be pinned to a core apart from the load generator.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SCRYPT, Accounts } from '../../src/server/accounts.ts';
 import type { ServerStats } from '../../src/server/server.ts';
@@ -24,12 +24,25 @@ export const UNLIMITED = [
   '--away-after', '0', '--timeout', '0', // no idle sweeps changing presence mid-run
 ];
 
+/**
+ * The node flags a checkout's server is started with (bin/parley-server.node-flags, as make
+ * run-server reads it); none for a checkout from before that file.
+ */
+export function serverNodeFlags(checkout = ROOT): string[] {
+  const file = join(checkout, 'bin', 'parley-server.node-flags');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
 export interface ServerChildOptions {
   /** directory for keys/ and store/ (made by the caller, removed by the caller) */
   root: string;
   /** more flags after UNLIMITED */
   flags?: string[];
-  /** node flags, e.g. --cpu-prof */
+  /** more node flags, e.g. --cpu-prof, after the checkout's own (serverNodeFlags); a later value of a flag wins */
   nodeFlags?: string[];
   /** a command the server is started through, e.g. ['prlimit', '--nofile=70000:70000'] */
   launcher?: string[];
@@ -51,7 +64,7 @@ export class ParleyServerChild {
   static async start(options: ServerChildOptions): Promise<ParleyServerChild> {
     const flags = ['--host', HOST, '--port', '0', '--keys', join(options.root, 'keys'), '--store', join(options.root, 'store'), ...UNLIMITED, ...(options.flags ?? [])];
     const checkout = options.checkout ?? ROOT;
-    const argv = [process.execPath, ...(options.nodeFlags ?? []), join(checkout, 'bin/parley-server.js'), ...flags];
+    const argv = [process.execPath, ...serverNodeFlags(checkout), ...(options.nodeFlags ?? []), join(checkout, 'bin/parley-server.js'), ...flags];
     if (options.launcher?.length) argv.unshift(...options.launcher);
     const child = spawn(argv[0], argv.slice(1), { cwd: checkout, stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new ParleyServerChild(child, child.pid!);
