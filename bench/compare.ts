@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ParleyTarget } from './lib/parley-target.ts';
 import { profileTop } from './lib/profile.ts';
-import { fmt, loadAverage, lpad, machine, median, pad, pin } from './lib/proc.ts';
+import { arg, fmt, listArg, loadAverage, lpad, machine, median, pad, pin } from './lib/proc.ts';
 import type { BenchPeer, BenchTarget } from './lib/target.ts';
 import { fanout, relay, type WorkloadResult } from './lib/workloads.ts';
 
@@ -52,10 +52,6 @@ const WORKLOADS: Workload[] = [
   { key: 'fan1000', title: `fan-out to ${MEMBERS.toLocaleString('en')} members, 16 messages in flight`, run: (t, peers) => fanout(t, peers[0], 'big', peers.slice(1, 1 + MEMBERS), 16, 40, TEXT_BYTES) },
 ];
 
-const arg = (name: string) => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 /** Measured rounds per workload and server (--rounds N): more narrow the medians on a noisy machine. */
 const ROUNDS = Number(arg('--rounds') ?? 3);
 
@@ -73,15 +69,15 @@ async function main(root: string): Promise<void> {
   try {
     if (only === undefined || only === 'parley') {
       mkdirs(root, 'parley');
-      const nodeFlags = [...(arg('--node-flags')?.split(' ').filter(Boolean) ?? []), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-      const flags = arg('--server-flags')?.split(' ').filter(Boolean) ?? [];
+      const nodeFlags = [...(listArg('--node-flags')), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+      const flags = listArg('--server-flags');
       const ackInterval = arg('--ack-interval');
       targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags, flags }, names, 'parley', ackInterval === undefined ? {} : { ackIntervalMs: Number(ackInterval) }));
     }
     const baseline = arg('--baseline');
     if (baseline) {
       mkdirs(root, 'base');
-      const baseNodeFlags = arg('--base-node-flags')?.split(' ').filter(Boolean) ?? [];
+      const baseNodeFlags = listArg('--base-node-flags');
       const baseAcks = arg('--base-acks');
       targets.push(await ParleyTarget.start({ root: join(root, 'base'), checkout: baseline, nodeFlags: baseNodeFlags }, names, 'base', baseAcks === 'prompt' ? { lazyAcks: false } : {}));
     }

@@ -53,12 +53,8 @@ import type { ServerStats } from '../src/server/server.ts';
 import { LightClient } from './lib/light-client.ts';
 import { HELLO_TIMEOUT_MS } from '../src/client/connection.ts';
 import { createAccounts, DEFAULT_SCRYPT, HOST, ParleyServerChild, PASSWORD } from './lib/parley-server.ts';
-import { cpuMicros, fmt, loadAverage, lpad, machine, pad, pin, rssBytes, sleep, unpin } from './lib/proc.ts';
+import { arg, cpuMicros, fmt, listArg, loadAverage, lpad, machine, pad, pin, rssBytes, sleep, unpin } from './lib/proc.ts';
 
-const arg = (flag: string) => {
-  const at = process.argv.indexOf(flag);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 const SMALL = 1_000;
 const BIG = Number(arg('--big') ?? 10_000);
 const HUGE = 50_000;
@@ -525,7 +521,7 @@ async function main(root: string): Promise<void> {
   const tokens = await createAccounts(root, names, BENCH_SCRYPT);
   console.log(`setup: ${count(BIG)} accounts at scrypt N=${BENCH_SCRYPT.N} in ${fmt((performance.now() - t) / 1000)} s`);
   const profileDir = arg('--profile');
-  const extraFlags = arg('--node-flags')?.split(/\s+/).filter(Boolean) ?? [];
+  const extraFlags = listArg('--node-flags');
   const server = await ParleyServerChild.start({ root, nodeFlags: ['--inspect-port=127.0.0.1:0', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...extraFlags] });
   servers.add(server);
   try {

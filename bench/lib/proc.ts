@@ -8,10 +8,21 @@ import { cpus, loadavg } from 'node:os';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The word after `flag` on the command line (`--baseline DIR`), or undefined when it is absent. */
+export function arg(flag: string): string | undefined {
+  const at = process.argv.indexOf(flag);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
 /** The number after `flag` on the command line (`--rounds 5`), or `fallback` when it is absent. */
 export function numberArg(flag: string, fallback: number): number {
-  const at = process.argv.indexOf(flag);
-  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+  const value = arg(flag);
+  return value === undefined ? fallback : Number(value);
+}
+
+/** The space-separated list after `flag` (`--node-flags '--trace-gc --cpu-prof'`); empty when absent. */
+export function listArg(flag: string): string[] {
+  return arg(flag)?.split(/\s+/).filter(Boolean) ?? [];
 }
 
 const clockTicks = (() => {
