@@ -1,10 +1,18 @@
 /** Parley as a BenchTarget: the real server in a child process, light protocol clients as peers. */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { LightClient, type LightClientOptions } from './light-client.ts';
 import { createAccounts, PASSWORD, ParleyServerChild, type ServerChildOptions } from './parley-server.ts';
+import { sleep } from './proc.ts';
 import type { BenchPeer, BenchTarget, DeliverySink } from './target.ts';
 
 /** Connections set up at once (each: handshake and login). */
 const SETUP_BATCH = 200;
+/** Longer than the server's store batch interval (--flush-interval, 50 ms): a round's last journal line is written by then. */
+const LAST_BATCH_MS = 150;
+/** How long settle waits for the server's checkpoint (it comes 2 s after the journal was opened). */
+const CHECKPOINT_WAIT_MS = 10_000;
 
 class ParleyPeer implements BenchPeer {
   sink: DeliverySink | null = null;
@@ -47,6 +55,8 @@ export class ParleyTarget implements BenchTarget {
     readonly server: ParleyServerChild,
     readonly name: string,
     private readonly acks: AckPacing,
+    /** the server's store journal directory: empty once everything recorded is checkpointed */
+    private readonly journalDir: string,
   ) {}
 
   get pid(): number {
@@ -57,7 +67,7 @@ export class ParleyTarget implements BenchTarget {
   /** `acks`: how its clients pace acknowledgements (default: as ParleyClient does). */
   static async start(options: ServerChildOptions, users: string[], name = 'parley', acks: AckPacing = {}): Promise<ParleyTarget> {
     await createAccounts(options.root, users);
-    return new ParleyTarget(await ParleyServerChild.start(options), name, acks);
+    return new ParleyTarget(await ParleyServerChild.start(options), name, acks, join(options.root, 'store', 'journal'));
   }
 
   async connect(names: string[]): Promise<BenchPeer[]> {
@@ -85,9 +95,27 @@ export class ParleyTarget implements BenchTarget {
   /**
    * Sends the acknowledgements that wait at once rather than within ACK_LAZY_MS: all of their cost
    * counts (a member's one frame a round is more than one a second would be), but no idle second.
+   * Then waits until the server's store has checkpointed what the round recorded (its journal
+   * directory is empty again: the history segments are written as files), so that a round's CPU
+   * time includes putting its messages on disk. A round lasts about a second, less than the
+   * store's 2 s between checkpoints: without the wait a checkpoint fell in some rounds and not
+   * others, or between rounds, and the median of the rounds mostly left it out.
    */
   async settle(): Promise<void> {
     for (const peer of this.peers) peer.client.flushAcks();
+    await sleep(LAST_BATCH_MS);
+    const deadline = performance.now() + CHECKPOINT_WAIT_MS;
+    while (this.journaled()) {
+      if (performance.now() > deadline) {
+        console.log(`    (${this.name}: no checkpoint ${CHECKPOINT_WAIT_MS / 1000} s after the round: its CPU time leaves the checkpoint out)`);
+        return;
+      }
+      await sleep(25);
+    }
+  }
+
+  private journaled(): boolean {
+    return existsSync(this.journalDir) && readdirSync(this.journalDir).some((name) => name.endsWith('.jsonl'));
   }
 
   strays(): number {

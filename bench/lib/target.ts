@@ -32,7 +32,8 @@ export interface BenchTarget {
   makeGroup(group: string, owner: BenchPeer, members: BenchPeer[]): Promise<void>;
   /**
    * Has the peers send now whatever the server still has to read for the messages delivered so
-   * far (Parley's paced acknowledgements), so that the server's CPU time counts that too.
+   * far (Parley's paced acknowledgements), and waits for what the server still has to write for
+   * them (Parley's store checkpoint), so that the server's CPU time counts that too.
    */
   settle(): Promise<void>;
   /** Messages that arrived outside a workload, or twice. */
