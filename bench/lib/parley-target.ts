@@ -97,9 +97,9 @@ export class ParleyTarget implements BenchTarget {
    * counts (a member's one frame a round is more than one a second would be), but no idle second.
    * Then waits until the server's store has checkpointed what the round recorded (its journal
    * directory is empty again: the history segments are written as files), so that a round's CPU
-   * time includes putting its messages on disk. A round lasts about a second, less than the
-   * store's 2 s between checkpoints: without the wait a checkpoint fell in some rounds and not
-   * others, or between rounds, and the median of the rounds mostly left it out.
+   * time includes putting its messages on disk: without the wait the last checkpoint of a round
+   * fell in the next round or in the gap between rounds (when rounds lasted about a second, the
+   * median of the rounds mostly left the checkpoint out).
    */
   async settle(): Promise<void> {
     for (const peer of this.peers) peer.client.flushAcks();
