@@ -17,7 +17,8 @@
  *   document in memory as "lazy" (journaled, not yet written; never evicted);
  * - a checkpoint (when the journal is `checkpointMs` old or past 8 MiB, and at `flush`) starts
  *   the next journal, writes every lazy document as a normal file, and only then deletes the
- *   old journals; `remove` of a journaled document adds a tombstone line first;
+ *   old journals; it runs apart from the batches, which go on with the next journal meanwhile
+ *   (one checkpoint at a time); `remove` of a journaled document adds a tombstone line first;
  * - `Store.open` replays leftover journals (a killed process) into the documents before it
  *   resolves: appends are applied only past the document's last seq, so replay is idempotent;
  * - nothing is fsynced (files, renames, journal): this is safe against a killed process, not
@@ -70,6 +71,8 @@ interface Doc {
   removed: boolean;
   /** evict() was asked while it was dirty or lazy: forget it once it is written */
   evictWhenWritten?: boolean;
+  /** a checkpoint's write of it in flight: its deletion waits for it, or the write would bring the file back */
+  checkpointWrite?: Promise<void>;
 }
 
 export interface StoreOptions {
@@ -88,6 +91,12 @@ export interface StoreOptions {
 /** An item of an appended-to document: log entries carry their seq. */
 export interface Seqd {
   seq: number;
+}
+
+/** A journal file: its number, and its handle while open. */
+interface Journal {
+  n: number;
+  handle: FileHandle | null;
 }
 
 /** A journal is also checkpointed once it grows past this. */
@@ -202,15 +211,23 @@ export class Store {
   private entryDocs = new Set<Doc>();
   private entryTombstones = new Set<string>();
   /** The journal new lines go to (opened by the first batch that has lines). */
-  private journal: { n: number; handle: FileHandle | null; openedAt: number; bytes: number } | null = null;
+  private journal: (Journal & { openedAt: number; bytes: number }) | null = null;
   /** Journals that take no more lines, deleted once a checkpoint has written their documents. */
-  private retired: Array<{ n: number; handle: FileHandle | null }> = [];
+  private retired: Journal[] = [];
   private nextJournal = 0;
   /** Documents with lines (tombstones) in journals not yet deleted: id -> newest such journal. */
   private readonly journaledIn = new Map<string, number>();
   private readonly tombstonedIn = new Map<string, number>();
   private checkpointWanted = false;
   private checkpointTimer: NodeJS.Timeout | null = null;
+  /**
+   * The checkpoint writing its documents, apart from the batches (null when none runs), and those
+   * documents: no longer lazy, not yet written, so still listed by keys() and never evicted.
+   */
+  private checkpointing: Promise<void> | null = null;
+  private readonly checkpointDocs = new Set<Doc>();
+  /** Why the last checkpoint failed (null once one succeeds): flush reports it. */
+  private checkpointError: unknown = null;
   /** Where journal lines are encoded (batches never overlap, so one buffer serves them all). */
   private readonly journalScratch = new Scratch(1024 * 1024);
 
@@ -294,7 +311,7 @@ export class Store {
       names = [];
     }
     const keys = new Set(names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5)));
-    for (const doc of this.lazy) if (doc.collection === collection) keys.add(doc.key);
+    for (const docs of [this.lazy, this.checkpointDocs]) for (const doc of docs) if (doc.collection === collection) keys.add(doc.key);
     return [...keys];
   }
 
@@ -356,6 +373,7 @@ export class Store {
     doc.low.data = null;
     doc.removed = true;
     this.lazy.delete(doc);
+    this.checkpointDocs.delete(doc);
     this.dirty.add(doc);
     this.memoryKeys.get(collection)?.delete(key);
     // Lines in a journal still on disk must not bring it back at a replay.
@@ -373,14 +391,14 @@ export class Store {
   evict(collection: string, key: string): void {
     const doc = this.docs.get(collection, key);
     if (!doc || this.dir === null) return;
-    if (!this.dirty.has(doc) && !this.lazy.has(doc)) this.docs.forget(doc);
+    if (!this.dirty.has(doc) && !this.lazy.has(doc) && !this.checkpointDocs.has(doc)) this.docs.forget(doc);
     else doc.evictWhenWritten = true;
   }
 
   /** Forgets written documents that evict() was asked of while they still had to be written. */
   private evictWritten(docs: Doc[]): void {
     for (const doc of docs) {
-      if (doc.evictWhenWritten && !this.dirty.has(doc) && !this.lazy.has(doc)) this.docs.forget(doc);
+      if (doc.evictWhenWritten && !this.dirty.has(doc) && !this.lazy.has(doc) && !this.checkpointDocs.has(doc)) this.docs.forget(doc);
     }
   }
 
@@ -433,9 +451,15 @@ export class Store {
     }
   }
 
-  /** Makes the directories of those of `docs` that may not have one yet (no await for the rest). */
+  /**
+   * Makes the directories of those of `docs` that may not have one yet, all at once (no await
+   * for the rest): a relay's first batch touches a hundred new conversations, and one mkdir after
+   * another held that batch for as many turns of a busy event loop.
+   */
   private async mkdirsFor(docs: Iterable<Doc>): Promise<void> {
-    for (const doc of docs) if (!this.madeDirs.has(doc.collection)) await this.mkdirFor(doc.collection);
+    const missing = new Set<string>();
+    for (const doc of docs) if (!this.madeDirs.has(doc.collection)) missing.add(doc.collection);
+    if (missing.size > 0) await Promise.all([...missing].map((collection) => this.mkdirFor(collection)));
   }
 
   private journalPath(n: number): string {
@@ -444,7 +468,7 @@ export class Store {
 
   /** Whether anything is journaled and not yet checkpointed. */
   private journaling(): boolean {
-    return this.journal !== null || this.retired.length > 0 || this.lazy.size > 0;
+    return this.journal !== null || this.retired.length > 0 || this.lazy.size > 0 || this.checkpointing !== null;
   }
 
   /** An idle store still checkpoints: a timer asks for a batch (unref'd: it keeps nothing alive). */
@@ -490,9 +514,10 @@ export class Store {
       }
     }
     const journal = this.journal;
-    const checkpoint =
-      this.checkpointWanted || (journal !== null && (performance.now() - journal.openedAt >= this.checkpointMs || journal.bytes >= JOURNAL_MAX_BYTES));
-    this.checkpointWanted = false;
+    const due = this.checkpointWanted || (journal !== null && (performance.now() - journal.openedAt >= this.checkpointMs || journal.bytes >= JOURNAL_MAX_BYTES));
+    // One checkpoint at a time: one due while another runs starts when that one ends.
+    const checkpoint = due && this.checkpointing === null;
+    this.checkpointWanted = due && !checkpoint;
     if (entries.length > 0) {
       this.journal ??= { n: this.nextJournal++, handle: null, openedAt: performance.now(), bytes: 0 };
       for (const doc of entryDocs) this.journaledIn.set(doc.id, this.journal.n);
@@ -504,7 +529,7 @@ export class Store {
     // A checkpoint writes every lazy document, so every journal can go afterwards, the current
     // one included: this batch's own entries are about documents this batch writes or deletes.
     let lazy: Doc[] = [];
-    let retiring: Array<{ n: number; handle: FileHandle | null }> = [];
+    let retiring: Journal[] = [];
     if (checkpoint) {
       retiring = current ? [...this.retired, current] : this.retired;
       this.retired = [];
@@ -516,25 +541,71 @@ export class Store {
     }
     try {
       if (line !== null) await this.writeJournal(current!, line);
+      await this.mkdirsFor(docs);
+      await this.mkdirsFor(entryDocs); // collections() lists them
+      if (docs.length > 0) await eachAtMost(FILE_WRITES_AT_ONCE, docs, (doc) => (doc.removed ? this.unlink(doc) : doc.low.write()));
+      this.evictWritten(docs);
+    } catch (err) {
+      this.checkpointLater(lazy, retiring);
+      batch?.reject(err);
+      return;
+    }
+    // What the batch changed is on disk (its line in a journal that goes only once the checkpoint
+    // has written every lazy document): its callers need not wait for the checkpoint.
+    if (checkpoint) {
+      for (const doc of lazy) this.checkpointDocs.add(doc);
+      this.checkpointing = this.checkpoint(lazy, retiring);
+    }
+    batch?.resolve();
+  }
+
+  /**
+   * Writes a checkpoint's lazy documents, then deletes the journals it retires, apart from the
+   * batches: those go on meanwhile with a new journal. A busy relay's checkpoint writes hundreds
+   * of log segments, a second or more on one core; when the next batch waited for it, that batch
+   * gathered every message of that second, and encoding its line and answering its senders held
+   * the event loop for 200-800 ms (docs/BENCHMARKS.md). Never rejects: a failure leaves the
+   * journals and the documents for the next checkpoint, and flush reports it.
+   */
+  private async checkpoint(lazy: Doc[], retiring: Journal[]): Promise<void> {
+    try {
       for (const old of retiring) {
         await old.handle?.close();
         old.handle = null;
       }
-      const writing = lazy.length > 0 ? [...docs, ...lazy] : docs;
-      await this.mkdirsFor(writing);
-      await this.mkdirsFor(entryDocs); // collections() lists them
-      if (writing.length > 0) await eachAtMost(FILE_WRITES_AT_ONCE, writing, (doc) => (doc.removed ? this.unlink(doc) : doc.low.write()));
-      if (checkpoint) await this.deleteJournals(retiring.map((j) => j.n));
-      this.evictWritten(docs);
+      await this.mkdirsFor(lazy);
+      await eachAtMost(FILE_WRITES_AT_ONCE, lazy, (doc) => this.writeForCheckpoint(doc));
+      await this.deleteJournals(retiring.map((j) => j.n));
+      for (const doc of lazy) this.checkpointDocs.delete(doc);
       this.evictWritten(lazy);
-      batch?.resolve();
+      this.checkpointError = null;
     } catch (err) {
-      // What was not checkpointed waits for the next checkpoint.
-      for (const doc of lazy) if (!this.dirty.has(doc) && !doc.removed && this.docs.get(doc.collection, doc.key) === doc) this.lazy.add(doc);
-      this.retired.unshift(...retiring);
-      if (this.journaling()) this.armCheckpointTimer();
-      batch?.reject(err);
+      for (const doc of lazy) this.checkpointDocs.delete(doc);
+      this.checkpointLater(lazy, retiring);
+      this.checkpointError = err;
+    } finally {
+      this.checkpointing = null;
+      if (this.checkpointWanted) void this.schedule();
     }
+  }
+
+  /** A lazy document's checkpoint write, unless it was removed meanwhile (its deletion is a batch's). */
+  private async writeForCheckpoint(doc: Doc): Promise<void> {
+    if (doc.removed || !this.checkpointDocs.has(doc)) return;
+    const write = doc.low.write();
+    doc.checkpointWrite = write;
+    try {
+      await write;
+    } finally {
+      if (doc.checkpointWrite === write) doc.checkpointWrite = undefined;
+    }
+  }
+
+  /** What a checkpoint did not get to write waits for the next one, with the journals that hold it. */
+  private checkpointLater(lazy: Doc[], retiring: Journal[]): void {
+    for (const doc of lazy) if (!this.dirty.has(doc) && !doc.removed && this.docs.get(doc.collection, doc.key) === doc) this.lazy.add(doc);
+    this.retired.unshift(...retiring);
+    if (this.journaling()) this.armCheckpointTimer();
   }
 
   /** Appends a batch's line with one write; a failed write retires the journal (it may end torn). */
@@ -575,6 +646,7 @@ export class Store {
   }
 
   private async unlink(doc: Doc): Promise<void> {
+    await doc.checkpointWrite?.catch(() => undefined);
     if (doc.removed) this.docs.forget(doc);
     if (this.dir === null) return;
     await rm(this.path(doc.collection, doc.key), { force: true });
@@ -660,12 +732,26 @@ export class Store {
     await this.deleteJournals(numbers);
   }
 
-  /** Writes everything still dirty, checkpoints the journal (none is left), and waits for both. */
+  /**
+   * Writes everything still dirty, checkpoints the journal (none is left), and waits for both.
+   * A checkpoint already running is waited for, then what came since is checkpointed too (a few
+   * rounds at most: a store being closed gets no more changes).
+   */
   async flush(): Promise<void> {
-    if (this.dir !== null && this.journaling()) {
+    if (this.dir === null) {
+      if (this.pending) await this.pending.promise;
+      await this.flushing;
+      return;
+    }
+    for (let round = 0; round < 3 && this.journaling(); round++) {
+      await this.checkpointing;
       this.checkpointWanted = true;
       await this.schedule();
-    } else if (this.pending) await this.pending.promise;
+      await this.flushing;
+      await this.checkpointing;
+    }
+    if (this.pending) await this.pending.promise;
     await this.flushing;
+    if (this.journaling() && this.checkpointError !== null) throw this.checkpointError;
   }
 }

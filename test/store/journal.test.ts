@@ -3,7 +3,9 @@
  * checkpoint writes the documents and deletes old journals, and a store opened after a "crash"
  * (the first store simply abandoned, unflushed) replays what was journaled.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -261,6 +263,100 @@ test('a checkpoint writes each segment as it is: appended to a reopened log, cha
   assert.is(onDisk(second), JSON.stringify([{ seq: 5, entry: { t: 'f' } }]));
   const third = await SegmentedLog.open(await Store.open(dir), 'history/y', Text);
   assert.equal((await third.read(0, 10)).map((e) => e.entry.t), ['f']);
+});
+
+/**
+ * A checkpoint whose write of `collection`'s first segment cannot finish until `release` is
+ * called: the temporary file it writes is a FIFO, whose opening for writing waits for a reader.
+ */
+function stallCheckpointOf(dir: string, collection: string): { release(): Promise<string>; abandon(): void } {
+  mkdirSync(join(dir, collection), { recursive: true });
+  const fifo = join(dir, collection, '.s000000000000.json.tmp');
+  execFileSync('mkfifo', [fifo]);
+  let released = false;
+  return {
+    /**
+     * Reads what the checkpoint writes (it then renames the FIFO into place: write the segment
+     * again before reading its file). Not readFileSync: the writer's steps after its open run on
+     * this thread.
+     */
+    release() {
+      released = true;
+      return readFile(fifo, 'utf8');
+    },
+    /** Unblocks a writer, if any, without waiting for one (a failed test must not hang). */
+    abandon() {
+      if (!released) closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+    },
+  };
+}
+
+/** `promise`, or a failed assertion if it is still pending after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new assert.Assertion({ message: `${what} still pending after ${ms} ms`, operator: 'within', expects: ms, actual: 'pending' })), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 5000) assert.unreachable(`still waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test('a running checkpoint holds up no batch: appends go to a new journal, and the old one goes when the checkpoint is done', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, { checkpointMs: 40 });
+  const slow = await SegmentedLog.open(store, 'slow', Entry);
+  const other = await SegmentedLog.open(store, 'other', Entry);
+  const stall = stallCheckpointOf(dir, 'slow');
+  try {
+    await slow.append({ n: 0 }).written;
+    assert.equal(journals(dir), ['0.jsonl']);
+    await sleep(100); // the checkpoint started, and is stuck writing slow's segment
+    for (let i = 0; i < 3; i++) await within(other.append({ n: i }).written, 2000, 'an append during the checkpoint');
+    assert.equal(journals(dir), ['0.jsonl', '1.jsonl'], 'the appends went to a new journal, the retired one stays');
+    assert.equal(await store.keys('slow'), ['s000000000000'], 'a segment being checkpointed is still listed');
+    assert.equal(JSON.parse(await stall.release()), [{ seq: 0, entry: { n: 0 } }]);
+    await until(() => !journals(dir).includes('0.jsonl'), 'the checkpoint to delete the journal it retired');
+    await slow.append({ n: 1 }).written; // the segment is written again by the next checkpoint (the FIFO was renamed into place)
+    await store.flush();
+    assert.equal(journals(dir), []);
+    assert.equal(JSON.parse(readFileSync(join(dir, 'slow', 's000000000000.json'), 'utf8')), [0, 1].map((n) => ({ seq: n, entry: { n } })));
+    assert.equal(JSON.parse(readFileSync(join(dir, 'other', 's000000000000.json'), 'utf8')), [0, 1, 2].map((n) => ({ seq: n, entry: { n } })));
+  } finally {
+    stall.abandon();
+  }
+});
+
+test('a segment deleted while a checkpoint is writing it is not brought back when that write lands', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, { checkpointMs: 40 });
+  const log = await SegmentedLog.open(store, 'gone', Entry);
+  const stall = stallCheckpointOf(dir, 'gone');
+  try {
+    await log.append({ n: 0 }).written;
+    await sleep(100); // the checkpoint is stuck writing the segment
+    const dropped = log.dropBefore(1); // everything: the segment's file is to be deleted
+    await sleep(50);
+    await stall.release(); // the checkpoint's write lands (a rename into place), and only then the deletion
+    await dropped;
+    await store.flush();
+    assert.not.ok(existsSync(join(dir, 'gone', 's000000000000.json')), 'the deleted segment stays deleted');
+    assert.equal(journals(dir), []);
+    const reopened = await SegmentedLog.open(await Store.open(dir), 'gone', Entry);
+    assert.is(reopened.next, 1);
+    assert.equal(await reopened.read(0, 10), []);
+  } finally {
+    stall.abandon();
+  }
 });
 
 test('the memory twin: append is a put', async () => {
