@@ -222,7 +222,8 @@ export class Store {
   private checkpointTimer: NodeJS.Timeout | null = null;
   /**
    * The checkpoint writing its documents, apart from the batches (null when none runs), and those
-   * documents: no longer lazy, not yet written, so still listed by keys() and never evicted.
+   * documents, from the moment the batch that starts it takes them: no longer lazy, not yet
+   * written, so still listed by keys() and never evicted.
    */
   private checkpointing: Promise<void> | null = null;
   private readonly checkpointDocs = new Set<Doc>();
@@ -536,6 +537,7 @@ export class Store {
       this.journal = null;
       lazy = [...this.lazy];
       this.lazy.clear();
+      for (const doc of lazy) this.checkpointDocs.add(doc);
       if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
       this.checkpointTimer = null;
     }
@@ -546,16 +548,14 @@ export class Store {
       if (docs.length > 0) await eachAtMost(FILE_WRITES_AT_ONCE, docs, (doc) => (doc.removed ? this.unlink(doc) : doc.low.write()));
       this.evictWritten(docs);
     } catch (err) {
+      for (const doc of lazy) this.checkpointDocs.delete(doc);
       this.checkpointLater(lazy, retiring);
       batch?.reject(err);
       return;
     }
     // What the batch changed is on disk (its line in a journal that goes only once the checkpoint
     // has written every lazy document): its callers need not wait for the checkpoint.
-    if (checkpoint) {
-      for (const doc of lazy) this.checkpointDocs.add(doc);
-      this.checkpointing = this.checkpoint(lazy, retiring);
-    }
+    if (checkpoint) this.checkpointing = this.checkpoint(lazy, retiring);
     batch?.resolve();
   }
 
@@ -738,20 +738,16 @@ export class Store {
    * rounds at most: a store being closed gets no more changes).
    */
   async flush(): Promise<void> {
-    if (this.dir === null) {
-      if (this.pending) await this.pending.promise;
+    if (this.pending) await this.pending.promise;
+    for (let round = 0; ; round++) {
+      // A batch in flight may be starting a checkpoint (its journals are then in neither the
+      // store's journal nor its retired list until its line is written): wait for both.
       await this.flushing;
-      return;
-    }
-    for (let round = 0; round < 3 && this.journaling(); round++) {
       await this.checkpointing;
+      if (this.dir === null || !this.journaling() || round === 3) break;
       this.checkpointWanted = true;
       await this.schedule();
-      await this.flushing;
-      await this.checkpointing;
     }
-    if (this.pending) await this.pending.promise;
-    await this.flushing;
-    if (this.journaling() && this.checkpointError !== null) throw this.checkpointError;
+    if (this.dir !== null && this.journaling() && this.checkpointError !== null) throw this.checkpointError;
   }
 }

@@ -311,6 +311,19 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/**
+ * Appends to `log` until an append lands in a second journal: the checkpoint timer has fired and
+ * the checkpoint retired the first journal. Each append must resolve within 2 s.
+ */
+async function appendUntilCheckpoint(dir: string, log: SegmentedLog<{ n: number }>): Promise<number> {
+  for (let n = 0; n < 200; n++) {
+    await within(log.append({ n }).written, 2000, 'an append while a checkpoint runs');
+    if (journals(dir).includes('1.jsonl')) return n + 1;
+    await sleep(10);
+  }
+  throw new assert.Assertion({ message: 'no checkpoint started', operator: 'appendUntilCheckpoint', expects: 'a second journal', actual: journals(dir) });
+}
+
 test('a running checkpoint holds up no batch: appends go to a new journal, and the old one goes when the checkpoint is done', async () => {
   const dir = freshDir();
   const store = await Store.open(dir, { checkpointMs: 40 });
@@ -320,8 +333,9 @@ test('a running checkpoint holds up no batch: appends go to a new journal, and t
   try {
     await slow.append({ n: 0 }).written;
     assert.equal(journals(dir), ['0.jsonl']);
-    await sleep(100); // the checkpoint started, and is stuck writing slow's segment
-    for (let i = 0; i < 3; i++) await within(other.append({ n: i }).written, 2000, 'an append during the checkpoint');
+    // The checkpoint starts and is stuck writing slow's segment; appends go on meanwhile.
+    const appended = await appendUntilCheckpoint(dir, other);
+    for (let n = appended; n < appended + 3; n++) await within(other.append({ n }).written, 2000, 'an append while the checkpoint is stuck');
     assert.equal(journals(dir), ['0.jsonl', '1.jsonl'], 'the appends went to a new journal, the retired one stays');
     assert.equal(await store.keys('slow'), ['s000000000000'], 'a segment being checkpointed is still listed');
     assert.equal(JSON.parse(await stall.release()), [{ seq: 0, entry: { n: 0 } }]);
@@ -330,7 +344,10 @@ test('a running checkpoint holds up no batch: appends go to a new journal, and t
     await store.flush();
     assert.equal(journals(dir), []);
     assert.equal(JSON.parse(readFileSync(join(dir, 'slow', 's000000000000.json'), 'utf8')), [0, 1].map((n) => ({ seq: n, entry: { n } })));
-    assert.equal(JSON.parse(readFileSync(join(dir, 'other', 's000000000000.json'), 'utf8')), [0, 1, 2].map((n) => ({ seq: n, entry: { n } })));
+    assert.equal(
+      JSON.parse(readFileSync(join(dir, 'other', 's000000000000.json'), 'utf8')),
+      Array.from({ length: appended + 3 }, (_, n) => ({ seq: n, entry: { n } })),
+    );
   } finally {
     stall.abandon();
   }
@@ -343,7 +360,7 @@ test('a segment deleted while a checkpoint is writing it is not brought back whe
   const stall = stallCheckpointOf(dir, 'gone');
   try {
     await log.append({ n: 0 }).written;
-    await sleep(100); // the checkpoint is stuck writing the segment
+    await appendUntilCheckpoint(dir, await SegmentedLog.open(store, 'probe', Entry)); // the checkpoint is stuck writing the segment
     const dropped = log.dropBefore(1); // everything: the segment's file is to be deleted
     await sleep(50);
     await stall.release(); // the checkpoint's write lands (a rename into place), and only then the deletion
