@@ -548,7 +548,6 @@ export class Store {
       if (docs.length > 0) await eachAtMost(FILE_WRITES_AT_ONCE, docs, (doc) => (doc.removed ? this.unlink(doc) : doc.low.write()));
       this.evictWritten(docs);
     } catch (err) {
-      for (const doc of lazy) this.checkpointDocs.delete(doc);
       this.checkpointLater(lazy, retiring);
       batch?.reject(err);
       return;
@@ -580,7 +579,6 @@ export class Store {
       this.evictWritten(lazy);
       this.checkpointError = null;
     } catch (err) {
-      for (const doc of lazy) this.checkpointDocs.delete(doc);
       this.checkpointLater(lazy, retiring);
       this.checkpointError = err;
     } finally {
@@ -589,9 +587,9 @@ export class Store {
     }
   }
 
-  /** A lazy document's checkpoint write, unless it was removed meanwhile (its deletion is a batch's). */
+  /** A lazy document's checkpoint write, unless it was removed meanwhile (remove takes it out of checkpointDocs; its deletion is a batch's). */
   private async writeForCheckpoint(doc: Doc): Promise<void> {
-    if (doc.removed || !this.checkpointDocs.has(doc)) return;
+    if (!this.checkpointDocs.has(doc)) return;
     const write = doc.low.write();
     doc.checkpointWrite = write;
     try {
@@ -603,6 +601,7 @@ export class Store {
 
   /** What a checkpoint did not get to write waits for the next one, with the journals that hold it. */
   private checkpointLater(lazy: Doc[], retiring: Journal[]): void {
+    for (const doc of lazy) this.checkpointDocs.delete(doc);
     for (const doc of lazy) if (!this.dirty.has(doc) && !doc.removed && this.docs.get(doc.collection, doc.key) === doc) this.lazy.add(doc);
     this.retired.unshift(...retiring);
     if (this.journaling()) this.armCheckpointTimer();

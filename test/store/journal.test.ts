@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { SEGMENT, SegmentedLog } from '../../src/store/log.ts';
 import { Store } from '../../src/store/store.ts';
+import { waitFor } from '../e2e/helpers.ts';
 import { rejectsCode } from '../helpers/codes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-journal-'));
@@ -304,13 +305,6 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 5000) assert.unreachable(`still waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 /**
  * Appends to `log` until an append lands in a second journal: the checkpoint timer has fired and
  * the checkpoint retired the first journal. Each append must resolve within 2 s.
@@ -339,7 +333,7 @@ test('a running checkpoint holds up no batch: appends go to a new journal, and t
     assert.equal(journals(dir), ['0.jsonl', '1.jsonl'], 'the appends went to a new journal, the retired one stays');
     assert.equal(await store.keys('slow'), ['s000000000000'], 'a segment being checkpointed is still listed');
     assert.equal(JSON.parse(await stall.release()), [{ seq: 0, entry: { n: 0 } }]);
-    await until(() => !journals(dir).includes('0.jsonl'), 'the checkpoint to delete the journal it retired');
+    await waitFor(() => !journals(dir).includes('0.jsonl'), 5000, 'the checkpoint to delete the journal it retired');
     await slow.append({ n: 1 }).written; // the segment is written again by the next checkpoint (the FIFO was renamed into place)
     await store.flush();
     assert.equal(journals(dir), []);
