@@ -51,7 +51,25 @@ child.on('close', (code, signal) => {
   // that had to be stopped (a test that leaves something running never lets the process end).
   const counted = total - passed - skipped;
   const failed = (total === 0 && code !== 0) || timedOut ? Math.max(1, counted) : counted;
-  if (total === 0) process.stderr.write(`\nthe test process ended before uvu's summary (exit code ${code}, signal ${signal}); the last test file named above is where it stopped\n`);
+  if (total === 0) {
+    process.stderr.write(`\nthe test process ended before uvu's summary (exit code ${code}, signal ${signal})\n`);
+    process.stderr.write(whereItStopped(output));
+  }
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(code === 0 && failed === 0 && total > 0 ? 0 : 1);
 });
+
+/**
+ * The test file the run stopped in and what was printed after its name (the crash's stack), up to
+ * the coverage report. Repeated at the very end because CI logs are often read from the tail,
+ * where the coverage table would otherwise hide them.
+ */
+function whereItStopped(text) {
+  const report = text.indexOf('=============================== Coverage summary');
+  const before = report === -1 ? text : text.slice(0, report);
+  const files = [...before.matchAll(/^(\S+\.test\.ts)$/gm)];
+  if (files.length === 0) return 'no test file had started\n';
+  const last = files.at(-1);
+  const printed = before.slice(last.index + last[0].length).split('\n').slice(-60).join('\n').trim();
+  return `it stopped in test/${last[1]}, which printed:\n${printed}\n`;
+}
