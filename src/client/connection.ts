@@ -443,12 +443,19 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private async afterReconnect(): Promise<void> {
     const user = this.user;
     const token = this.token;
-    if (user && token) {
-      try {
-        await this.resume(user, token);
-      } catch (err) {
-        this.emit('error', toParleyError(err));
+    if (!user || !token) return;
+    try {
+      await this.resume(user, token);
+    } catch (err) {
+      const error = toParleyError(err);
+      // A server killed or restarted mid-resume is not an error to report but one more try: a
+      // dropped connection is being made again already, and one whose resume went unanswered is
+      // dropped so that it is, rather than left connected and logged out with the outbox stuck.
+      if (TRANSIENT.has(error.code)) {
+        if (error.code !== 'E_DISCONNECTED') this.socket?.destroy();
+        return;
       }
+      this.emit('error', error);
     }
   }
 

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { client, PASSWORD, record, registered, rejection, sleep, startServer, tempDir, waitFor } from './helpers.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import type { ParleyClient } from '../../src/client/connection.ts';
+import type { Session } from '../../src/server/session.ts';
 
 test('alice, bob and carol register, see each other, chat privately and broadcast', async () => {
   const { port, stop, lines } = await startServer();
@@ -223,6 +224,40 @@ test('a reconnect that dies in the handshake is tried again: the client does not
     alice.close();
     await served.stop();
     dir.remove();
+  }
+});
+
+test('a resume cut off by the connection dropping or going unanswered is tried again, with no error raised', async () => {
+  const served = await startServer({}, undefined, true);
+  const alice = await registered(served.port, 'alice', { requestTimeoutMs: 300 });
+  const bob = await registered(served.port, 'bob');
+  const logins = record(alice, 'login');
+  // Without a listener an 'error' event is thrown: the test process would stop, as a
+  // program using the client without one would.
+  const errors = record(alice, 'error');
+  const inbox = record(bob, 'message');
+  // The first resume loses its connection before the answer (a server killed mid-resume), the
+  // second gets no answer in time (a server too busy or restarting); the third goes through.
+  const hub = served.server.hub as unknown as { resume: (session: Session, message: unknown) => Promise<unknown> };
+  const resume = hub.resume.bind(hub);
+  let tries = 0;
+  hub.resume = async (session, message) => {
+    tries++;
+    if (tries === 1) session.close();
+    if (tries === 2) await sleep(600);
+    return resume(session, message);
+  };
+  try {
+    (alice as unknown as { socket: Socket }).socket.destroy(); // the connection drops
+    await waitFor(() => logins.some((l) => l.resumed), 5000, 'alice resumes');
+    assert.is(tries, 3);
+    assert.equal(errors, [], 'a resume that will be tried again is no error');
+    assert.is((await alice.sendPrivate('bob', 'back again')).status, 'delivered');
+    assert.equal(inbox.map((m) => m.text), ['back again']);
+  } finally {
+    alice.close();
+    bob.close();
+    await served.stop();
   }
 });
 
