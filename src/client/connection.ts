@@ -724,7 +724,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     await data.addToOutbox(item);
     const status = this.loggedIn ? 'sent' : 'queued';
     const { createdAt, ...fields } = item;
-    void data.record(peerOf(this.user, { ...item, from: this.user }), { ...fields, from: this.user, ts: createdAt, status });
+    // The local history is a copy (the server keeps its own): a write it loses must not stop the client.
+    void data.record(peerOf(this.user, { ...item, from: this.user }), { ...fields, from: this.user, ts: createdAt, status }).catch(() => undefined);
     // A login during the await above may already have sent it from the outbox, and even had its
     // answer (then it is settled: no waiter). Paced (rate-limited), it waits its turn in the outbox.
     if (this.loggedIn && !this.paced && !this.inFlight.has(item.msgId) && this.waiters.has(item.msgId)) this.transmit(item, false);

@@ -303,6 +303,27 @@ test('a corrupted store file stops the server at start, naming the file', async 
   }
 });
 
+test('a client whose local history with the peer is unreadable still sends; the server keeps the history', async () => {
+  const { port, stop } = await startServer();
+  const storeDir = tempDir('parley-client-').path;
+  (await registered(port, 'bob')).close();
+  const conversation = join(storeDir, 'data', `127.0.0.1-${port}`, 'alice', 'history', 'private', 'bob');
+  mkdirSync(conversation, { recursive: true });
+  writeFileSync(join(conversation, 'meta.json'), '{"first": ');
+  const alice = await registered(port, 'alice', { storeDir });
+  try {
+    // Recording the local copy fails (E_STORE_CORRUPT); that must neither stop the process nor the send.
+    const sent = await alice.sendPrivate('bob', 'still sent');
+    assert.is(sent.status, 'stored');
+    await sleep(50); // an unhandled rejection of the local write would stop the test process here
+    const page = await alice.history('bob');
+    assert.equal(page.messages.map((m) => m.text), ['still sent']);
+  } finally {
+    alice.close();
+    await stop();
+  }
+});
+
 test('sending before login is refused with a clear error', async () => {
   const { port, stop } = await startServer();
   const c = client(port);
