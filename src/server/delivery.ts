@@ -270,7 +270,13 @@ export class Delivery {
     if (!mailbox) return;
     let first = state.nextSeq;
     for (const { seq } of state.drained.values()) if (seq < first) first = seq;
-    if (first > mailbox.first) await mailbox.dropBefore(first);
+    try {
+      if (first > mailbox.first) await mailbox.dropBefore(first);
+    } catch (err) {
+      // A store that cannot write (a full disk) keeps what was delivered: the client drops it as
+      // a duplicate if it comes again. The drain goes on; the server must not stop over it.
+      this.log.error(`mailbox of ${state.user}: delivered messages not dropped: ${(err as Error).message}`);
+    }
     await this.pump(session);
   }
 

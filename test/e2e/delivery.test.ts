@@ -303,6 +303,36 @@ test('a corrupted store file stops the server at start, naming the file', async 
   }
 });
 
+test('delivered messages a failing disk cannot drop from the mailbox stay there; the server goes on', async () => {
+  const dir = tempDir();
+  const served = await startServer({}, dir.path, false);
+  const alice = await registered(served.port, 'alice');
+  const bobStore = tempDir('parley-client-').path;
+  const bob = client(served.port, bobStore);
+  try {
+    await bob.connect();
+    await bob.register('bob', PASSWORD);
+    await bob.quit();
+    for (const text of ['one', 'two']) assert.is((await alice.sendPrivate('bob', text)).status, 'stored');
+    // The mailbox's start cannot be written: its file's name is taken by a directory with a file in it.
+    mkdirSync(join(dir.path, 'store', 'mailbox', 'bob', 'meta.json', 'in-the-way'), { recursive: true });
+    const back = client(served.port, bobStore);
+    const inbox = record(back, 'message');
+    await back.connect();
+    await back.login('bob', PASSWORD);
+    await waitFor(() => inbox.length === 2, 3000, 'mailbox delivered');
+    // Acknowledged, so the server drops them: that write fails (after the writer's retries, ~1 s).
+    await waitFor(() => served.lines.some((l) => /mailbox of bob: delivered messages not dropped/.test(l)), 5000, 'the failure logged');
+    assert.is((await back.sendPrivate('alice', 'still here')).status, 'delivered');
+    back.close();
+  } finally {
+    alice.close();
+    bob.close();
+    await served.stop();
+    dir.remove();
+  }
+});
+
 test('a client whose local history with the peer is unreadable still sends; the server keeps the history', async () => {
   const { port, stop } = await startServer();
   const storeDir = tempDir('parley-client-').path;
