@@ -273,8 +273,9 @@ export class Delivery {
     try {
       if (first > mailbox.first) await mailbox.dropBefore(first);
     } catch (err) {
-      // A store that cannot write (a full disk) keeps what was delivered: the client drops it as
-      // a duplicate if it comes again. The drain goes on; the server must not stop over it.
+      // A store that cannot write (a full disk) keeps the delivered messages on disk; after a
+      // restart they are delivered again and the client drops those it remembers seeing. Nothing
+      // is lost, the drain goes on, and the server must not stop over it.
       this.log.error(`mailbox of ${state.user}: delivered messages not dropped: ${(err as Error).message}`);
     }
     await this.pump(session);
