@@ -79,7 +79,7 @@ async function main(root: string): Promise<void> {
   try {
     if (only === undefined || only === 'parley') {
       mkdirs(root, 'parley');
-      const nodeFlags = [...(listArg('--node-flags')), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+      const nodeFlags = [...listArg('--node-flags'), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
       const flags = listArg('--server-flags');
       const ackInterval = arg('--ack-interval');
       targets.push(await ParleyTarget.start({ root: join(root, 'parley'), nodeFlags, flags }, names, 'parley', ackInterval === undefined ? {} : { ackIntervalMs: Number(ackInterval) }));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SendResult } from '../../src/protocol/messages.ts';
-import { client, PASSWORD, record, sleep, tempDir, waitFor } from './helpers.ts';
+import { client, PASSWORD, record, sleep, tempDir, waitFor, within } from './helpers.ts';
 
 function startServerProcess(dir: string, port: number): Promise<{ child: ChildProcess; port: number }> {
   // The stream below sends far faster than a person types: flood control would refuse most of it.
@@ -54,11 +54,7 @@ test('SIGKILL and restart mid-stream: every message arrives exactly once', async
       await sleep(2);
     }
     // Bounded: a client that stopped reconnecting would otherwise leave this waiting for ever.
-    let limit: NodeJS.Timeout | undefined;
-    const unanswered = new Promise<never>((_, reject) => {
-      limit = setTimeout(() => reject(new Error(`sends unanswered after 30 s: alice ${alice.state}, bob ${bob.state}`)), 30_000);
-    });
-    const outcomes = await Promise.race([Promise.all(results), unanswered]).finally(() => clearTimeout(limit));
+    const outcomes = await within(Promise.all(results), 30_000, () => `sends (alice ${alice.state}, bob ${bob.state})`);
     const refused = outcomes.flatMap((r, i) => (r instanceof Error ? [`message ${i}: ${r.message}`] : []));
     assert.equal(refused, [], 'every send answered delivered or stored');
     assert.equal([...errors.alice, ...errors.bob].map((e) => `${e.code}: ${e.message}`), [], 'no client reported an error');

@@ -65,6 +65,22 @@ export async function waitFor<T>(check: () => T | undefined | null | false, ms =
   }
 }
 
+/**
+ * `promise`, or a failure naming `what` if it is still pending after `ms`: a hang fails the test
+ * instead of stalling the run. `what` may be a function, read when the time is up (a state then).
+ */
+export async function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${typeof what === 'function' ? what() : what} still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Records every event of one kind a client emits. */
 export function record<K extends keyof ClientEvents>(c: ParleyClient, event: K): ClientEvents[K][0][] {
   const seen: ClientEvents[K][0][] = [];

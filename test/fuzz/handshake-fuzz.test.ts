@@ -14,6 +14,7 @@ import { ParleyError } from '../../src/protocol/errors.ts';
 import { anyJson } from './arbitraries.ts';
 import { anyString, fuzzOptions } from './settings.ts';
 import { pemKeyPair } from '../helpers/rsa.ts';
+import { within } from '../e2e/helpers.ts';
 
 const server = pemKeyPair(2048);
 const MODULUS_BYTES = 256;
@@ -38,13 +39,6 @@ function assertHandshakeError(err: unknown): void {
   const e = err as ParleyError;
   assert.ok(HANDSHAKE_CODES.includes(e.code), `${e.code}: ${e.message}`);
   assert.ok(e.fatal, `${e.code} must be fatal`);
-}
-
-/** Rejects when `promise` takes longer than `ms`: a hang is a failure, not a slow pass. */
-function bounded<T>(promise: Promise<T>, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const base64Of = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
@@ -180,7 +174,8 @@ test('both unwraps (WebCrypto and privateDecrypt) on mutated key messages derive
             return (err as ParleyError).code;
           }
         };
-        const inPool = await outcome(() => bounded(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload)));
+        // Bounded: a hang is a failure, not a slow pass.
+        const inPool = await outcome(() => within(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload), 5000, 'the unwrap'));
         const onLoop = await outcome(() => acceptKeyExchangeNow(KeyObject.from(unwrapKey), MODULUS_BYTES, nonce, payload));
         // Accepted: only the client's own secret can have got through.
         if (typeof inPool !== 'string') assert.equal(inPool, exchange.keys, `accepted a key message the client did not send: ${payload.toString().slice(0, 120)}`);
@@ -198,7 +193,7 @@ test('a valid exchange always derives equal keys on both sides, and the channel 
       const hello = parseHello(payload);
       assert.is(hello.server, name);
       const exchange = clientKeyExchange(hello);
-      const serverKeys = await bounded(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, exchange.payload));
+      const serverKeys = await within(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, exchange.payload), 5000, 'the unwrap');
       assert.equal(serverKeys, exchange.keys);
       const client = Channel.forClient(exchange.keys);
       const server_ = Channel.forServer(serverKeys);

@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { SEGMENT, SegmentedLog } from '../../src/store/log.ts';
 import { Store } from '../../src/store/store.ts';
-import { waitFor } from '../e2e/helpers.ts';
+import { waitFor, within } from '../e2e/helpers.ts';
 import { rejectsCode } from '../helpers/codes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-journal-'));
@@ -290,19 +290,6 @@ function stallCheckpointOf(dir: string, collection: string): { release(): Promis
       if (!released) closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
     },
   };
-}
-
-/** `promise`, or a failed assertion if it is still pending after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new assert.Assertion({ message: `${what} still pending after ${ms} ms`, operator: 'within', expects: ms, actual: 'pending' })), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
