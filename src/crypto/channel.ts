@@ -1,38 +1,46 @@
 /**
- * The encrypted channel: AES-256-GCM with one key per direction and a 96-bit frame counter as
- * nonce. Because the receiver computes the nonce it expects, a replayed, dropped, reordered or
- * altered frame fails authentication. Runs on node:crypto (hot path; see docs/ARCHITECTURE.md).
+ * The encrypted channel: an AEAD (ChaCha20-Poly1305 or AES-256-GCM, chosen in the handshake:
+ * aead.ts) with one key per direction and a 96-bit frame counter as nonce. Because the receiver
+ * computes the nonce it expects, a replayed, dropped, reordered or altered frame fails
+ * authentication. Runs on libsodium or node:crypto (hot path; see docs/ARCHITECTURE.md).
  */
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { ParleyError } from '../protocol/errors.ts';
 import { FRAME_HEADER_BYTES } from '../protocol/frame.ts';
+import { AEAD_TAG_BYTES, aeadFor, DEFAULT_CIPHER, type Aead, type CipherName } from './aead.ts';
 
 export const KEY_BYTES = 32;
 export const SECRET_BYTES = 32;
 export const NONCE_BYTES = 12;
-export const TAG_BYTES = 16;
+export const TAG_BYTES = AEAD_TAG_BYTES;
 export const INFO_CLIENT_TO_SERVER = 'parley/1 c2s';
 export const INFO_SERVER_TO_CLIENT = 'parley/1 s2c';
 
 export interface DirectionKeys {
   clientToServer: Buffer;
   serverToClient: Buffer;
+  /** the frame cipher both sides agreed on */
+  cipher: CipherName;
 }
 
 /**
  * HKDF-SHA256(secret, salt = the server's hello nonce) into the two direction keys (RFC 5869).
  * Written out with HMAC: one extract for both keys, and a 32-byte key is one expand block, T(1).
  * hkdfSync extracts once per key and costs twice as much, on every handshake (the test checks
- * the two agree).
+ * the two agree). The info names the cipher (but for AES-256-GCM, whose info predates the
+ * choice): the client's choice travels in clear, and a choice changed on the way then gives the
+ * two sides different keys, so the server's first frame fails instead of being read with another
+ * cipher.
  */
-export function deriveKeys(secret: Uint8Array, salt: Uint8Array): DirectionKeys {
+export function deriveKeys(secret: Uint8Array, salt: Uint8Array, cipher: CipherName = DEFAULT_CIPHER): DirectionKeys {
   const pseudoRandomKey = createHmac('sha256', salt).update(secret).digest();
-  const expand = (info: string) => createHmac('sha256', pseudoRandomKey).update(info).update(FIRST_BLOCK).digest();
-  return { clientToServer: expand(INFO_CLIENT_TO_SERVER), serverToClient: expand(INFO_SERVER_TO_CLIENT) };
+  const suffix = cipher === DEFAULT_CIPHER ? '' : ` ${cipher}`;
+  const expand = (info: string) => createHmac('sha256', pseudoRandomKey).update(info + suffix).update(FIRST_BLOCK).digest();
+  return { clientToServer: expand(INFO_CLIENT_TO_SERVER), serverToClient: expand(INFO_SERVER_TO_CLIENT), cipher };
 }
 const FIRST_BLOCK = Buffer.from([1]);
 
-/** The GCM nonce of frame number `counter`: 4 zero bytes, then the counter as u64 big-endian. */
+/** The nonce of frame number `counter`: 4 zero bytes, then the counter as u64 big-endian. */
 export function counterNonce(counter: bigint): Buffer {
   const nonce = Buffer.alloc(NONCE_BYTES);
   nonce.writeBigUInt64BE(counter, 4);
@@ -50,9 +58,9 @@ function writeCounter(nonce: Buffer, counter: number): void {
 }
 
 /**
- * The GCM nonce of the frame being sealed or opened: 4 zero bytes, then the counter (see
- * counterNonce). One for every channel: a cipher copies its nonce when it is made, and each is
- * made right after its counter is written, so no two uses overlap.
+ * The nonce of the frame being sealed or opened: 4 zero bytes, then the counter (see
+ * counterNonce). One for every channel: each seal or open reads it right after its counter is
+ * written and is done with it when it returns, so no two uses overlap.
  */
 const sharedNonce = Buffer.alloc(NONCE_BYTES);
 
@@ -62,8 +70,10 @@ export class Channel {
   private receiveCounter = 0;
   private readonly sendKey: Buffer;
   private readonly receiveKey: Buffer;
+  private readonly aead: Aead;
 
-  constructor(sendKey: Uint8Array, receiveKey: Uint8Array) {
+  constructor(sendKey: Uint8Array, receiveKey: Uint8Array, cipher: CipherName = DEFAULT_CIPHER) {
+    this.aead = aeadFor(cipher);
     // Both keys in one array buffer, not one each: a server holds a channel per connection
     // (bench/connection-heap). Not from Node's shared pool: a slice that lives as long as its
     // connection would keep a whole 8 KiB slab of short-lived ones alive.
@@ -75,11 +85,11 @@ export class Channel {
   }
 
   static forServer(keys: DirectionKeys): Channel {
-    return new Channel(keys.serverToClient, keys.clientToServer);
+    return new Channel(keys.serverToClient, keys.clientToServer, keys.cipher);
   }
 
   static forClient(keys: DirectionKeys): Channel {
-    return new Channel(keys.clientToServer, keys.serverToClient);
+    return new Channel(keys.clientToServer, keys.serverToClient, keys.cipher);
   }
 
   /** Encrypts one frame payload: ciphertext followed by the 16-byte tag. */
@@ -98,14 +108,9 @@ export class Channel {
   }
 
   private sealInto(plaintext: Uint8Array, offset: number): Buffer {
-    writeCounter(sharedNonce, this.sendCounter++); // the cipher copies the nonce at creation
-    const cipher = createCipheriv('aes-256-gcm', this.sendKey, sharedNonce);
-    const head = cipher.update(plaintext);
-    const tail = cipher.final();
-    const out = Buffer.allocUnsafe(offset + head.length + tail.length + TAG_BYTES);
-    head.copy(out, offset);
-    tail.copy(out, offset + head.length);
-    cipher.getAuthTag().copy(out, offset + head.length + tail.length);
+    writeCounter(sharedNonce, this.sendCounter++);
+    const out = Buffer.allocUnsafe(offset + plaintext.length + TAG_BYTES);
+    this.aead.sealInto(this.sendKey, sharedNonce, plaintext, out, offset);
     return out;
   }
 
@@ -115,15 +120,14 @@ export class Channel {
       throw new ParleyError('E_DECRYPT', 'sealed frame shorter than its tag', { fatal: true });
     }
     writeCounter(sharedNonce, this.receiveCounter);
-    const decipher = createDecipheriv('aes-256-gcm', this.receiveKey, sharedNonce);
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
-    try {
-      const tail = decipher.final();
-      this.receiveCounter++;
-      return tail.length ? Buffer.concat([body, tail]) : body;
-    } catch {
-      throw new ParleyError('E_DECRYPT', undefined, { fatal: true });
-    }
+    const plain = this.aead.open(this.receiveKey, sharedNonce, sealed);
+    if (plain === null) throw new ParleyError('E_DECRYPT', undefined, { fatal: true });
+    this.receiveCounter++;
+    return plain;
+  }
+
+  /** The frame cipher (aead.ts). */
+  get cipher(): CipherName {
+    return this.aead.name;
   }
 }

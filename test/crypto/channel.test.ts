@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { CIPHERS, type CipherName } from '../../src/crypto/aead.ts';
 import { Channel, counterNonce, deriveKeys, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from '../../src/crypto/channel.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { FrameDecoder } from '../../src/protocol/frame.ts';
@@ -20,8 +21,8 @@ function throwsDecrypt(fn: () => unknown, what: string): void {
 const secret = Buffer.alloc(32, 7);
 const salt = Buffer.alloc(32, 9);
 
-function pair() {
-  const keys = deriveKeys(secret, salt);
+function pair(cipher: CipherName = 'aes-256-gcm') {
+  const keys = deriveKeys(secret, salt, cipher);
   return { keys, server: Channel.forServer(keys), client: Channel.forClient(keys) };
 }
 
@@ -71,83 +72,85 @@ test('counterNonce is 12 bytes: 4 zero bytes then the counter big-endian', () =>
   assert.equal([...counterNonce(0x0102030405060708n)], [0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
 });
 
-test('client seals, server opens, and back, many frames in a row', () => {
-  const { server, client } = pair();
-  for (let i = 0; i < 20; i++) {
-    const up = Buffer.from(`client frame ${i} 😄`);
-    const sealed = client.seal(up);
-    assert.is(sealed.length, up.length + TAG_BYTES);
-    assert.ok(server.open(sealed).equals(up));
-    const down = randomBytes(i * 37);
-    assert.ok(client.open(server.seal(down)).equals(down));
-  }
-  // empty plaintext works too
-  assert.is(server.open(client.seal(Buffer.alloc(0))).length, 0);
-});
+// The channel's guarantees, for each cipher a handshake can choose.
+for (const cipher of CIPHERS) {
+  test(`${cipher}: client seals, server opens, and back, many frames in a row`, () => {
+    const { server, client } = pair(cipher);
+    for (let i = 0; i < 20; i++) {
+      const up = Buffer.from(`client frame ${i} 😄`);
+      const sealed = client.seal(up);
+      assert.is(sealed.length, up.length + TAG_BYTES);
+      assert.ok(server.open(sealed).equals(up));
+      const down = randomBytes(i * 37);
+      assert.ok(client.open(server.seal(down)).equals(down));
+    }
+    // empty plaintext works too
+    assert.is(server.open(client.seal(Buffer.alloc(0))).length, 0);
+  });
 
-test('counters advance: the same plaintext seals differently each time', () => {
-  const { client } = pair();
-  const text = Buffer.from('same text');
-  const a = client.seal(text);
-  const b = client.seal(text);
-  assert.not.ok(a.equals(b));
-});
+  test(`${cipher}: counters advance: the same plaintext seals differently each time`, () => {
+    const { client } = pair(cipher);
+    const text = Buffer.from('same text');
+    const a = client.seal(text);
+    const b = client.seal(text);
+    assert.not.ok(a.equals(b));
+  });
 
-test('a channel cannot open what it sealed itself (directions use different keys)', () => {
-  const { client } = pair();
-  const sealed = client.seal(Buffer.from('loop'));
-  throwsDecrypt(() => client.open(sealed), 'own frame');
-});
+  test(`${cipher}: a channel cannot open what it sealed itself (directions use different keys)`, () => {
+    const { client } = pair(cipher);
+    const sealed = client.seal(Buffer.from('loop'));
+    throwsDecrypt(() => client.open(sealed), 'own frame');
+  });
 
-test('a tampered byte in the ciphertext or in the tag fails, fatally', () => {
-  const text = Buffer.from('pay alice 10 coins');
-  for (let i = 0; i < text.length + TAG_BYTES; i++) {
-    const { server, client } = pair();
-    const sealed = client.seal(text);
-    sealed[i] ^= 0x01;
-    throwsDecrypt(() => server.open(sealed), `flip byte ${i}`);
-  }
-});
+  test(`${cipher}: a tampered byte in the ciphertext or in the tag fails, fatally`, () => {
+    const text = Buffer.from('pay alice 10 coins');
+    for (let i = 0; i < text.length + TAG_BYTES; i++) {
+      const { server, client } = pair(cipher);
+      const sealed = client.seal(text);
+      sealed[i] ^= 0x01;
+      throwsDecrypt(() => server.open(sealed), `flip byte ${i}`);
+    }
+  });
 
-test('a replayed frame fails', () => {
-  const { server, client } = pair();
-  const first = client.seal(Buffer.from('one'));
-  server.open(first);
-  throwsDecrypt(() => server.open(first), 'replay');
-});
+  test(`${cipher}: a replayed frame fails`, () => {
+    const { server, client } = pair(cipher);
+    const first = client.seal(Buffer.from('one'));
+    server.open(first);
+    throwsDecrypt(() => server.open(first), 'replay');
+  });
 
-test('two frames reordered fail', () => {
-  const { server, client } = pair();
-  const first = client.seal(Buffer.from('one'));
-  const second = client.seal(Buffer.from('two'));
-  throwsDecrypt(() => server.open(second), 'second first');
-  // a failed open does not advance the counter: the in-order frame still opens
-  assert.is(server.open(first).toString(), 'one');
-});
+  test(`${cipher}: two frames reordered fail`, () => {
+    const { server, client } = pair(cipher);
+    const first = client.seal(Buffer.from('one'));
+    const second = client.seal(Buffer.from('two'));
+    throwsDecrypt(() => server.open(second), 'second first');
+    // a failed open does not advance the counter: the in-order frame still opens
+    assert.is(server.open(first).toString(), 'one');
+  });
 
-test('a dropped frame makes the next one fail', () => {
-  const { server, client } = pair();
-  client.seal(Buffer.from('lost'));
-  throwsDecrypt(() => server.open(client.seal(Buffer.from('next'))), 'after drop');
-});
+  test(`${cipher}: a dropped frame makes the next one fail`, () => {
+    const { server, client } = pair(cipher);
+    client.seal(Buffer.from('lost'));
+    throwsDecrypt(() => server.open(client.seal(Buffer.from('next'))), 'after drop');
+  });
 
-test('a truncated frame fails: shorter than the tag, and one byte short', () => {
-  const { server, client } = pair();
-  const sealed = client.seal(Buffer.from('hello there'));
-  throwsDecrypt(() => server.open(sealed.subarray(0, TAG_BYTES - 1)), 'shorter than tag');
-  throwsDecrypt(() => server.open(Buffer.alloc(0)), 'empty');
-  throwsDecrypt(() => server.open(sealed.subarray(0, sealed.length - 1)), 'one byte short');
-  throwsDecrypt(() => server.open(sealed.subarray(1)), 'first byte missing');
-  throwsDecrypt(() => server.open(Buffer.concat([sealed, Buffer.from([0])])), 'one byte extra');
-  assert.is(server.open(sealed).toString(), 'hello there');
-});
+  test(`${cipher}: a truncated frame fails: shorter than the tag, and one byte short`, () => {
+    const { server, client } = pair(cipher);
+    const sealed = client.seal(Buffer.from('hello there'));
+    throwsDecrypt(() => server.open(sealed.subarray(0, TAG_BYTES - 1)), 'shorter than tag');
+    throwsDecrypt(() => server.open(Buffer.alloc(0)), 'empty');
+    throwsDecrypt(() => server.open(sealed.subarray(0, sealed.length - 1)), 'one byte short');
+    throwsDecrypt(() => server.open(sealed.subarray(1)), 'first byte missing');
+    throwsDecrypt(() => server.open(Buffer.concat([sealed, Buffer.from([0])])), 'one byte extra');
+    assert.is(server.open(sealed).toString(), 'hello there');
+  });
 
-test('a frame sealed under other keys fails', () => {
-  const { server } = pair();
-  const stranger = Channel.forClient(deriveKeys(secret, Buffer.alloc(32, 1)));
-  throwsDecrypt(() => server.open(stranger.seal(Buffer.from('hi'))), 'other salt');
-});
-
+  test(`${cipher}: a frame sealed under other keys fails`, () => {
+    const { server } = pair(cipher);
+    const stranger = Channel.forClient(deriveKeys(secret, Buffer.alloc(32, 1), cipher));
+    throwsDecrypt(() => server.open(stranger.seal(Buffer.from('hi'))), 'other salt');
+  });
+}
 
 test('sealFrame is a length-prefixed seal: same bytes, same counter sequence', () => {
   const a = pair();

@@ -12,6 +12,7 @@ import {
   parseHello,
   wrapSecret,
 } from '../../src/crypto/handshake.ts';
+import { CIPHERS, DEFAULT_CIPHER, HAVE_SODIUM, SERVER_CIPHERS, type CipherName } from '../../src/crypto/aead.ts';
 import { Channel, type DirectionKeys } from '../../src/crypto/channel.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import type { ParleyError } from '../../src/protocol/errors.ts';
@@ -51,6 +52,7 @@ async function acceptBothWays(nonce: Buffer, payload: Buffer): Promise<Direction
   }
   assert.ok(now.keys, `privateDecrypt refused what WebCrypto accepted (${now.err?.message})`);
   assert.ok(now.keys!.clientToServer.equals(keys.clientToServer) && now.keys!.serverToClient.equals(keys.serverToClient));
+  assert.is(now.keys!.cipher, keys.cipher);
   return keys;
 }
 
@@ -84,7 +86,7 @@ test('Hellos: the same JSON as the hello written out whole, and no nonce twice, 
   const seen = new Set<string>();
   for (let i = 0; i < 600; i++) {
     const { payload, nonce } = hellos.next();
-    const expected = { type: 'hello', protocol: PROTOCOL_VERSION, server: 'parley "test"', key: server.publicPem, nonce: nonce.toString('base64') };
+    const expected = { type: 'hello', protocol: PROTOCOL_VERSION, server: 'parley "test"', key: server.publicPem, nonce: nonce.toString('base64'), ciphers: SERVER_CIPHERS };
     assert.is(payload.toString(), JSON.stringify(expected));
     assert.is(nonce.length, HELLO_NONCE_BYTES);
     seen.add(nonce.toString('hex'));
@@ -114,6 +116,66 @@ test('clientKeyExchange → acceptKeyExchange (both ways) gives identical Direct
   // and the channels built on them talk
   const up = Channel.forClient(keys).seal(Buffer.from('hi server'));
   assert.is(Channel.forServer(serverKeys).open(up).toString(), 'hi server');
+});
+
+test('the server offers every cipher it runs, libsodium\'s ChaCha20-Poly1305 first when it has it', () => {
+  assert.equal([...SERVER_CIPHERS].sort(), [...CIPHERS].sort());
+  assert.is(SERVER_CIPHERS[0], HAVE_SODIUM ? 'chacha20-poly1305' : 'aes-256-gcm');
+  const hello = parseHello(createHello(server.publicPem, 's').payload);
+  assert.equal(hello.ciphers, SERVER_CIPHERS);
+});
+
+test('the client takes the first cipher the server offers that it runs, and both sides then use it', async () => {
+  for (const [offered, chosen] of [
+    [['chacha20-poly1305', 'aes-256-gcm'], 'chacha20-poly1305'],
+    [['aes-256-gcm', 'chacha20-poly1305'], 'aes-256-gcm'],
+    [['rot13', 'aes-256-gcm'], 'aes-256-gcm'],
+    // a server from before the choice offers none: AES-256-GCM
+    [undefined, 'aes-256-gcm'],
+  ] as Array<[string[] | undefined, CipherName]>) {
+    const nonce = Buffer.alloc(32, 9);
+    const hello = parseHello(helloJson({ nonce: nonce.toString('base64'), ciphers: offered }));
+    const { payload, keys } = clientKeyExchange(hello);
+    assert.is(keys.cipher, chosen);
+    assert.is(JSON.parse(payload.toString()).cipher, chosen);
+    const serverKeys = await acceptBothWays(nonce, payload);
+    assert.is(serverKeys.cipher, chosen);
+    assert.ok(serverKeys.clientToServer.equals(keys.clientToServer));
+    const client = Channel.forClient(keys);
+    assert.is(client.cipher, chosen);
+    assert.is(Channel.forServer(serverKeys).open(client.seal(Buffer.from('hi'))).toString(), 'hi');
+  }
+});
+
+test('a hello offering no cipher the client runs is refused, naming both lists', () => {
+  const err = throwsSync(() => parseHello(helloJson({ ciphers: ['rot13', 'des'] })), 'E_HANDSHAKE');
+  assert.match(err.message, /offers rot13, des; this client runs/);
+  throwsSync(() => parseHello(helloJson({ ciphers: [] })), 'E_HANDSHAKE');
+  throwsSync(() => parseHello(helloJson({ ciphers: 'aes-256-gcm' })), 'E_HANDSHAKE');
+});
+
+test('a key message without a cipher (a client from before the choice) gets AES-256-GCM; one naming a cipher the server does not run is refused', async () => {
+  const secret = Buffer.alloc(32, 5);
+  const nonce = Buffer.alloc(32, 4);
+  const wrapped = wrapSecret(server.publicPem, secret).toString('base64');
+  const keys = await acceptBothWays(nonce, keyMessage({ wrapped }));
+  assert.is(keys.cipher, DEFAULT_CIPHER);
+  const err = fatal(await rejectsCode(acceptBothWays(nonce, keyMessage({ wrapped, cipher: 'rot13' })), 'E_HANDSHAKE'));
+  assert.match(err.message, /cipher 'rot13'/);
+  await rejects(acceptBothWays(nonce, keyMessage({ wrapped, cipher: 7 })), 'E_HANDSHAKE');
+});
+
+test('a cipher choice changed on the way gives the server other keys: the first frame fails, nothing is read with the wrong cipher', async () => {
+  const nonce = Buffer.alloc(32, 6);
+  const hello = parseHello(helloJson({ nonce: nonce.toString('base64'), ciphers: ['chacha20-poly1305', 'aes-256-gcm'] }));
+  const { payload, keys } = clientKeyExchange(hello);
+  const tampered = JSON.parse(payload.toString());
+  tampered.cipher = 'aes-256-gcm';
+  const serverKeys = await acceptBothWays(nonce, Buffer.from(JSON.stringify(tampered)));
+  assert.is(serverKeys.cipher, 'aes-256-gcm');
+  assert.not.ok(serverKeys.serverToClient.equals(keys.serverToClient));
+  const welcome = Channel.forServer(serverKeys).seal(Buffer.from('{"type":"welcome"}'));
+  throwsCode(() => Channel.forClient(keys).open(welcome), 'E_DECRYPT');
 });
 
 test('two exchanges give different keys (fresh secret each time)', () => {

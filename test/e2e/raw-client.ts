@@ -4,6 +4,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import * as assert from 'uvu/assert';
+import { DEFAULT_CIPHER } from '../../src/crypto/aead.ts';
 import { Channel, type DirectionKeys } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
@@ -75,14 +76,23 @@ export class RawClient {
     return frame;
   }
 
-  /** Completes the handshake, up to the welcome; returns the key frame sent, for replay tests. */
-  async handshake(): Promise<Buffer> {
+  /**
+   * Completes the handshake, up to the welcome; returns the key frame sent, for replay tests.
+   * `legacy`: as a client from before the cipher choice, which names no cipher (and so gets
+   * AES-256-GCM).
+   */
+  async handshake(options: { legacy?: boolean } = {}): Promise<Buffer> {
     let hello: Buffer;
     if (this.openOnArrival) {
       await waitFor(() => this.frames.length > 0, 2000, 'hello');
       hello = this.frames.shift()!;
     } else hello = await this.nextFrame();
-    const exchange = clientKeyExchange(parseHello(hello));
+    const parsed = parseHello(hello);
+    const exchange = clientKeyExchange(options.legacy ? { ...parsed, ciphers: [DEFAULT_CIPHER] } : parsed);
+    if (options.legacy) {
+      const { cipher: _named, ...older } = JSON.parse(exchange.payload.toString());
+      exchange.payload = Buffer.from(JSON.stringify(older));
+    }
     const frame = encodeFrame(exchange.payload);
     this.socket.write(frame);
     this.keys = exchange.keys;

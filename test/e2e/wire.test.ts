@@ -5,7 +5,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { SERVER_CIPHERS } from '../../src/crypto/aead.ts';
 import { Channel } from '../../src/crypto/channel.ts';
+import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame } from '../../src/protocol/frame.ts';
 import { KeyUnwraps } from '../../src/server/unwraps.ts';
 import { registered, startServer, waitFor, record, type TestServer } from './helpers.ts';
@@ -45,6 +47,28 @@ test('a wrong-size wrapped key is refused', async () => {
   const error = JSON.parse((await raw.nextFrame()).toString());
   assert.is(error.code, 'E_HANDSHAKE');
   assert.match(error.message, /100 bytes/);
+  await raw.closedWithin();
+});
+
+test('a client takes the server\'s preferred cipher; one from before the choice names none and is served with AES-256-GCM', async () => {
+  for (const legacy of [false, true]) {
+    const raw = new RawClient(served.port);
+    await raw.handshake({ legacy });
+    assert.is(raw.channel!.cipher, legacy ? 'aes-256-gcm' : SERVER_CIPHERS[0]);
+    raw.send([{ type: 'ping', id: 'p1' }]);
+    assert.equal(await raw.nextMessages(), [{ type: 'pong', id: 'p1' }]);
+    raw.destroy();
+  }
+});
+
+test('a key message naming a cipher the server does not run is refused in clear, naming the ones it does', async () => {
+  const raw = new RawClient(served.port);
+  const hello = await raw.nextFrame();
+  const exchange = JSON.parse(clientKeyExchange(parseHello(hello)).payload.toString());
+  raw.socket.write(encodeFrame(Buffer.from(JSON.stringify({ ...exchange, cipher: 'rot13' }))));
+  const error = JSON.parse((await raw.nextFrame()).toString());
+  assert.is(error.code, 'E_HANDSHAKE');
+  assert.match(error.message, /'rot13'.*chacha20-poly1305/);
   await raw.closedWithin();
 });
 

@@ -1,15 +1,18 @@
 /**
- * The AES-GCM channel under fast-check: sealed frames open in order; any bit flip, truncation,
+ * The channel, with each cipher, under fast-check: sealed frames open in order; any bit flip, truncation,
  * reorder, drop or replay fails with E_DECRYPT.
  */
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { CIPHERS } from '../../src/crypto/aead.ts';
 import { Channel, deriveKeys } from '../../src/crypto/channel.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { fuzzOptions } from './settings.ts';
 
-const keys = fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 })).map(([secret, salt]) => deriveKeys(secret, salt));
+const keys = fc
+  .tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(...CIPHERS))
+  .map(([secret, salt, cipher]) => deriveKeys(secret, salt, cipher));
 const plaintexts = fc.array(fc.uint8Array({ maxLength: 1500 }), { minLength: 1, maxLength: 6 });
 
 function pair(k: ReturnType<typeof deriveKeys>): { sender: Channel; receiver: Channel } {

@@ -8,8 +8,9 @@ import { generateKeyPairSync, KeyObject, type webcrypto } from 'node:crypto';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Channel } from '../../src/crypto/channel.ts';
-import { acceptKeyExchange, acceptKeyExchangeNow, clientKeyExchange, createHello, importUnwrapKey, parseHello, type Hello } from '../../src/crypto/handshake.ts';
+import { CIPHERS } from '../../src/crypto/aead.ts';
+import { Channel, type DirectionKeys } from '../../src/crypto/channel.ts';
+import { acceptKeyExchange, acceptKeyExchangeNow, chooseCipher, clientKeyExchange, createHello, importUnwrapKey, parseHello, type Hello } from '../../src/crypto/handshake.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { anyJson } from './arbitraries.ts';
 import { anyString, fuzzOptions } from './settings.ts';
@@ -46,6 +47,7 @@ const base64Of = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 /** Field values a mutation may put in: near misses first, then anything. */
 const fieldValues = fc.oneof(
   fc.constantFrom<unknown>(0, 2, -1, 1.5, 1e308, '1', null, true, [], {}, '', '====', 'not base64!', 'hello', 'key', '-----BEGIN PUBLIC KEY-----'),
+  fc.constantFrom<unknown>('aes-256-gcm', 'chacha20-poly1305', 'AES-256-GCM', ['aes-256-gcm'], ['chacha20-poly1305'], ['rot13'], ['rot13', 'aes-256-gcm'], [1, 'chacha20-poly1305']),
   fc.uint8Array({ maxLength: 300 }).map(base64Of),
   fc.constantFrom(...otherKeys),
   anyString({ maxLength: 120 }),
@@ -108,7 +110,7 @@ const serverName = anyString({ maxLength: 100 });
 
 test('parseHello accepts a well-formed hello or refuses with a fatal handshake code', () => {
   fc.assert(
-    fc.property(serverName, mutation(['type', 'protocol', 'server', 'key', 'nonce']), (name, m) => {
+    fc.property(serverName, mutation(['type', 'protocol', 'server', 'key', 'nonce', 'ciphers']), (name, m) => {
       const payload = mutate(createHello(server.publicKey, name).payload, m);
       let hello: Hello;
       try {
@@ -122,6 +124,7 @@ test('parseHello accepts a well-formed hello or refuses with a fatal handshake c
       assert.is(Buffer.from(hello.nonce, 'base64').length, 32);
       assert.type(hello.key, 'string');
       assert.type(hello.server, 'string');
+      assert.ok(CIPHERS.includes(chooseCipher(hello)));
     }),
     fuzzOptions(),
   );
@@ -158,7 +161,7 @@ test('both unwraps (WebCrypto and privateDecrypt) on mutated key messages derive
   const nonce = Buffer.from(hello.nonce, 'base64');
   await fc.assert(
     fc.asyncProperty(
-      mutation(['type', 'protocol', 'wrapped']),
+      mutation(['type', 'protocol', 'wrapped', 'cipher']),
       fc.option(fc.uint8Array({ minLength: MODULUS_BYTES, maxLength: MODULUS_BYTES }), { freq: 4 }),
       async (m, randomWrapped) => {
         const exchange = clientKeyExchange(hello);
@@ -177,8 +180,13 @@ test('both unwraps (WebCrypto and privateDecrypt) on mutated key messages derive
         // Bounded: a hang is a failure, not a slow pass.
         const inPool = await outcome(() => within(acceptKeyExchange(unwrapKey, MODULUS_BYTES, nonce, payload), 5000, 'the unwrap'));
         const onLoop = await outcome(() => acceptKeyExchangeNow(KeyObject.from(unwrapKey), MODULUS_BYTES, nonce, payload));
-        // Accepted: only the client's own secret can have got through.
-        if (typeof inPool !== 'string') assert.equal(inPool, exchange.keys, `accepted a key message the client did not send: ${payload.toString().slice(0, 120)}`);
+        // Accepted: only the client's own secret can have got through; with the cipher changed on
+        // the way, the keys differ from the client's, so its first frame would not open.
+        if (typeof inPool !== 'string') {
+          const keys = inPool as DirectionKeys;
+          if (keys.cipher === exchange.keys.cipher) assert.equal(keys, exchange.keys, `accepted a key message the client did not send: ${payload.toString().slice(0, 120)}`);
+          else assert.not.ok(keys.serverToClient.equals(exchange.keys.serverToClient), 'another cipher, the same keys');
+        }
         assert.equal(onLoop, inPool, 'privateDecrypt on the loop and WebCrypto agree');
       },
     ),

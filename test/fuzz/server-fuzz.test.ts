@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Channel } from '../../src/crypto/channel.ts';
+import { DEFAULT_CIPHER } from '../../src/crypto/aead.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { isErrorCode } from '../../src/protocol/errors.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
@@ -123,7 +124,7 @@ const frameSpec: fc.Arbitrary<FrameSpec> = fc.oneof(
 
 type Case =
   | { kind: 'raw'; bytes: Uint8Array; cuts: number[] }
-  | { kind: 'key'; edits: Array<[number, number]>; field: 'none' | 'protocol' | 'type' | 'wrapped'; value: unknown }
+  | { kind: 'key'; edits: Array<[number, number]>; field: 'none' | 'protocol' | 'type' | 'wrapped' | 'cipher'; value: unknown }
   | { kind: 'sealed'; frames: FrameSpec[]; cuts: number[] };
 
 const rawCase = fc.record({
@@ -137,8 +138,8 @@ const rawCase = fc.record({
 const keyCase = fc.record({
   kind: fc.constant('key' as const),
   edits: fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }),
-  field: fc.constantFrom('none' as const, 'protocol' as const, 'type' as const, 'wrapped' as const),
-  value: fc.oneof(fc.constantFrom<unknown>(0, 2, 1.5, 'key', 'hello', '', null, 'AAAA'), anyJson),
+  field: fc.constantFrom('none' as const, 'protocol' as const, 'type' as const, 'wrapped' as const, 'cipher' as const),
+  value: fc.oneof(fc.constantFrom<unknown>(0, 2, 1.5, 'key', 'hello', '', null, 'AAAA', 'aes-256-gcm', 'chacha20-poly1305'), anyJson),
 });
 const sealedCase = fc.record({ kind: fc.constant('sealed' as const), frames: fc.array(frameSpec, { minLength: 1, maxLength: 4 }), cuts: fc.array(fc.nat(), { maxLength: 4 }) });
 const anyCase: fc.Arbitrary<Case> = fc.oneof({ weight: 2, arbitrary: rawCase }, { weight: 1, arbitrary: keyCase }, { weight: 5, arbitrary: sealedCase });
@@ -177,7 +178,14 @@ async function runKey(c: RawClient, hello: Buffer, k: Extract<Case, { kind: 'key
     await waitFor(() => c.closed, 3000, 'the server to close');
     return;
   }
-  // Still a valid key message (an unknown field, a harmless edit): the server proves its key.
+  // Still a valid key message. An edit that dropped or changed the cipher's name left the server
+  // with other keys (the cipher is part of them): its welcome must not open with the client's.
+  const sent = JSON.parse(Buffer.from(bytes).toString('utf8')) as { cipher?: string };
+  if ((sent.cipher ?? DEFAULT_CIPHER) !== exchange.keys.cipher) {
+    assert.throws(() => Channel.forClient(exchange.keys).open(reply), (err: Error & { code?: string }) => err.code === 'E_DECRYPT');
+    return;
+  }
+  // An unknown field, a harmless edit: the server proves its key.
   c.channel = Channel.forClient(exchange.keys);
   c.frames.unshift(reply);
   for (const f of c.frames.splice(0)) (c as unknown as { onFrame(f: Buffer): void }).onFrame(f);
