@@ -50,6 +50,8 @@ const plaintexts = new Scratch(1024 * 1024);
  * connection passes a method of its own rather than holding a closure for it.
  */
 export function eachJsonBatch<T>(texts: readonly string[], limit: number, seal: (this: T, plaintext: Buffer) => void, thisArg?: T): void {
+  if (lastPlaintext !== null && sameTexts(texts, lastTexts)) return seal.call(thisArg as T, lastPlaintext);
+  lastPlaintext = null;
   let start = 0;
   let size = 0;
   for (let i = 0; i < texts.length; i++) {
@@ -61,7 +63,30 @@ export function eachJsonBatch<T>(texts: readonly string[], limit: number, seal: 
     }
     size += bytes;
   }
-  if (texts.length > start) seal.call(thisArg as T, packRange(texts, start, texts.length, plaintexts.take(size)));
+  if (texts.length === 0) return;
+  const plaintext = packRange(texts, start, texts.length, plaintexts.take(size));
+  if (start === 0) {
+    lastTexts = texts;
+    lastPlaintext = plaintext;
+  }
+  seal.call(thisArg as T, plaintext);
+}
+
+/**
+ * The texts of the last batch that was packed as one plaintext, and that plaintext, still in the
+ * scratch buffer (until the next pack). A fan-out queues the same texts for every member in one
+ * pass, so members after the first are sealed from it without measuring and encoding each text
+ * again (fan-out to 1,000: a tenth of the server's main thread was packing the same bytes a
+ * thousand times). Texts equal in content pack to equal bytes, so `===` is the test; for
+ * batches that differ it fails at the first text.
+ */
+let lastTexts: readonly string[] = [];
+let lastPlaintext: Buffer | null = null;
+
+function sameTexts(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Splits a plaintext into records. A record running past the end is a broken frame. */

@@ -111,6 +111,26 @@ test('eachJsonBatch keeps order, fills each batch up to the limit, and sends an 
   assert.is(packJsonBatches(['{}', '[]'], 1000).length, 1);
 });
 
+test('a batch of the same texts as the last one is not packed again: a fan-out\'s members share one plaintext', () => {
+  const message = JSON.stringify({ type: 'msg', msgId: 'abcdefgh', scope: 'group', text: 'hello 🙂 all' });
+  const seen: Buffer[] = [];
+  for (let member = 0; member < 3; member++) eachJsonBatch([message, '{"type":"presence"}'], 1000, (p) => seen.push(p));
+  assert.ok(seen[1] === seen[0] && seen[2] === seen[0], 'one plaintext for all three');
+  // Equal content in other strings is the same bytes too.
+  eachJsonBatch([`${message} `.trim(), '{"type":"presence"}'], 1000, (p) => seen.push(p));
+  assert.ok(seen[3] === seen[0]);
+  // Another batch is packed anew, and after it the first is packed again, correctly.
+  eachJsonBatch(['{"other":1}'], 1000, (p) => assert.equal(unpackRecords(p).map((r) => r.body.toString()), ['{"other":1}']));
+  eachJsonBatch([message], 1000, (p) => assert.equal(unpackRecords(p).map((r) => r.body.toString()), [message]));
+  // A batch split over several plaintexts is never taken for the last one-plaintext batch.
+  const long = ['a'.repeat(600), 'b'.repeat(600)].map((t) => JSON.stringify(t));
+  const split: Buffer[] = [];
+  eachJsonBatch(long, 1000, (p) => split.push(Buffer.from(p)));
+  eachJsonBatch(long, 1000, (p) => split.push(Buffer.from(p)));
+  assert.is(split.length, 4);
+  assert.equal(split.slice(2), split.slice(0, 2));
+});
+
 test('eachJsonBatch reuses one buffer, grown as needed; a plaintext past 1 MB gets its own', () => {
   const seen: Buffer[] = [];
   const small = ['{"a":1}', '{"b":2}'];
