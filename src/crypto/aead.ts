@@ -1,5 +1,5 @@
 /**
- * The frame ciphers a channel can run (docs/PROTOCOL.md, "Frames"): ChaCha20-Poly1305 (RFC 8439)
+ * The frame ciphers a channel can run (docs/PROTOCOL.md, "Encrypted channel"): ChaCha20-Poly1305 (RFC 8439)
  * and AES-256-GCM, both with a 256-bit key, a 96-bit nonce and a 16-byte tag. The server offers
  * them in its hello, in its order of preference, and the client names its choice in its key
  * message; a peer that names none means AES-256-GCM, the only cipher before the choice existed.
@@ -50,6 +50,7 @@ export class NodeAead implements Aead {
   }
 
   open(key: Buffer, nonce: Buffer, sealed: Buffer): Buffer | null {
+    if (sealed.length < AEAD_TAG_BYTES) return null;
     const decipher = createDecipheriv(this.algorithm as CipherGCMTypes, key, nonce, { authTagLength: AEAD_TAG_BYTES });
     decipher.setAuthTag(sealed.subarray(sealed.length - AEAD_TAG_BYTES));
     const body = decipher.update(sealed.subarray(0, sealed.length - AEAD_TAG_BYTES));
@@ -79,6 +80,7 @@ export class SodiumChaCha implements Aead {
   }
 
   open(key: Buffer, nonce: Buffer, sealed: Buffer): Buffer | null {
+    if (sealed.length < AEAD_TAG_BYTES) return null;
     const plain = Buffer.allocUnsafe(sealed.length - AEAD_TAG_BYTES);
     try {
       this.sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plain, null, sealed, null, nonce, key);

@@ -61,6 +61,7 @@ test('every implementation refuses a flipped bit, a wrong nonce or key, and a tr
     assert.is(aead.open(Buffer.alloc(32), nonce, sealed), null, `${aead.name}: key`);
     assert.is(aead.open(key, nonce, sealed.subarray(0, sealed.length - 1)), null, `${aead.name}: truncated`);
     assert.is(aead.open(key, nonce, sealed.subarray(0, AEAD_TAG_BYTES)), null, `${aead.name}: tag alone`);
+    assert.is(aead.open(key, nonce, sealed.subarray(0, AEAD_TAG_BYTES - 1)), null, `${aead.name}: shorter than a tag`);
   }
 });
 
