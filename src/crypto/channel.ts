@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { ParleyError } from '../protocol/errors.ts';
 import { FRAME_HEADER_BYTES } from '../protocol/frame.ts';
+import type { Scratch } from '../protocol/scratch.ts';
 import { AEAD_TAG_BYTES, aeadFor, DEFAULT_CIPHER, type Aead, type CipherName } from './aead.ts';
 
 export const KEY_BYTES = 32;
@@ -101,15 +102,17 @@ export class Channel {
    * Encrypts a payload into a whole frame (4-byte length, ciphertext, tag), in one buffer: the
    * send path's one allocation and copy instead of two (seal, then encodeFrame).
    */
-  sealFrame(plaintext: Uint8Array): Buffer {
-    const frame = this.sealInto(plaintext, FRAME_HEADER_BYTES);
+  sealFrame(plaintext: Uint8Array, into?: Scratch): Buffer {
+    const frame = this.sealInto(plaintext, FRAME_HEADER_BYTES, into);
     frame.writeUInt32BE(frame.length - FRAME_HEADER_BYTES, 0);
     return frame;
   }
 
-  private sealInto(plaintext: Uint8Array, offset: number): Buffer {
+  /** Seals into a fresh buffer, or into `into` (valid until its next take). */
+  private sealInto(plaintext: Uint8Array, offset: number, into?: Scratch): Buffer {
     writeCounter(sharedNonce, this.sendCounter++);
-    const out = Buffer.allocUnsafe(offset + plaintext.length + TAG_BYTES);
+    const size = offset + plaintext.length + TAG_BYTES;
+    const out = into ? into.take(size) : Buffer.allocUnsafe(size);
     this.aead.sealInto(this.sendKey, sharedNonce, plaintext, out, offset);
     return out;
   }

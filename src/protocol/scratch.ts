@@ -9,14 +9,23 @@
 export class Scratch {
   private buffer = Buffer.allocUnsafeSlow(0);
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    /** the least it allocates */
+    private readonly min = 64 * 1024,
+  ) {}
 
   /** `size` bytes of scratch, valid until the next take. */
   take(size: number): Buffer {
     if (size > this.buffer.length) {
       if (size > this.max) return Buffer.allocUnsafe(size);
-      this.buffer = Buffer.allocUnsafeSlow(Math.min(this.max, Math.max(size, 2 * this.buffer.length, 64 * 1024)));
+      this.buffer = Buffer.allocUnsafeSlow(Math.min(this.max, Math.max(size, 2 * this.buffer.length, this.min)));
     }
     return this.buffer.subarray(0, size);
+  }
+
+  /** The last take is someone else's now: the next take gets new memory. */
+  giveAway(): void {
+    this.buffer = Buffer.allocUnsafeSlow(0);
   }
 }

@@ -10,7 +10,7 @@ import { Channel } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame } from '../../src/protocol/frame.ts';
 import { KeyUnwraps } from '../../src/server/unwraps.ts';
-import { registered, startServer, waitFor, record, type TestServer } from './helpers.ts';
+import { PASSWORD, registered, sleep, startServer, waitFor, record, type TestServer } from './helpers.ts';
 import { RawClient } from './raw-client.ts';
 
 let served: TestServer;
@@ -196,6 +196,47 @@ test('the server survives a storm of abrupt disconnects mid-handshake and mid-lo
   const survivor = await registered(served.port, 'survivor');
   assert.ok(survivor.loggedIn);
   survivor.close();
+});
+
+// The server writes frames to sockets that take them at once from one shared buffer
+// (writeFrame), and the rest through the socket's queue: a reader that stops for 16 MB gets
+// everything, intact and in order, once it reads again. (test/server/write-frame.test.ts holds
+// the shared buffer to never writing over a frame a socket keeps, which timing here need not show.)
+test('frames queued on a socket that stopped reading arrive intact when it reads again, while others are written meanwhile', async () => {
+  // The reader never acknowledges: a long ack timeout keeps the server from storing and resending.
+  const busy = await startServer({ rateBurst: 100_000, ratePerSecond: 100_000, maxQueuedBytes: 256 * 1024 * 1024, ackTimeout: 600 });
+  try {
+    const reader = new RawClient(busy.port, { open: 'on-arrival' });
+    await reader.handshake();
+    assert.is((await reader.request({ type: 'register', user: 'reader', password: PASSWORD })).type, 'ok');
+    reader.socket.pause(); // the kernel's buffers fill, then the server's queue for it
+    const writer = new RawClient(busy.port, { open: 'on-arrival' });
+    await writer.handshake();
+    assert.is((await writer.request({ type: 'register', user: 'writer', password: PASSWORD })).type, 'ok');
+    const text = 'x'.repeat(7000);
+    // 16 MB in frames of 60 messages, far past what loopback buffers hold, each followed in the
+    // same frame by a ping: its pong goes out in the same pass, through the shared buffer. (The
+    // sends are answered only once the reader acknowledges, which it never does.)
+    for (let burst = 0; burst < 40; burst++) {
+      const sends = Array.from({ length: 60 }, (_, i) => {
+        const n = String(burst * 60 + i).padStart(4, '0');
+        return { type: 'send', id: `s${n}`, msgId: `m${n}aaaaaaa`, to: 'reader', text: `${n} ${text}` };
+      });
+      writer.send([...sends, { type: 'ping', id: `p${burst}` }]);
+      await sleep(5);
+    }
+    await waitFor(() => writer.messages.filter((m) => m.type === 'pong').length === 40, 10_000, 'every pong');
+    reader.socket.resume();
+    await waitFor(() => reader.messages.filter((m) => m.type === 'msg').length === 2400, 20_000, 'every message to arrive');
+    const texts = reader.messages.filter((m) => m.type === 'msg').map((m) => m.text as string);
+    assert.equal(texts.map((t) => t.slice(0, 4)), Array.from({ length: 2400 }, (_, i) => String(i).padStart(4, '0')), 'in order');
+    assert.ok(texts.every((t) => t.endsWith(text)), 'intact');
+    assert.not.ok(reader.closed);
+    writer.destroy();
+    reader.destroy();
+  } finally {
+    await busy.stop();
+  }
 });
 
 test.run();
