@@ -22,7 +22,6 @@ import type { Logger } from './log.ts';
 import type { Session } from './session.ts';
 import type { KeyUnwraps, UnwrapRequester } from './unwraps.ts';
 
-
 /**
  * Where sealed frames are written for sockets that take them at once (writeFrame). 16 KB at the
  * least: when a socket keeps one, it keeps the whole buffer until its queue drains.
