@@ -50,7 +50,9 @@ const plaintexts = new Scratch(1024 * 1024);
  * connection passes a method of its own rather than holding a closure for it.
  */
 export function eachJsonBatch<T>(texts: readonly string[], limit: number, seal: (this: T, plaintext: Buffer) => void, thisArg?: T): void {
-  if (lastPlaintext !== null && sameTexts(texts, lastTexts)) return seal.call(thisArg as T, lastPlaintext);
+  // Reused only where packing anew would give the same one plaintext: it fits this caller's limit,
+  // or it is a single text, which travels alone whatever the limit.
+  if (lastPlaintext !== null && (lastPlaintext.length <= limit || texts.length === 1) && sameTexts(texts, lastTexts)) return seal.call(thisArg as T, lastPlaintext);
   lastPlaintext = null;
   let start = 0;
   let size = 0;

@@ -131,6 +131,15 @@ test('a batch of the same texts as the last one is not packed again: a fan-out\'
   assert.equal(split.slice(2), split.slice(0, 2));
 });
 
+test('the last batch is not reused for a caller whose frame limit it would pass (another server in the process)', () => {
+  const texts = ['a'.repeat(600), 'b'.repeat(600)].map((t) => JSON.stringify(t));
+  eachJsonBatch(texts, 10_000, () => undefined); // one plaintext under a large limit
+  const sizes: number[] = [];
+  eachJsonBatch(texts, 1000, (p) => sizes.push(p.length));
+  assert.equal(sizes.length, 2, 'split to fit the smaller limit');
+  assert.ok(sizes.every((n) => n <= 1000));
+});
+
 test('eachJsonBatch reuses one buffer, grown as needed; a plaintext past 1 MB gets its own', () => {
   const seen: Buffer[] = [];
   const small = ['{"a":1}', '{"b":2}'];
