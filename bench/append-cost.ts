@@ -34,7 +34,7 @@ try {
   const store = await Store.open(dir, { flushIntervalMs: 50 });
   const histories = new Histories(store);
   const conversations = Array.from({ length: CONVERSATIONS }, (_, i) => `history/private/alice${i}.bob${i}`);
-  for (const conversation of conversations) await histories.get(conversation);
+  for (const conversation of conversations) await histories.page(conversation, undefined, 1); // opens its log
   const text = 'x'.repeat(100);
   const waiter: RecordWaiter = { recordEnded: () => undefined };
   let n = 0;

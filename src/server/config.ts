@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { ParleyError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_FRAME, MAX_FRAME_LIMIT } from '../protocol/frame.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
+import { DEFAULT_CACHED_MESSAGES } from '../store/log-pool.ts';
 
 export interface ServerConfig {
   host: string;
@@ -33,6 +34,8 @@ export interface ServerConfig {
   mailboxCap: number;
   /** days of conversation history kept; 0 keeps everything */
   historyDays: number;
+  /** messages that conversations nobody is using may keep in memory, and as many for mailboxes (least recently used closed first) */
+  cachedMessages: number;
   /** seconds a live delivery waits for the recipient's acknowledgement before it is stored */
   ackTimeout: number;
   /** ms between the starts of store write batches (group commit): under load, one journal write per interval */
@@ -69,6 +72,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   tokenDays: 30,
   mailboxCap: 10_000,
   historyDays: 365,
+  cachedMessages: DEFAULT_CACHED_MESSAGES,
   ackTimeout: 5,
   flushInterval: 50,
   awayAfter: 300,
@@ -104,6 +108,8 @@ Options:
   --ping-interval S        ping clients silent this long, drop them at twice it (default ${DEFAULT_CONFIG.pingInterval})
   --mailbox-cap N          messages that may wait for one offline user (default ${DEFAULT_CONFIG.mailboxCap})
   --history-days D         days of history kept; 0 = forever (default ${DEFAULT_CONFIG.historyDays})
+  --cached-messages N      messages kept in memory from conversations nobody is using, and as
+                           many from mailboxes (default ${DEFAULT_CONFIG.cachedMessages})
   --ack-timeout S          wait this long for a recipient's ack before storing (default ${DEFAULT_CONFIG.ackTimeout})
   --flush-interval MS      start a store write batch at most once per MS; 0 = every pass (default ${DEFAULT_CONFIG.flushInterval})
   --away-after S           show idle users as away after this long; 0 = never (default ${DEFAULT_CONFIG.awayAfter})
@@ -147,6 +153,7 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
         'ping-interval': { type: 'string' },
         'mailbox-cap': { type: 'string' },
         'history-days': { type: 'string' },
+        'cached-messages': { type: 'string' },
         'ack-timeout': { type: 'string' },
         'flush-interval': { type: 'string' },
         'away-after': { type: 'string' },
@@ -187,6 +194,7 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
       pingInterval: number('ping-interval', str('ping-interval'), d.pingInterval, 0.1, 3600),
       mailboxCap: number('mailbox-cap', str('mailbox-cap'), d.mailboxCap, 1, 10_000_000),
       historyDays: number('history-days', str('history-days'), d.historyDays, 0, 36500),
+      cachedMessages: number('cached-messages', str('cached-messages'), d.cachedMessages, 0, 100_000_000),
       ackTimeout: number('ack-timeout', str('ack-timeout'), d.ackTimeout, 0.05, 3600),
       flushInterval: number('flush-interval', str('flush-interval'), d.flushInterval, 0, 10_000),
       awayAfter: number('away-after', str('away-after'), d.awayAfter, 0, 86400),

@@ -270,6 +270,8 @@ export class Delivery {
     if (!mailbox) return;
     let first = state.nextSeq;
     for (const { seq } of state.drained.values()) if (seq < first) first = seq;
+    // The session may end while this awaits: its mailbox stays open until the drop is written.
+    this.mailboxes.retain(state.user);
     try {
       if (first > mailbox.first) await mailbox.dropBefore(first);
     } catch (err) {
@@ -277,6 +279,8 @@ export class Delivery {
       // restart they are delivered again and the client drops those it remembers seeing. Nothing
       // is lost, the drain goes on, and the server must not stop over it.
       this.log.error(`mailbox of ${state.user}: delivered messages not dropped: ${(err as Error).message}`);
+    } finally {
+      this.mailboxes.release(state.user);
     }
     await this.pump(session);
   }
@@ -284,7 +288,10 @@ export class Delivery {
   /** Starts draining `user`'s mailbox to the session that just logged in. */
   async startDrain(session: Session, user: string): Promise<void> {
     const state = this.state(session, user);
-    state.mailbox = await this.mailboxes.get(user);
+    const mailbox = await this.mailboxes.hold(user);
+    // Detached (or replaced by a newer login) while the mailbox opened: nobody will release it.
+    if (this.sessions.get(session) !== state || state.mailbox !== null) return this.mailboxes.release(user);
+    state.mailbox = mailbox;
     state.nextSeq = state.mailbox.first;
     if (state.mailbox.size > 0) this.log.info(`mailbox of ${user}: ${state.mailbox.size} waiting, delivering`);
     await this.pump(session);
@@ -294,6 +301,7 @@ export class Delivery {
     const state = this.sessions.get(session);
     if (!state || !state.mailbox || state.pumping) return;
     state.pumping = true;
+    this.mailboxes.retain(state.user); // read on after the session ends, it must stay open
     try {
       const mailbox = state.mailbox;
       while (this.sessions.get(session) === state && state.drained.size < DRAIN_WINDOW && state.drainedBytes < DRAIN_BYTES && state.nextSeq < mailbox.next) {
@@ -315,6 +323,7 @@ export class Delivery {
       this.log.error(`mailbox of ${state.user}: ${(err as Error).message}`);
     } finally {
       state.pumping = false;
+      this.mailboxes.release(state.user);
     }
   }
 
@@ -324,6 +333,7 @@ export class Delivery {
     if (!state) return;
     this.sessions.delete(session);
     this.waiting.delete(state);
+    if (state.mailbox !== null) this.mailboxes.release(state.user);
     state.live.takeAll((ackId, pending) => this.fallBack(state.user, ackId, pending));
   }
 }

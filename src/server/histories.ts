@@ -4,7 +4,8 @@
  */
 import type { z } from 'zod';
 import { StoredMessage, type HistoryItem } from '../protocol/messages.ts';
-import { SegmentedLog, type LogEntry } from '../store/log.ts';
+import type { LogEntry } from '../store/log.ts';
+import { DEFAULT_CACHED_MESSAGES, LogPool } from '../store/log-pool.ts';
 import type { Store } from '../store/store.ts';
 
 export const HistoryRecord = StoredMessage;
@@ -32,9 +33,7 @@ export interface RecordWaiter {
 }
 
 export class Histories {
-  private readonly open = new Map<string, Promise<SegmentedLog<HistoryRecord>>>();
-  /** The logs that have finished opening, so that an append needs no await (the hot path). */
-  private readonly ready = new Map<string, SegmentedLog<HistoryRecord>>();
+  private readonly logs: LogPool<HistoryRecord>;
   /**
    * Message ids recorded lately, by conversation, and a ring of the same (conversation, id) pairs
    * to forget the oldest. Keyed in two steps so that no `conversation/msgId` string is made per
@@ -49,7 +48,18 @@ export class Histories {
   /** The store batch the latest appends went into, and who waits for it to be on disk. */
   private batch: { written: Promise<void>; waiters: RecordWaiter[] } | null = null;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** messages the conversations nobody is using may keep in memory (LogPool) */
+    cachedMessages = DEFAULT_CACHED_MESSAGES,
+  ) {
+    this.logs = new LogPool(store, HistoryRecord, cachedMessages);
+  }
+
+  /** Conversation logs open now (held or idle). */
+  get openLogs(): number {
+    return this.logs.size;
+  }
 
   /** Remembers `msgId` in `conversation`; false when it is already remembered. */
   private remember(conversation: string, msgId: string): boolean {
@@ -68,19 +78,6 @@ export class Histories {
     if (!ids) this.recent.set(conversation, (ids = new Set()));
     ids.add(msgId);
     return true;
-  }
-
-  get(conversation: string): Promise<SegmentedLog<HistoryRecord>> {
-    let log = this.open.get(conversation);
-    if (!log) {
-      log = SegmentedLog.open(this.store, conversation, HistoryRecord);
-      this.open.set(conversation, log);
-      log.then(
-        (opened) => this.ready.set(conversation, opened),
-        () => this.open.delete(conversation),
-      );
-    }
-    return log;
   }
 
   /**
@@ -102,7 +99,7 @@ export class Histories {
    */
   appendFor(conversation: string, record: HistoryRecord, checkDuplicate: boolean, waiter: RecordWaiter): void {
     if (!this.remember(conversation, record.msgId)) return waiter.recordEnded(null);
-    const log = this.ready.get(conversation);
+    const log = this.logs.peek(conversation);
     if (log !== undefined && !checkDuplicate) return this.waitForBatch(log.append(record).written, waiter);
     this.appendSlowly(conversation, record, checkDuplicate).then(
       () => waiter.recordEnded(null),
@@ -130,27 +127,29 @@ export class Histories {
   }
 
   /** append, when the log still has to be opened or a resend has to be looked for. */
-  private async appendSlowly(conversation: string, record: HistoryRecord, checkDuplicate: boolean): Promise<void> {
-    const log = await this.get(conversation);
-    // After a restart the recent ids are gone: look in the log itself.
-    if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
-    await log.append(record).written;
+  private appendSlowly(conversation: string, record: HistoryRecord, checkDuplicate: boolean): Promise<void> {
+    return this.logs.with(conversation, async (log) => {
+      // After a restart the recent ids are gone: look in the log itself.
+      if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
+      await log.append(record).written;
+    });
   }
 
   find(conversation: string, msgId: string): Promise<LogEntry<HistoryRecord> | undefined> {
-    return this.get(conversation).then((log) => log.findLast((r) => r.msgId === msgId));
+    return this.logs.with(conversation, (log) => log.findLast((r) => r.msgId === msgId));
   }
 
-  async update(conversation: string, seq: number, change: (record: HistoryRecord) => HistoryRecord): Promise<void> {
-    await (await this.get(conversation)).update(seq, change);
+  update(conversation: string, seq: number, change: (record: HistoryRecord) => HistoryRecord): Promise<void> {
+    return this.logs.with(conversation, (log) => log.update(seq, change));
   }
 
   /** Up to `limit` messages before `before` (default: the newest), oldest first. */
-  async page(conversation: string, before: number | undefined, limit: number): Promise<{ messages: HistoryItem[]; more: boolean }> {
-    const log = await this.get(conversation);
-    const entries = await log.readBefore(before ?? log.next, limit);
-    const messages = entries.map(({ seq, entry }) => ({ seq, ...entry }));
-    return { messages, more: entries.length > 0 && entries[0].seq > log.first };
+  page(conversation: string, before: number | undefined, limit: number): Promise<{ messages: HistoryItem[]; more: boolean }> {
+    return this.logs.with(conversation, async (log) => {
+      const entries = await log.readBefore(before ?? log.next, limit);
+      const messages = entries.map(({ seq, entry }) => ({ seq, ...entry }));
+      return { messages, more: entries.length > 0 && entries[0].seq > log.first };
+    });
   }
 
   /** Drops messages older than `cutoff` (ms) from every conversation; returns how many went. */
@@ -161,16 +160,18 @@ export class Histories {
     }
     let dropped = 0;
     for (const conversation of conversations) {
-      const log = await this.get(conversation);
-      let keepFrom = log.first;
-      for (;;) {
-        const batch = await log.read(keepFrom, 256);
-        const old = batch.filter((item) => item.entry.ts < cutoff);
-        keepFrom += old.length;
-        if (old.length < batch.length || batch.length === 0) break;
-      }
-      dropped += keepFrom - log.first;
-      await log.dropBefore(keepFrom);
+      dropped += await this.logs.with(conversation, async (log) => {
+        let keepFrom = log.first;
+        for (;;) {
+          const batch = await log.read(keepFrom, 256);
+          const old = batch.filter((item) => item.entry.ts < cutoff);
+          keepFrom += old.length;
+          if (old.length < batch.length || batch.length === 0) break;
+        }
+        const from = log.first;
+        await log.dropBefore(keepFrom);
+        return keepFrom - from;
+      });
     }
     return dropped;
   }

@@ -126,6 +126,8 @@ export interface HubOptions {
   store?: Store;
   /** most messages waiting in one mailbox */
   mailboxCap?: number;
+  /** messages kept in memory from conversations nobody is using, and as many from mailboxes */
+  cachedMessages?: number;
   /** ms a live delivery waits for the recipient's acknowledgement before it is stored */
   ackTimeoutMs?: number;
   /** ms without a command after which an available user shows as away; 0 = never */
@@ -169,8 +171,8 @@ export class Hub {
   ) {
     this.now = options.now ?? Date.now;
     const store = options.store ?? Store.memory();
-    this.mailboxes = new Mailboxes(store, options.mailboxCap ?? 10_000);
-    this.histories = new Histories(store);
+    this.mailboxes = new Mailboxes(store, options.mailboxCap ?? 10_000, options.cachedMessages);
+    this.histories = new Histories(store, options.cachedMessages);
     this.groups = new Groups(store);
     this.blocks = new Blocks(store);
     this.profiles = new Profiles(store);

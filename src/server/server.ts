@@ -121,6 +121,7 @@ export class ParleyServer {
       idleTimeoutMs: config.timeout * 1000,
       store,
       mailboxCap: config.mailboxCap,
+      cachedMessages: config.cachedMessages,
       ackTimeoutMs: config.ackTimeout * 1000,
       awayAfterMs: config.awayAfter * 1000,
     });

@@ -11,6 +11,7 @@
  * old segments does not keep them in memory. Mailboxes and conversation histories are logs.
  */
 import { z } from 'zod';
+import { ParleyError } from '../protocol/errors.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -63,6 +64,8 @@ export class SegmentedLog<E> {
   private tail: Tail<E> = { index: 0, key: segmentKey(0), items: [] };
   /** Rewrites of older segments run one at a time (read, change, write). */
   private updating: Promise<unknown> = SETTLED;
+  /** close() was called: another instance may own the log now (src/store/log-pool.ts). */
+  private closed = false;
 
   private constructor(
     private readonly store: Store,
@@ -100,6 +103,11 @@ export class SegmentedLog<E> {
     return this.nextSeq;
   }
 
+  /** Entries held in memory: the tail segment's. */
+  get resident(): number {
+    return this.tail.items.length;
+  }
+
   /** Entries kept. */
   get size(): number {
     return this.nextSeq - this.meta.first;
@@ -112,6 +120,8 @@ export class SegmentedLog<E> {
 
   /** Appends one entry. `written` resolves when it is on disk. */
   append(entry: E): { seq: number; written: Promise<void> } {
+    // A closed instance appending beside a reopened one would give out its seqs a second time.
+    if (this.closed) throw new ParleyError('E_INTERNAL', `append to the closed log ${this.collection}`);
     const seq = this.nextSeq++;
     const index = Math.floor(seq / SEGMENT);
     if (index !== this.tail.index) {
@@ -202,6 +212,17 @@ export class SegmentedLog<E> {
     // Emptied: nothing delivered lingers on disk, and `first` alone tells where the log goes on.
     if (everything) this.tail = { ...this.tail, items: [] };
     await Promise.all(removals);
+  }
+
+  /**
+   * Lets the store forget this log's documents (once written: appends still on their way to disk
+   * are kept by the store until then, and a reopen reads them there). Nothing may be running on
+   * this instance, and it must not be used again: open the log anew.
+   */
+  close(): void {
+    this.closed = true;
+    this.store.evict(this.collection, this.tail.key);
+    this.store.evict(this.collection, 'meta');
   }
 
   /** Old segments are read once and let go. */

@@ -69,8 +69,8 @@ interface Doc {
   id: string;
   /** removed: the next batch deletes the file instead of writing it */
   removed: boolean;
-  /** evict() was asked while it was dirty or lazy: forget it once it is written */
-  evictWhenWritten?: boolean;
+  /** evict() was asked while it was dirty or lazy: forget it once it is written (unless wanted again meanwhile) */
+  evictWhenWritten: boolean;
   /** a checkpoint's write of it in flight: its deletion waits for it, or the write would bring the file back */
   checkpointWrite?: Promise<void>;
 }
@@ -281,7 +281,8 @@ export class Store {
    */
   async get<T>(collection: string, key: string, schema: z.ZodType<T>): Promise<T | undefined> {
     let doc = this.docs.get(collection, key);
-    if (!doc) {
+    if (doc) doc.evictWhenWritten = false; // wanted again (a log reopened before its tail was written)
+    else {
       doc = this.newDoc(collection, key);
       await this.read(doc.low, collection, key);
       // Another caller may have loaded it while we awaited the read: keep the first.
@@ -304,6 +305,11 @@ export class Store {
   async keys(collection: string): Promise<string[]> {
     checkCollection(collection);
     if (this.dir === null) return [...(this.memoryKeys.get(collection) ?? [])];
+    // Documents not written yet count (a log reopened before its newest segment's first write
+    // must find that segment): those waiting for a batch are taken now, as the batch may be
+    // writing them while the directory is read.
+    const unwritten = (sets: Array<Set<Doc>>) => sets.flatMap((docs) => [...docs].filter((doc) => doc.collection === collection && !doc.removed).map((doc) => doc.key));
+    const waiting = unwritten([this.dirty]);
     let names: string[];
     try {
       names = await readdir(join(this.dir, collection));
@@ -312,20 +318,21 @@ export class Store {
       names = [];
     }
     const keys = new Set(names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5)));
-    for (const docs of [this.lazy, this.checkpointDocs]) for (const doc of docs) if (doc.collection === collection) keys.add(doc.key);
+    for (const key of [...waiting, ...unwritten([this.lazy, this.checkpointDocs])]) keys.add(key);
     return [...keys];
   }
 
   /** The cached document for a write, created (unread: a write replaces it whole) if new. */
   private docForWrite(collection: string, key: string): Doc {
     let doc = this.docs.get(collection, key);
-    if (!doc) this.docs.set((doc = this.newDoc(collection, key)));
+    if (doc) doc.evictWhenWritten = false;
+    else this.docs.set((doc = this.newDoc(collection, key)));
     return doc;
   }
 
   /** A document not read yet (its path's names are checked here). */
   private newDoc(collection: string, key: string): Doc {
-    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false };
+    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false };
   }
 
   /** Replaces a document. Resolves when the batch holding this change is on disk. */

@@ -216,6 +216,61 @@ test('while a backlog drains, new messages and edits queue behind it: everything
   }
 });
 
+test('with every idle history and mailbox closed at once, nothing is lost: mailboxes, history, edits, a restart', async () => {
+  const dir = tempDir().path;
+  let server = await startServer({ cachedMessages: 0, ratePerSecond: 0 }, dir, false);
+  const alice = await registered(server.port, 'alice');
+  const peers = ['bob', 'carol', 'dave'];
+  const stores = new Map(peers.map((peer) => [peer, tempDir('parley-client-').path]));
+  for (const peer of peers) {
+    const c = client(server.port, stores.get(peer));
+    await c.connect();
+    await c.register(peer, PASSWORD);
+    await c.quit();
+  }
+  try {
+    // Round the three conversations and mailboxes, a message at a time and several at once.
+    const sent = new Map<string, string[]>(peers.map((peer) => [peer, []]));
+    const ids = new Map<string, string[]>(peers.map((peer) => [peer, []]));
+    for (let i = 0; i < 30; i++) {
+      const peer = peers[i % 3];
+      const text = `to ${peer} ${i}`;
+      sent.get(peer)!.push(text);
+      const result = i % 5 === 0 ? await alice.sendPrivate(peer, text) : alice.sendPrivate(peer, text);
+      void Promise.resolve(result).then((r) => ids.get(peer)!.push(r.msgId));
+    }
+    await waitFor(() => peers.every((peer) => ids.get(peer)!.length === 10), 5000, 'every send answered');
+    assert.is(server.server.hub.histories.openLogs, 0, 'no conversation log is kept open');
+    assert.is(server.server.hub.mailboxes.openLogs, 1, "only alice's, which her session holds");
+    await alice.edit('bob', ids.get('bob')![0], 'to bob 0, edited');
+
+    // A restart on the same store: what the closed logs held is all on disk.
+    alice.close();
+    await server.stop();
+    server = await startServer({ cachedMessages: 0, ratePerSecond: 0 }, dir, false);
+    for (const peer of peers) {
+      const c = client(server.port, stores.get(peer));
+      const inbox = record(c, 'message');
+      const updates = record(c, 'update');
+      await c.connect();
+      await c.login(peer, PASSWORD);
+      await waitFor(() => inbox.length === 10, 3000, `${peer}'s mailbox`);
+      assert.equal(inbox.map((m) => m.text), sent.get(peer));
+      if (peer === 'bob') await waitFor(() => updates.length === 1, 3000, "bob's edit");
+      assert.is(server.server.hub.mailboxes.openLogs, 1, "the session holds its user's mailbox");
+      const history = await c.history('alice', undefined, 100);
+      assert.equal(history.messages.map((m) => m.seq), [...Array(10).keys()], `${peer}: one seq each, none given twice`);
+      assert.equal(history.messages.map((m) => m.text), peer === 'bob' ? ['to bob 0, edited', ...sent.get(peer)!.slice(1)] : sent.get(peer));
+      await c.quit();
+      await waitFor(() => server.server.hub.mailboxes.openLogs === 0, 2000, 'the mailbox closed after logout');
+    }
+    assert.is(server.server.hub.histories.openLogs, 0);
+  } finally {
+    alice.close();
+    await server.stop();
+  }
+});
+
 test('a message sent twice is recorded in history once, whichever copy comes first', async () => {
   // A reconnecting client resends its outbox; a message it was still writing to its disk could
   // then also go out as a first send, after its own resend. The server keeps one copy either way.

@@ -170,6 +170,26 @@ test('disk: evict forgets a clean cached document (the next get reads the file) 
   store.evict('people', 'nobody');
 });
 
+test('disk: keys lists a document put but not yet written (a log reopened at once must find its newest segment)', async () => {
+  const store = await Store.open(freshDir());
+  const pending = store.put('people', 'bob', bob);
+  assert.equal(await store.keys('people'), ['bob']);
+  const removal = store.remove('people', 'bob');
+  assert.equal(await store.keys('people'), [], 'a removal pending is not listed');
+  await Promise.all([pending, removal]);
+});
+
+test('disk: a document read again after evict() was asked while it was dirty stays cached once written', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir);
+  const pending = store.put('people', 'alice', alice);
+  store.evict('people', 'alice');
+  await store.get('people', 'alice', Person); // wanted again: the eviction is called off
+  await pending;
+  writeFileSync(join(dir, 'people', 'alice.json'), JSON.stringify({ name: 'alice', age: 99 }));
+  assert.equal(await store.get('people', 'alice', Person), alice, 'still the cached copy');
+});
+
 test('disk: a new Store on the same dir reads what the old one wrote', async () => {
   const dir = freshDir();
   const first = await Store.open(dir);
