@@ -670,6 +670,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       await this.request({ type: 'quit' }).catch(() => undefined);
     }
     this.close();
+    // Written before quit resolves: a client started next on the same store would otherwise
+    // replay the journal while this one still writes the same files.
+    await this.data?.flush().catch(() => undefined);
   }
 
   /** Forgets this server's pinned key: for when the user declines a key trusted on first use. */
