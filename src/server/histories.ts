@@ -100,7 +100,7 @@ export class Histories {
   appendFor(conversation: string, record: HistoryRecord, checkDuplicate: boolean, waiter: RecordWaiter): void {
     if (!this.remember(conversation, record.msgId)) return waiter.recordEnded(null);
     const log = this.logs.peek(conversation);
-    if (log !== undefined && !checkDuplicate) return this.waitForBatch(log.append(record).written, waiter);
+    if (log !== undefined && !checkDuplicate) return this.waitForBatch(this.logs.append(log, record).written, waiter);
     this.appendSlowly(conversation, record, checkDuplicate).then(
       () => waiter.recordEnded(null),
       (err: unknown) => waiter.recordEnded(err),
@@ -131,7 +131,7 @@ export class Histories {
     return this.logs.with(conversation, async (log) => {
       // After a restart the recent ids are gone: look in the log itself.
       if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
-      await log.append(record).written;
+      await this.logs.append(log, record).written;
     });
   }
 

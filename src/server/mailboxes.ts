@@ -60,7 +60,7 @@ export class Mailboxes {
     if (log.size >= this.cap) {
       throw new ParleyError('E_MAILBOX_FULL', `${user}'s mailbox is full (${this.cap} messages waiting); try again after they log in`);
     }
-    return log.append(entry);
+    return this.logs.append(log, entry);
   }
 
   /** Opens every mailbox on disk, so a damaged one stops the server at start (E_STORE_CORRUPT). */

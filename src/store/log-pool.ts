@@ -28,25 +28,31 @@ export const LOG_WEIGHT = 10;
 export const DEFAULT_CACHED_MESSAGES = 262_144;
 
 interface PooledLog<E> {
+  collection: string;
   opening: Promise<SegmentedLog<E>>;
   /** set once opened */
   log: SegmentedLog<E> | null;
   holds: number;
   /** used since the closer last passed it (the clock algorithm: a flag on the hot path, not a reorder) */
   used: boolean;
-  /** its weight when it last became idle or the closer passed it (counted in `idleWeight`) */
+  /** its weight as last counted in `idleWeight` */
   weight: number;
+  /** its place in the ring of idle logs, or -1 while held */
+  slot: number;
 }
 
 export class LogPool<E> {
   private readonly logs = new Map<string, PooledLog<E>>();
-  /** Open logs nobody holds, in the order the closer passes them. */
-  private readonly idle = new Map<string, PooledLog<E>>();
   /**
-   * The weight of the idle logs. Appends through `peek` grow a log without telling the pool, so
-   * this can lag behind by what they added since the log was last weighed (the closer weighs
-   * each log again as it passes it).
+   * The open logs nobody holds, in the order they became idle, which the closer's hand goes
+   * round; a log that leaves leaves a hole (null), and the holes are squeezed out once they are
+   * half the ring. An array, not a Map in use order: taking a Map's first entry again and again
+   * gets slower as the deleted slots pile up in front of it.
    */
+  private ring: Array<PooledLog<E> | null> = [];
+  private holes = 0;
+  private hand = 0;
+  /** The weight of the idle logs, as last counted (the closer counts each again as it passes it). */
   private idleWeight = 0;
 
   constructor(
@@ -62,8 +68,9 @@ export class LogPool<E> {
   }
 
   /**
-   * The log under `collection` if it is open, for a synchronous use such as an append (the hot
-   * path: no promise, no hold). It may be closed once the caller returns.
+   * The log under `collection` if it is open, for a synchronous use (the hot path: no promise,
+   * no hold). Append to it with `append`, which weighs it; it may be closed once the caller
+   * returns.
    */
   peek(collection: string): SegmentedLog<E> | undefined {
     const pooled = this.logs.get(collection);
@@ -72,11 +79,23 @@ export class LogPool<E> {
     return pooled.log;
   }
 
+  /** Appends to a log from `peek` (or one held), counting the entry against the budget. */
+  append(log: SegmentedLog<E>, entry: E): { seq: number; written: Promise<void> } {
+    const appended = log.append(entry);
+    const pooled = this.logs.get(log.collection);
+    // A held log is weighed when its last hold ends.
+    if (pooled !== undefined && pooled.slot >= 0) {
+      pooled.weight++;
+      if (++this.idleWeight > this.budget) this.closeExcess();
+    }
+    return appended;
+  }
+
   /** Opens (or finds) the log under `collection` and keeps it open until `release`. */
   async hold(collection: string): Promise<SegmentedLog<E>> {
     let pooled = this.logs.get(collection);
     if (!pooled) {
-      const fresh: PooledLog<E> = { opening: SegmentedLog.open(this.store, collection, this.entrySchema), log: null, holds: 0, used: true, weight: 0 };
+      const fresh: PooledLog<E> = { collection, opening: SegmentedLog.open(this.store, collection, this.entrySchema), log: null, holds: 0, used: true, weight: 0, slot: -1 };
       fresh.opening.then(
         (log) => (fresh.log = log),
         () => this.logs.get(collection) === fresh && this.logs.delete(collection),
@@ -85,7 +104,7 @@ export class LogPool<E> {
     }
     pooled.holds++;
     pooled.used = true;
-    if (this.idle.delete(collection)) this.idleWeight -= pooled.weight;
+    if (pooled.slot >= 0) this.leaveRing(pooled);
     try {
       return await pooled.opening;
     } catch (err) {
@@ -111,7 +130,8 @@ export class LogPool<E> {
     if (--pooled.holds > 0) return;
     pooled.weight = LOG_WEIGHT + pooled.log!.resident;
     this.idleWeight += pooled.weight;
-    this.idle.set(collection, pooled);
+    pooled.slot = this.ring.length;
+    this.ring.push(pooled);
     this.closeExcess();
   }
 
@@ -125,25 +145,49 @@ export class LogPool<E> {
     }
   }
 
+  private leaveRing(pooled: PooledLog<E>): void {
+    this.idleWeight -= pooled.weight;
+    this.ring[pooled.slot] = null;
+    pooled.slot = -1;
+    if (++this.holes > 64 && this.holes * 2 > this.ring.length) this.squeeze();
+  }
+
+  /** Drops the ring's holes, keeping its order and the hand on the same log. */
+  private squeeze(): void {
+    const kept: Array<PooledLog<E>> = [];
+    let hand = 0;
+    for (let i = 0; i < this.ring.length; i++) {
+      if (i === this.hand) hand = kept.length;
+      const pooled = this.ring[i];
+      if (pooled === null) continue;
+      pooled.slot = kept.length;
+      kept.push(pooled);
+    }
+    this.hand = this.hand >= this.ring.length ? kept.length : hand;
+    this.ring = kept;
+    this.holes = 0;
+  }
+
   /**
-   * Closes idle logs, least recently used first, until their weight is within the budget. A log
-   * used since the closer last passed it gets another round. Each pass either closes a log or
-   * clears a flag, so this ends within twice the number of idle logs.
+   * Closes idle logs, least recently used first (as a clock approximates it), until their weight
+   * is within the budget. A log used since the hand last passed it gets another round. Each step
+   * either closes a log, clears a flag or passes a hole, so this ends within three rounds of the
+   * ring.
    */
   private closeExcess(): void {
-    while (this.idleWeight > this.budget && this.idle.size > 0) {
-      const [collection, pooled] = this.idle.entries().next().value as [string, PooledLog<E>];
-      this.idle.delete(collection);
-      const weight = LOG_WEIGHT + pooled.log!.resident;
+    while (this.idleWeight > this.budget && this.ring.length > this.holes) {
+      if (this.hand >= this.ring.length) this.hand = 0;
+      const pooled = this.ring[this.hand++];
+      if (pooled === null) continue;
+      const weight = LOG_WEIGHT + pooled.log!.resident; // a segment ended since makes it lighter
       this.idleWeight += weight - pooled.weight;
       pooled.weight = weight;
       if (pooled.used) {
         pooled.used = false;
-        this.idle.set(collection, pooled);
         continue;
       }
-      this.idleWeight -= weight;
-      this.logs.delete(collection);
+      this.leaveRing(pooled);
+      this.logs.delete(pooled.collection);
       pooled.log!.close();
     }
   }

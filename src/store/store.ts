@@ -186,6 +186,11 @@ class Docs {
     docs.set(doc.key, doc);
   }
 
+  /** The cached documents of `collection`. */
+  of(collection: string): Iterable<Doc> {
+    return this.byCollection.get(collection)?.values() ?? [];
+  }
+
   /** Forgets `doc` if it is still the cached one. */
   forget(doc: Doc): void {
     const docs = this.byCollection.get(doc.collection);
@@ -307,8 +312,9 @@ export class Store {
     if (this.dir === null) return [...(this.memoryKeys.get(collection) ?? [])];
     // Documents not written yet count (a log reopened before its newest segment's first write
     // must find that segment): those waiting for a batch are taken now, as the batch may be
-    // writing them while the directory is read.
-    const unwritten = (sets: Array<Set<Doc>>) => sets.flatMap((docs) => [...docs].filter((doc) => doc.collection === collection && !doc.removed).map((doc) => doc.key));
+    // writing them while the directory is read. Only the collection's cached documents are
+    // looked at: a server with thousands of conversations journaled reopens logs often.
+    const unwritten = (sets: Array<Set<Doc>>) => [...this.docs.of(collection)].filter((doc) => !doc.removed && sets.some((docs) => docs.has(doc))).map((doc) => doc.key);
     const waiting = unwritten([this.dirty]);
     let names: string[];
     try {

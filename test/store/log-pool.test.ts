@@ -47,7 +47,24 @@ test('past the budget the least recently used idle logs are closed; one used sin
   assert.ok(pool.peek('d'));
 });
 
-test('idle logs are weighed by the entries they hold, those appended through peek included', async () => {
+test('appends to idle logs count against the budget: past it the closer runs, with no hold or release', async () => {
+  const pool = new LogPool<Entry>(await Store.open(tempDir()), Entry, 3 * LOG_WEIGHT + 20);
+  for (const name of ['a', 'b', 'c']) await pool.with(name, () => undefined);
+  for (let n = 0; n < 20; n++) pool.append(pool.peek(n % 2 ? 'b' : 'c')!, { n });
+  assert.is(pool.size, 3, 'within the budget');
+  pool.append(pool.peek('c')!, { n: 20 });
+  assert.is(pool.peek('a'), undefined, 'the least recently used is closed');
+  assert.is(pool.size, 2);
+  // Held logs are weighed when released.
+  const held = await pool.hold('b');
+  for (let n = 0; n < 200; n++) pool.append(held, { n });
+  assert.ok(pool.peek('c'));
+  pool.release('b');
+  assert.is(pool.peek('b'), undefined);
+  assert.is(await pool.with('b', (log) => log.next), 210);
+});
+
+test('idle logs are weighed again as the closer passes them (appends it was not told of included)', async () => {
   const pool = new LogPool<Entry>(await Store.open(tempDir()), Entry, 4 * LOG_WEIGHT + 5);
   await pool.with('big', (log) => {
     for (let n = 0; n < 40; n++) log.append({ n });
@@ -61,6 +78,27 @@ test('idle logs are weighed by the entries they hold, those appended through pee
   await pool.with('e', () => undefined);
   assert.equal(['a', 'b', 'c', 'd', 'e'].map((name) => pool.peek(name) !== undefined), [false, false, true, true, true]);
   assert.is(await pool.with('b', (log) => log.next), 30);
+});
+
+test('many logs in and out of the ring: within the budget, every entry kept, each log opened once at a time', async () => {
+  const pool = new LogPool<Entry>(Store.memory(), Entry, 40 * LOG_WEIGHT);
+  const counts = new Map<string, number>();
+  const held: string[] = [];
+  for (let step = 0; step < 6000; step++) {
+    const name = `log${(step * 37) % 500}`;
+    if (step % 7 === 0) {
+      await pool.hold(name);
+      held.push(name);
+    }
+    if (held.length > 20) pool.release(held.shift()!);
+    const open = pool.peek(name);
+    if (open) pool.append(open, { n: step });
+    else await pool.with(name, (log) => pool.append(log, { n: step }));
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    assert.ok(pool.size <= 40 + held.length + 1, `${pool.size} open with ${held.length} held`);
+  }
+  for (const name of held) pool.release(name);
+  for (const [name, count] of counts) assert.is(await pool.with(name, (log) => log.next), count, name);
 });
 
 test('a held log stays open however small the pool; it closes once the last hold ends', async () => {

@@ -1,0 +1,77 @@
+/**
+ * What conversations nobody is using cost a server's memory (docs/BENCHMARKS.md, "Idle
+ * conversations"): messages recorded in many conversations, a few at a time, as a long-running
+ * server sees them; then the heap, with the server's budget (--cached-messages) and with none
+ * (every log kept open, as before the budget), and the time to read the newest page of a
+ * conversation whose log was closed against one still open.
+ *
+ *   node --expose-gc --import tsx bench/idle-logs.ts [--conversations N] [--messages N]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { conversationOf, Histories } from '../src/server/histories.ts';
+import { DEFAULT_CACHED_MESSAGES } from '../src/store/log-pool.ts';
+import { Store } from '../src/store/store.ts';
+import { numberArg } from './lib/proc.ts';
+
+const CONVERSATIONS = numberArg('--conversations', 10_000);
+/** Messages per conversation. */
+const MESSAGES = numberArg('--messages', 60);
+const TEXT = 'see you at the lab at ten, bring the notes from last week please';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with node --expose-gc');
+
+function heapMb(): number {
+  gc!();
+  gc!();
+  return process.memoryUsage().heapUsed / 1024 / 1024;
+}
+
+async function run(budget: number, label: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-idle-logs-'));
+  try {
+    const store = await Store.open(dir, { flushIntervalMs: 50 });
+    const histories = new Histories(store, budget);
+    const before = heapMb();
+    let n = 0;
+    const started = performance.now();
+    // A few messages at a time in each conversation, round and round, as a day of chat goes.
+    for (let round = 0; round < MESSAGES; round += 10) {
+      for (let c = 0; c < CONVERSATIONS; c += 500) {
+        const writes = [];
+        for (let k = c; k < Math.min(c + 500, CONVERSATIONS); k++) {
+          for (let m = round; m < Math.min(round + 10, MESSAGES); m++) {
+            writes.push(histories.append(conversationOf(`a${k}`, `b${k}`), { msgId: `m${n++}`, scope: 'private', from: `a${k}`, to: `b${k}`, text: TEXT, ts: 1_760_000_000_000 }));
+          }
+        }
+        await Promise.all(writes);
+      }
+    }
+    const recordS = (performance.now() - started) / 1000;
+    await store.flush();
+    const heap = heapMb() - before;
+    // The newest page of a conversation: the last one touched (open), and the first (closed
+    // under the budget, so it is read from disk).
+    const pageMs = async (k: number) => {
+      const t = performance.now();
+      for (let i = 0; i < 20; i++) await histories.page(conversationOf(`a${k}`, `b${k}`), undefined, 20);
+      return (performance.now() - t) / 20;
+    };
+    const firstPage = await pageMs(0); // the first read may reopen; later ones find it open
+    const lastPage = await pageMs(CONVERSATIONS - 1);
+    console.log(
+      `${label.padEnd(28)} heap ${heap.toFixed(1).padStart(6)} MB  (${((heap * 1024 * 1024) / CONVERSATIONS / 1024).toFixed(1)} KB a conversation)  ` +
+        `open logs ${String(histories.openLogs).padStart(6)}  recording ${recordS.toFixed(1)} s  ` +
+        `newest page ${firstPage.toFixed(2)} ms (first conversation) / ${lastPage.toFixed(2)} ms (last)`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(`bench/idle-logs: ${CONVERSATIONS.toLocaleString('en')} conversations x ${MESSAGES} messages, node ${process.version}`);
+await run(DEFAULT_CACHED_MESSAGES, `budget ${DEFAULT_CACHED_MESSAGES.toLocaleString('en')} (default)`);
+await run(Number.MAX_SAFE_INTEGER, 'no budget (every log open)');
