@@ -54,6 +54,8 @@ export class LogPool<E> {
   private hand = 0;
   /** The weight of the idle logs, as last counted (the closer counts each again as it passes it). */
   private idleWeight = 0;
+  /** The closer is due in a microtask (appends past the budget). */
+  private closing = false;
 
   constructor(
     private readonly store: Store,
@@ -69,8 +71,8 @@ export class LogPool<E> {
 
   /**
    * The log under `collection` if it is open, for a synchronous use (the hot path: no promise,
-   * no hold). Append to it with `append`, which weighs it; it may be closed once the caller
-   * returns.
+   * no hold). Append to it with `append`, which weighs it; it may be closed once the caller's
+   * synchronous run ends.
    */
   peek(collection: string): SegmentedLog<E> | undefined {
     const pooled = this.logs.get(collection);
@@ -86,7 +88,14 @@ export class LogPool<E> {
     // A held log is weighed when its last hold ends.
     if (pooled !== undefined && pooled.slot >= 0) {
       pooled.weight++;
-      if (++this.idleWeight > this.budget) this.closeExcess();
+      // Closed after the caller's synchronous run, not under it: it may append to this log again.
+      if (++this.idleWeight > this.budget && !this.closing) {
+        this.closing = true;
+        queueMicrotask(() => {
+          this.closing = false;
+          this.closeExcess();
+        });
+      }
     }
     return appended;
   }

@@ -52,7 +52,11 @@ test('appends to idle logs count against the budget: past it the closer runs, wi
   for (const name of ['a', 'b', 'c']) await pool.with(name, () => undefined);
   for (let n = 0; n < 20; n++) pool.append(pool.peek(n % 2 ? 'b' : 'c')!, { n });
   assert.is(pool.size, 3, 'within the budget');
-  pool.append(pool.peek('c')!, { n: 20 });
+  const c = pool.peek('c')!;
+  pool.append(c, { n: 20 });
+  pool.append(c, { n: 21 });
+  assert.is(pool.size, 3, 'nothing is closed under the appending caller');
+  await Promise.resolve();
   assert.is(pool.peek('a'), undefined, 'the least recently used is closed');
   assert.is(pool.size, 2);
   // Held logs are weighed when released.
@@ -62,6 +66,7 @@ test('appends to idle logs count against the budget: past it the closer runs, wi
   pool.release('b');
   assert.is(pool.peek('b'), undefined);
   assert.is(await pool.with('b', (log) => log.next), 210);
+  assert.is(await pool.with('c', (log) => log.next), 12);
 });
 
 test('idle logs are weighed again as the closer passes them (appends it was not told of included)', async () => {
