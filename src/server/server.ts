@@ -53,6 +53,9 @@ export interface ServerStats {
   /** sealed frames written to clients, and the messages they carried, since the server started */
   framesSent: number;
   messagesSent: number;
+  /** conversation logs and mailboxes open now, held or idle (--cached-messages bounds the idle ones) */
+  openHistories: number;
+  openMailboxes: number;
 }
 
 export interface StartOptions {
@@ -214,6 +217,8 @@ export class ParleyServer {
       eventLoopDelayMs: loop,
       framesSent: this.sent.frames,
       messagesSent: this.sent.messages,
+      openHistories: this.hub.histories.openLogs,
+      openMailboxes: this.hub.mailboxes.openLogs,
     };
   }
 
