@@ -183,11 +183,15 @@ export class SegmentedLog<E> {
   update(seq: number, change: (entry: E) => E): Promise<void> {
     const run = async () => {
       const index = Math.floor(seq / SEGMENT);
-      const segment = await this.segment(index);
-      const position = segment.findIndex((item) => item.seq === seq);
-      if (position < 0) return;
-      segment[position] = { seq, entry: change(segment[position].entry) };
-      await this.store.put(this.collection, segmentKey(index), segment);
+      try {
+        const segment = await this.segment(index);
+        const position = segment.findIndex((item) => item.seq === seq);
+        if (position < 0) return;
+        segment[position] = { seq, entry: change(segment[position].entry) };
+        await this.store.put(this.collection, segmentKey(index), segment);
+      } finally {
+        this.release(index); // an edited old segment is not kept once written
+      }
     };
     const done = this.updating.then(run, run);
     this.updating = done.catch(() => undefined);

@@ -44,6 +44,20 @@ test('a full segment is forgotten once written: a read loads it again from its f
   assert.equal((await log.read(SEGMENT, 5)).map((e) => e.entry.n), [SEGMENT]);
 });
 
+test('an old segment an update rewrote is forgotten once written, as one only read is', async () => {
+  const store = await tempStore();
+  const log = await SegmentedLog.open(store, 'history/private/a.b', Entry);
+  for (let n = 0; n <= SEGMENT; n++) log.append({ n });
+  await store.flush();
+  await log.update(3, () => ({ n: 33 }));
+  const file = join(store.dir!, 'history/private/a.b', 's000000000000.json');
+  const items = JSON.parse(readFileSync(file, 'utf8')) as Array<{ seq: number; entry: { n: number } }>;
+  assert.is(items[3].entry.n, 33, 'written');
+  items[0].entry.n = -1;
+  writeFileSync(file, JSON.stringify(items));
+  assert.is((await log.read(0, 1))[0].entry.n, -1, 'read again from its file, not kept');
+});
+
 test('many appends in one tick all land (none overwrites another)', async () => {
   const store = await tempStore();
   const log = await SegmentedLog.open(store, 'c', Entry);
