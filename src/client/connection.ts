@@ -669,10 +669,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       this.acks.flush(); // ahead of the quit, so that nothing acknowledged late is sent again
       await this.request({ type: 'quit' }).catch(() => undefined);
     }
-    this.close();
     // Written before quit resolves: a client started next on the same store would otherwise
     // replay the journal while this one still writes the same files.
-    await this.data?.flush().catch(() => undefined);
+    await this.close();
   }
 
   /** Forgets this server's pinned key: for when the user declines a key trusted on first use. */
@@ -680,19 +679,23 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.knownServers.forget(this.address);
   }
 
-  /** Closes the connection for good, without a word to the server. */
-  close(): void {
+  /**
+   * Closes the connection for good, without a word to the server. Resolves once the local store
+   * is written (never rejects: what cannot be written is journaled for the next start).
+   */
+  close(): Promise<void> {
     this.wantReconnect = false;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.stopPings();
     this.setState('closed', 'closed');
     this.socket?.destroy();
-    void this.data?.flush().catch(() => undefined); // what was seen must be remembered next time
+    const written = this.data?.flush().catch(() => undefined); // what was seen must be remembered next time
     for (const [msgId, waiter] of this.waiters) {
       this.waiters.delete(msgId);
       waiter.reject(new ParleyError('E_DISCONNECTED', 'the client closed before the server confirmed this; it stays in the outbox and is sent at the next start'));
     }
+    return written ?? Promise.resolve();
   }
 
   // ---- chat ------------------------------------------------------------------------------
