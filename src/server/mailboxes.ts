@@ -13,6 +13,9 @@ import type { Store } from '../store/store.ts';
 export const MailboxEntry = z.object({ ackId: z.string(), message: z.record(z.string(), z.unknown()) });
 export type MailboxEntry = z.infer<typeof MailboxEntry>;
 
+/** Where `user`'s mailbox log lives in the store. */
+const mailboxOf = (user: string) => `mailbox/${user}`;
+
 export class Mailboxes {
   private readonly logs: LogPool<MailboxEntry>;
 
@@ -33,21 +36,21 @@ export class Mailboxes {
 
   /** The mailbox log of `user`, kept open until `release(user)`: a session draining it holds it. */
   hold(user: string): Promise<SegmentedLog<MailboxEntry>> {
-    return this.logs.hold(`mailbox/${user}`);
+    return this.logs.hold(mailboxOf(user));
   }
 
   /** One more hold of a mailbox already held (LogPool.retain), ended by `release`. */
   retain(user: string): void {
-    this.logs.retain(`mailbox/${user}`);
+    this.logs.retain(mailboxOf(user));
   }
 
   release(user: string): void {
-    this.logs.release(`mailbox/${user}`);
+    this.logs.release(mailboxOf(user));
   }
 
   /** Stores a delivery for `user`; resolves with its seq once it is on disk. */
   async put(user: string, entry: MailboxEntry): Promise<number> {
-    const collection = `mailbox/${user}`;
+    const collection = mailboxOf(user);
     // An open mailbox is appended to at once: a hold (promises, the closer) cost a group
     // fan-out's offline members half again as much (bench/store, 50 concurrent puts).
     const open = this.logs.peek(collection);
@@ -66,7 +69,7 @@ export class Mailboxes {
   /** Opens every mailbox on disk, so a damaged one stops the server at start (E_STORE_CORRUPT). */
   async checkAll(): Promise<number> {
     const users = await this.store.collections('mailbox');
-    for (const user of users) await this.logs.with(`mailbox/${user}`, () => undefined);
+    for (const user of users) await this.logs.with(mailboxOf(user), () => undefined);
     return users.length;
   }
 }
