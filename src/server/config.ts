@@ -40,6 +40,8 @@ export interface ServerConfig {
   ackTimeout: number;
   /** ms between the starts of store write batches (group commit): under load, one journal write per interval */
   flushInterval: number;
+  /** ms between store checkpoints (journaled appends written into their files, the journal deleted): a kill replays at most this much */
+  checkpointInterval: number;
   /** seconds without a command before an available user shows as away; 0 = never */
   awayAfter: number;
   /** user commands one user may send in a burst before the rate applies (login, who and the outbox resend at start fit) */
@@ -75,6 +77,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   cachedMessages: DEFAULT_CACHED_MESSAGES,
   ackTimeout: 5,
   flushInterval: 50,
+  checkpointInterval: 2000,
   awayAfter: 300,
   // People type well under one message a second; 5/s leaves room for quick corrections, and a
   // burst of 30 covers a start (login, who, a few history pages) plus a typical outbox resend.
@@ -112,6 +115,7 @@ Options:
                            many from mailboxes (default ${DEFAULT_CONFIG.cachedMessages})
   --ack-timeout S          wait this long for a recipient's ack before storing (default ${DEFAULT_CONFIG.ackTimeout})
   --flush-interval MS      start a store write batch at most once per MS; 0 = every pass (default ${DEFAULT_CONFIG.flushInterval})
+  --checkpoint-interval MS write journaled messages into their files this often (default ${DEFAULT_CONFIG.checkpointInterval})
   --away-after S           show idle users as away after this long; 0 = never (default ${DEFAULT_CONFIG.awayAfter})
   --rate-burst N           commands a user may send at once (default ${DEFAULT_CONFIG.rateBurst})
   --rate-per-second R      commands a second per user after the burst; 0 = no limit (default ${DEFAULT_CONFIG.ratePerSecond})
@@ -156,6 +160,7 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
         'cached-messages': { type: 'string' },
         'ack-timeout': { type: 'string' },
         'flush-interval': { type: 'string' },
+        'checkpoint-interval': { type: 'string' },
         'away-after': { type: 'string' },
         'rate-burst': { type: 'string' },
         'rate-per-second': { type: 'string' },
@@ -197,6 +202,7 @@ export function parseServerArgs(argv: string[]): { help: true } | { help: false;
       cachedMessages: number('cached-messages', str('cached-messages'), d.cachedMessages, 0, 100_000_000),
       ackTimeout: number('ack-timeout', str('ack-timeout'), d.ackTimeout, 0.05, 3600),
       flushInterval: number('flush-interval', str('flush-interval'), d.flushInterval, 0, 10_000),
+      checkpointInterval: number('checkpoint-interval', str('checkpoint-interval'), d.checkpointInterval, 10, 600_000),
       awayAfter: number('away-after', str('away-after'), d.awayAfter, 0, 86400),
       rateBurst: number('rate-burst', str('rate-burst'), d.rateBurst, 1, 1_000_000),
       ratePerSecond: number('rate-per-second', str('rate-per-second'), d.ratePerSecond, 0, 1_000_000),

@@ -106,7 +106,7 @@ export class ParleyServer {
     // Claimed before the store is opened: opening replays and deletes journals.
     claimStore(config.storeDir);
     try {
-      return await ParleyServer.startOn(await Store.open(config.storeDir, { flushIntervalMs: config.flushInterval }), config, keys, unwrapKey, log, options);
+      return await ParleyServer.startOn(await Store.open(config.storeDir, { flushIntervalMs: config.flushInterval, checkpointMs: config.checkpointInterval }), config, keys, unwrapKey, log, options);
     } catch (err) {
       releaseStore(config.storeDir);
       throw err;

@@ -48,6 +48,7 @@ test('every flag sets its value', () => {
     '--cached-messages', '3',
     '--ack-timeout', '0.25',
     '--flush-interval', '0',
+    '--checkpoint-interval', '500',
     '--rate-burst', '10',
     '--rate-per-second', '0.5',
     '--rate-strikes', '7',
@@ -73,6 +74,7 @@ test('every flag sets its value', () => {
     cachedMessages: 3,
     ackTimeout: 0.25,
     flushInterval: 0,
+    checkpointInterval: 500,
     rateBurst: 10,
     ratePerSecond: 0.5,
     rateStrikes: 7,
@@ -88,7 +90,7 @@ test('--help and -h ask for help', () => {
   assert.equal(parseServerArgs(['--help']), { help: true });
   assert.equal(parseServerArgs(['-h']), { help: true });
   assert.equal(parseServerArgs(['--port', '1', '--help']), { help: true });
-  for (const flag of ['--host', '--port', '--block-duration', '--timeout', '--max-login-failures', '--keys', '--store', '--log-level', '--max-frame', '--handshake-timeout', '--ping-interval', '--mailbox-cap', '--history-days', '--ack-timeout', '--flush-interval', '--rate-burst', '--rate-per-second', '--rate-strikes', '--conn-burst', '--conn-per-minute', '--conn-max-per-ip', '--help']) {
+  for (const flag of ['--host', '--port', '--block-duration', '--timeout', '--max-login-failures', '--keys', '--store', '--log-level', '--max-frame', '--handshake-timeout', '--ping-interval', '--mailbox-cap', '--history-days', '--ack-timeout', '--flush-interval', '--checkpoint-interval', '--rate-burst', '--rate-per-second', '--rate-strikes', '--conn-burst', '--conn-per-minute', '--conn-max-per-ip', '--help']) {
     assert.match(SERVER_USAGE, flag);
   }
 });
@@ -121,6 +123,7 @@ test('bad, negative and out-of-range numbers are E_USAGE naming the flag', () =>
   usage(['--history-days', '-1'], '--history-days');
   usage(['--ack-timeout', '0'], '--ack-timeout');
   usage(['--flush-interval', '10001'], '--flush-interval');
+  usage(['--checkpoint-interval', '5'], '--checkpoint-interval', '10');
   usage(['--rate-burst', '0'], '--rate-burst', '1');
   usage(['--rate-burst', 'lots'], '--rate-burst');
   usage(['--rate-per-second', '-1'], '--rate-per-second');
