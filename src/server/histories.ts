@@ -3,6 +3,7 @@
  * names sorted; names never contain a dot) and `history/lobby` for broadcasts.
  */
 import type { z } from 'zod';
+import { ParleyError } from '../protocol/errors.ts';
 import { StoredMessage, type HistoryItem } from '../protocol/messages.ts';
 import type { LogEntry } from '../store/log.ts';
 import { DEFAULT_CACHED_MESSAGES, LogPool } from '../store/log-pool.ts';
@@ -16,6 +17,19 @@ export function conversationOf(user: string, peer: string): string {
   if (peer === '*') return 'history/lobby';
   if (peer.startsWith('#')) return `history/group/${peer.slice(1).replace(':', '.')}`;
   return user < peer ? `history/private/${user}.${peer}` : `history/private/${peer}.${user}`;
+}
+
+/** What JSON.stringify of a `msg` starts with: the history record is the rest (hub.ts builds both alike). */
+const MSG_PREFIX = '{"type":"msg",';
+
+/**
+ * The text of a message's history record, cut from the `msg` text sent to its recipients: the
+ * record is the message without its type, in the same key order, so the store need not
+ * serialise it again (Store.append).
+ */
+export function recordTextOf(msgText: string): string {
+  if (!msgText.startsWith(MSG_PREFIX)) throw new ParleyError('E_INTERNAL', 'a history record text must be cut from a msg');
+  return `{${msgText.slice(MSG_PREFIX.length)}`;
 }
 
 /** How far back a resent message is looked for, to record it only once. */
@@ -87,21 +101,22 @@ export class Histories {
    * Every id is remembered, a first send's too (see RECENT_IDS); a resend is also looked for in
    * the log, for a copy recorded before a restart. A failed write is not forgotten: the entry
    * stays in the log's tail and the store writes it at its next checkpoint, so the sender's retry
-   * must find it there.
+   * must find it there. `recordText`, when the caller has it, is JSON.stringify(record)
+   * (recordTextOf).
    */
-  append(conversation: string, record: HistoryRecord, checkDuplicate = false): Promise<void> {
-    return new Promise((resolve, reject) => this.appendFor(conversation, record, checkDuplicate, { recordEnded: (err) => (err === null ? resolve() : reject(err)) }));
+  append(conversation: string, record: HistoryRecord, checkDuplicate = false, recordText?: string): Promise<void> {
+    return new Promise((resolve, reject) => this.appendFor(conversation, record, checkDuplicate, { recordEnded: (err) => (err === null ? resolve() : reject(err)) }, recordText));
   }
 
   /**
    * append for the hot path (every private message): `waiter` hears when the record is on disk.
    * The messages of one store batch share one reaction to its promise, not one each.
    */
-  appendFor(conversation: string, record: HistoryRecord, checkDuplicate: boolean, waiter: RecordWaiter): void {
+  appendFor(conversation: string, record: HistoryRecord, checkDuplicate: boolean, waiter: RecordWaiter, recordText?: string): void {
     if (!this.remember(conversation, record.msgId)) return waiter.recordEnded(null);
     const log = this.logs.peek(conversation);
-    if (log !== undefined && !checkDuplicate) return this.waitForBatch(this.logs.append(log, record).written, waiter);
-    this.appendSlowly(conversation, record, checkDuplicate).then(
+    if (log !== undefined && !checkDuplicate) return this.waitForBatch(this.logs.append(log, record, recordText).written, waiter);
+    this.appendSlowly(conversation, record, checkDuplicate, recordText).then(
       () => waiter.recordEnded(null),
       (err: unknown) => waiter.recordEnded(err),
     );
@@ -127,11 +142,11 @@ export class Histories {
   }
 
   /** append, when the log still has to be opened or a resend has to be looked for. */
-  private appendSlowly(conversation: string, record: HistoryRecord, checkDuplicate: boolean): Promise<void> {
+  private appendSlowly(conversation: string, record: HistoryRecord, checkDuplicate: boolean, recordText: string | undefined): Promise<void> {
     return this.logs.with(conversation, async (log) => {
       // After a restart the recent ids are gone: look in the log itself.
       if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
-      await this.logs.append(log, record).written;
+      await this.logs.append(log, record, recordText).written;
     });
   }
 

@@ -18,7 +18,7 @@ import {
 import { Store } from '../store/store.ts';
 import type { Accounts } from './accounts.ts';
 import { Delivery, type DeliveryWaiter } from './delivery.ts';
-import { conversationOf, Histories, type RecordWaiter } from './histories.ts';
+import { conversationOf, Histories, recordTextOf, type HistoryRecord, type RecordWaiter } from './histories.ts';
 import type { Logger } from './log.ts';
 import { Groups } from './groups.ts';
 import { Mailboxes } from './mailboxes.ts';
@@ -422,16 +422,20 @@ export class Hub {
     const conversation = this.privateConversation(from, to);
     const ts = this.now();
     const { msgId, text } = message;
-    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId, scope: 'private', from, to, text, ts };
+    const record: HistoryRecord = { msgId, scope: 'private', from, to, text, ts };
+    // The message is its record with a type: one serialisation serves the recipient and the store.
+    const msg: ServerMessageOf<'msg'> = { type: 'msg', ...record };
+    const json = JSON.stringify(msg);
     const send = new PrivateSend(this.log, session, msg);
-    this.histories.appendFor(conversation, { msgId, scope: 'private', from, to, text, ts }, message.resend === true, send);
-    this.delivery.deliver(to, msgId, msg, JSON.stringify(msg), send);
+    this.histories.appendFor(conversation, record, message.resend === true, send, recordTextOf(json));
+    this.delivery.deliver(to, msgId, msg, json, send);
     return send;
   }
 
   private broadcast(from: string, message: ClientMessageOf<'broadcast'>): HandlerResult {
     const ts = this.now();
-    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'broadcast', from, text: message.text, ts };
+    const record: HistoryRecord = { msgId: message.msgId, scope: 'broadcast', from, text: message.text, ts };
+    const msg: ServerMessageOf<'msg'> = { type: 'msg', ...record };
     const json = JSON.stringify(msg);
     let recipients = 0;
     for (const [name, other] of this.online) {
@@ -441,7 +445,7 @@ export class Hub {
       recipients++;
     }
     this.log.info(`msg ${from} → * (${recipients} online) ${Buffer.byteLength(message.text)} B`);
-    const recorded = this.histories.append(conversationOf(from, '*'), { msgId: msg.msgId, scope: 'broadcast', from, text: msg.text, ts }, message.resend === true);
+    const recorded = this.histories.append(conversationOf(from, '*'), record, message.resend === true, recordTextOf(json));
     const result: SendResult = { msgId: message.msgId, status: 'sent', ts, recipients };
     return LaterReply.of(recorded.then(() => ({ ...result })));
   }
@@ -572,9 +576,10 @@ export class Hub {
   private groupSend(session: Session, from: string, message: ClientMessageOf<'group_send'>): HandlerResult {
     const group = this.groups.requireMember(message.group, from);
     const ts = this.now();
-    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId: message.msgId, scope: 'group', from, group: group.name, text: message.text, ts };
+    const record: HistoryRecord = { msgId: message.msgId, scope: 'group', from, group: group.name, text: message.text, ts };
+    const msg: ServerMessageOf<'msg'> = { type: 'msg', ...record };
     const json = JSON.stringify(msg);
-    const recorded = this.histories.append(conversationOf(from, `#${group.name}`), { msgId: msg.msgId, scope: 'group', from, group: group.name, text: msg.text, ts }, message.resend === true);
+    const recorded = this.histories.append(conversationOf(from, `#${group.name}`), record, message.resend === true, recordTextOf(json));
     const stored: Array<Promise<unknown>> = [];
     let recipients = 0;
     for (const member of group.memberSet) {

@@ -81,9 +81,9 @@ export class LogPool<E> {
     return pooled.log;
   }
 
-  /** Appends to a log from `peek` (or one held), counting the entry against the budget. */
-  append(log: SegmentedLog<E>, entry: E): { seq: number; written: Promise<void> } {
-    const appended = log.append(entry);
+  /** Appends to a log from `peek` (or one held), counting the entry against the budget (`entryText`: SegmentedLog.append). */
+  append(log: SegmentedLog<E>, entry: E, entryText?: string): { seq: number; written: Promise<void> } {
+    const appended = log.append(entry, entryText);
     const pooled = this.logs.get(log.collection);
     // A held log is weighed when its last hold ends.
     if (pooled !== undefined && pooled.slot >= 0) {

@@ -118,8 +118,11 @@ export class SegmentedLog<E> {
     return (await this.store.get(this.collection, segmentKey(index), this.segmentSchema)) ?? [];
   }
 
-  /** Appends one entry. `written` resolves when it is on disk. */
-  append(entry: E): { seq: number; written: Promise<void> } {
+  /**
+   * Appends one entry. `written` resolves when it is on disk. `entryText`, when the caller has
+   * it, is JSON.stringify(entry): the store copies it rather than serialising the entry again.
+   */
+  append(entry: E, entryText?: string): { seq: number; written: Promise<void> } {
     // A closed instance appending beside a reopened one would give out its seqs a second time.
     if (this.closed) throw new ParleyError('E_INTERNAL', `append to the closed log ${this.collection}`);
     const seq = this.nextSeq++;
@@ -131,7 +134,8 @@ export class SegmentedLog<E> {
       this.tail = { index, key: segmentKey(index), items: [] };
     }
     this.tail.items.push({ seq, entry });
-    return { seq, written: this.store.append(this.collection, this.tail.key, this.tail.items) };
+    const itemText = entryText === undefined ? undefined : `{"seq":${seq},"entry":${entryText}}`;
+    return { seq, written: this.store.append(this.collection, this.tail.key, this.tail.items, itemText) };
   }
 
   /** Up to `limit` entries with seq >= `from`, oldest first. */

@@ -106,6 +106,8 @@ const JOURNAL_FILE = /^(\d+)\.jsonl$/;
 
 /** One change in the journal: an appended item, a tombstone, or a whole document (a put after a tombstone). */
 type JournalEntry = { c: string; k: string } & ({ i: Seqd } | { removed: true } | { d: Seqd[] });
+/** A journal entry waiting for its batch: an appended item may come with its text (JSON.stringify(i)). */
+type PendingEntry = JournalEntry & { it?: string };
 
 /**
  * A journal line is one batch: a JSON array of entries (a line per message was a fifth of what the
@@ -212,7 +214,7 @@ export class Store {
   /** When the last batch started (ms, performance.now()). */
   private lastBatchAt = -Infinity;
   /** Journal entries for the next batch (its one line), with the documents they touch. */
-  private entries: JournalEntry[] = [];
+  private entries: PendingEntry[] = [];
   private entryDocs = new Set<Doc>();
   private entryTombstones = new Set<string>();
   /** The journal new lines go to (opened by the first batch that has lines). */
@@ -360,8 +362,11 @@ export class Store {
    * The array document (collection, key) is now `items`, whose last element was just appended
    * (and has the greatest seq). Only that element goes to disk, as a journal line; the document
    * itself is written at the next checkpoint. Resolves when the batch holding the line is on disk.
+   * `lastText`, when the caller has it, is JSON.stringify(that element): the line copies it (a
+   * relayed message is serialised for its recipient, and its history record is that text less its
+   * type: serialising each message again for the journal was a seventh of recording it).
    */
-  append<T extends Seqd>(collection: string, key: string, items: T[]): Promise<void> {
+  append<T extends Seqd>(collection: string, key: string, items: T[], lastText?: string): Promise<void> {
     const last = items.at(-1);
     if (this.dir === null || last === undefined) return this.put(collection, key, items);
     const doc = this.docForWrite(collection, key);
@@ -369,13 +374,13 @@ export class Store {
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
     if (!this.dirty.has(doc)) {
-      this.addEntry(doc, { c: collection, k: key, i: last });
+      this.addEntry(doc, lastText === undefined ? { c: collection, k: key, i: last } : { c: collection, k: key, i: last, it: lastText });
       this.lazy.add(doc);
     }
     return this.schedule();
   }
 
-  private addEntry(doc: Doc, entry: JournalEntry): void {
+  private addEntry(doc: Doc, entry: PendingEntry): void {
     this.entries.push(entry);
     this.entryDocs.add(doc);
     if ('removed' in entry) this.entryTombstones.add(doc.id);
@@ -629,11 +634,13 @@ export class Store {
    * 50 ms batch of a few thousand entries, and three times that was past the scratch's cap, a
    * fresh buffer of megabytes to fault in for every batch (6% of the relay's CPU).
    */
-  private encodeJournalLine(entries: JournalEntry[]): Buffer {
+  private encodeJournalLine(entries: PendingEntry[]): Buffer {
     const parts = new Array<string>(entries.length);
     let size = entries.length + 2; // the brackets and commas, and the newline
     for (let i = 0; i < entries.length; i++) {
-      parts[i] = JSON.stringify(entries[i]);
+      const entry = entries[i];
+      // Collection names and keys are safe path segments (checkSegment): nothing in them to escape.
+      parts[i] = entry.it === undefined ? JSON.stringify(entry) : `{"c":"${entry.c}","k":"${entry.k}","i":${entry.it}}`;
       size += Buffer.byteLength(parts[i]);
     }
     const bytes = this.journalScratch.take(size);

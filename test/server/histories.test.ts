@@ -2,12 +2,14 @@
  * Histories (src/server/histories.ts): each message recorded once in its conversation, with the
  * recent-id memory that catches a message's second copy, whichever arrives first.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { conversationOf, Histories, RECENT_IDS, type HistoryRecord } from '../../src/server/histories.ts';
+import { throwsCode } from '../helpers/codes.ts';
+import { conversationOf, Histories, RECENT_IDS, recordTextOf, HistoryRecord } from '../../src/server/histories.ts';
+import { SegmentedLog } from '../../src/store/log.ts';
 import { LOG_WEIGHT } from '../../src/store/log-pool.ts';
 import { Store } from '../../src/store/store.ts';
 
@@ -85,4 +87,33 @@ test('past the memory budget idle conversations are closed; they reopen with eve
   }
 });
 
+
+test('a record text cut from its msg is JSON.stringify of the record, in every scope and for any text', () => {
+  const texts = ['plain', 'quote " and \\ backslash', 'line\nbreak \u2028 \u0000', 'emoji 🎉 and é', '{"type":"msg",'];
+  const records: HistoryRecord[] = texts.flatMap((text) => [
+    { msgId: 'm1', scope: 'private', from: 'ann', to: 'bob', text, ts: 1 },
+    { msgId: 'm2', scope: 'broadcast', from: 'ann', text, ts: 2 },
+    { msgId: 'm3', scope: 'group', from: 'ann', group: 'lab', text, ts: 3 },
+  ]);
+  for (const record of records) assert.is(recordTextOf(JSON.stringify({ type: 'msg', ...record })), JSON.stringify(record));
+  throwsCode(() => recordTextOf(JSON.stringify({ type: 'update', msgId: 'm1' })), 'E_INTERNAL');
+});
+
+test('messages recorded with their texts are journaled as their records, and read back the same after a crash', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-histories-'));
+  try {
+    const store = await Store.open(dir, { checkpointMs: 60_000 });
+    const histories = new Histories(store);
+    const conversation = conversationOf('ann', 'bob');
+    const sent = [record('m1', 'ann', 'bob'), { ...record('m2', 'bob', 'ann'), text: 'a "quoted" \\ reply 🎉' }];
+    for (const r of sent) await histories.append(conversation, r, false, recordTextOf(JSON.stringify({ type: 'msg', ...r })));
+    // Not flushed: the records are in the journal only, as a killed server leaves them.
+    const journaled = readFileSync(join(dir, 'journal', '0.jsonl'), 'utf8').trim().split('\n').flatMap((line) => JSON.parse(line) as Array<{ i: unknown }>);
+    assert.equal(journaled.map((entry) => entry.i), sent.map((entry, seq) => ({ seq, entry })));
+    const log = await SegmentedLog.open(await Store.open(dir), conversation, HistoryRecord);
+    assert.equal((await log.read(0, 10)).map((item) => item.entry), sent);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 test.run();

@@ -510,4 +510,26 @@ test('sweepIdle does nothing when the timeout is 0', async () => {
   assert.is(alice.ended, null);
 });
 
+test('every history record goes to the store with its text, cut from the message sent (one serialisation)', async () => {
+  const { store, handle, online } = await setup();
+  const recorded: Array<{ collection: string; item: unknown; text: string | undefined }> = [];
+  const append = store.append.bind(store);
+  store.append = (collection, key, items, lastText) => {
+    if (collection.startsWith('history/')) recorded.push({ collection, item: items.at(-1), text: lastText });
+    return append(collection, key, items, lastText);
+  };
+  const alice = await online('alice');
+  const bob = await online('bob');
+  await reply(handle(alice, { type: 'group_create', name: 'lab' }));
+  await reply(handle(bob, { type: 'group_join', name: 'lab' }));
+  await handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text: 'a "quoted" \\ hello 😄' });
+  await reply(handle(alice, { type: 'broadcast', msgId: msgId(), text: 'to all\n' }));
+  await reply(handle(bob, { type: 'group_send', msgId: msgId(), group: 'lab', text: 'to the lab' }));
+  await until(() => recorded.length === 3, 'three records');
+  assert.equal(recorded.map((r) => r.collection), ['history/private/alice.bob', 'history/lobby', 'history/group/lab']);
+  for (const { item, text } of recorded) assert.is(text, JSON.stringify(item));
+  const sent = [...bob.of('msg'), ...alice.of('msg')];
+  for (const { item } of recorded) assert.ok(sent.some((msg) => JSON.stringify({ type: 'msg', ...(item as { entry: object }).entry }) === JSON.stringify(msg)), 'the record is the message less its type');
+});
+
 test.run();

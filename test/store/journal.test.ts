@@ -235,6 +235,26 @@ test('checkpoints: lazy documents reach their files and old journals go; flush l
   assert.is(reopened.next, 22);
 });
 
+test('an item text given with an append is copied into the journal line; the checkpoint serialises the items', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, NO_CHECKPOINT);
+  // Key order differs from JSON.stringify's, so a copied text can be told from a serialised item.
+  const textOf = (seq: number, n: number) => `{"entry":{"n":${n}},"seq":${seq}}`;
+  const items = [{ seq: 0, entry: { n: 0 } }];
+  await store.append('c', 's0', items, textOf(0, 0));
+  items.push({ seq: 1, entry: { n: 1 } });
+  await store.append('c', 's0', items); // no text: serialised
+  assert.equal(journalTexts(dir), [`[{"c":"c","k":"s0","i":${textOf(0, 0)}}]`, `[${JSON.stringify({ c: 'c', k: 's0', i: items[1] })}]`]);
+  await store.flush(); // the checkpoint
+  assert.is(readFileSync(join(dir, 'c', 's0.json'), 'utf8'), JSON.stringify(items));
+  // Replay reads what the journal holds, texts included.
+  const replayed = freshDir();
+  const abandoned = await Store.open(replayed, NO_CHECKPOINT);
+  await abandoned.append('c', 's0', [{ seq: 0, entry: { n: 7 } }], textOf(0, 7));
+  const reopened = await Store.open(replayed);
+  assert.equal(await reopened.get('c', 's0', Items), [{ seq: 0, entry: { n: 7 } }]);
+});
+
 test('a checkpoint writes each segment as it is: appended to a reopened log, changed in place, emptied and appended to again', async () => {
   const dir = freshDir();
   const Text = z.object({ t: z.string() });
