@@ -29,6 +29,8 @@ export interface LightClientOptions {
   requestLimitMs?: number;
   /** acknowledgement pacing (default: the protocol's ACK_INTERVAL_MS, as ParleyClient) */
   ackIntervalMs?: number;
+  /** how long a lazy acknowledgement (group messages) may wait (default: the protocol's ACK_LAZY_MS) */
+  ackLazyMs?: number;
   /** false: group messages are acknowledged as promptly as private ones (the pacing before ACK_LAZY_MS) */
   lazyAcks?: boolean;
   /** ms from the TCP connection to the hello before giving up, as ParleyClient (HELLO_TIMEOUT_MS) */
@@ -68,7 +70,7 @@ export class LightClient {
     this.lazyAcks = options.lazyAcks ?? true;
     this.acks = new AckPacer((ids) => {
       for (let i = 0; i < ids.length; i += 4096) this.send({ type: 'received', ids: ids.slice(i, i + 4096) });
-    }, options.ackIntervalMs);
+    }, options.ackIntervalMs, options.ackLazyMs);
     this.opened = new Promise((resolve, reject) => (this.ready = { resolve, reject }));
     this.opened.catch(() => undefined);
     this.decoder = new FrameDecoder({ onFrame: (f) => this.onFrame(f), onFrameError: (e) => this.fail(e) }, 1 << 24);

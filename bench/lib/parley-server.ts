@@ -48,6 +48,8 @@ export interface ServerChildOptions {
   launcher?: string[];
   /** the Parley checkout whose server runs (default: this one), e.g. a baseline to compare with */
   checkout?: string;
+  /** ms the server may take to listen (default 60 s: the first start makes the RSA key pair) */
+  listenTimeoutMs?: number;
 }
 
 export class ParleyServerChild {
@@ -72,7 +74,8 @@ export class ParleyServerChild {
     child.once('exit', () => running.delete(server));
     child.stdout!.on('data', (chunk: Buffer) => server.onStdout(chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => server.keep(chunk.toString()));
-    const deadline = Date.now() + 60_000; // the first start makes the server's RSA key pair
+    const listenLimit = options.listenTimeoutMs ?? 60_000;
+    const deadline = Date.now() + listenLimit;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}:\n${server.output.join('')}`);
       const port = listeningPort(server.pid);
@@ -80,7 +83,7 @@ export class ParleyServerChild {
         server.port = port;
         return server;
       }
-      if (Date.now() > deadline) throw new Error(`the server did not listen within 60 s:\n${server.output.join('')}`);
+      if (Date.now() > deadline) throw new Error(`the server did not listen within ${listenLimit / 1000} s:\n${server.output.join('')}`);
       await sleep(50);
     }
   }

@@ -45,8 +45,8 @@ class ParleyPeer implements BenchPeer {
   }
 }
 
-/** How the load generator's clients pace their acknowledgements, for trying other pacings. */
-export type AckPacing = Pick<LightClientOptions, 'ackIntervalMs' | 'lazyAcks'>;
+/** How the load generator's clients pace their acknowledgements (for trying other pacings), and how long they wait. */
+export type AckPacing = Pick<LightClientOptions, 'ackIntervalMs' | 'ackLazyMs' | 'lazyAcks' | 'helloTimeoutMs' | 'requestLimitMs'>;
 
 export class ParleyTarget implements BenchTarget {
   private readonly peers: ParleyPeer[] = [];
@@ -57,6 +57,8 @@ export class ParleyTarget implements BenchTarget {
     private readonly acks: AckPacing,
     /** the server's store journal directory: empty once everything recorded is checkpointed */
     private readonly journalDir: string,
+    /** how long settle waits for the server's checkpoint */
+    private readonly checkpointWaitMs: number,
   ) {}
 
   get pid(): number {
@@ -65,9 +67,9 @@ export class ParleyTarget implements BenchTarget {
 
   /** Registers `users` (cheap scrypt, straight into the store) and starts the server. */
   /** `acks`: how its clients pace acknowledgements (default: as ParleyClient does). */
-  static async start(options: ServerChildOptions, users: string[], name = 'parley', acks: AckPacing = {}): Promise<ParleyTarget> {
+  static async start(options: ServerChildOptions, users: string[], name = 'parley', acks: AckPacing = {}, checkpointWaitMs = CHECKPOINT_WAIT_MS): Promise<ParleyTarget> {
     await createAccounts(options.root, users);
-    return new ParleyTarget(await ParleyServerChild.start(options), name, acks, join(options.root, 'store', 'journal'));
+    return new ParleyTarget(await ParleyServerChild.start(options), name, acks, join(options.root, 'store', 'journal'), checkpointWaitMs);
   }
 
   async connect(names: string[]): Promise<BenchPeer[]> {
@@ -104,10 +106,10 @@ export class ParleyTarget implements BenchTarget {
   async settle(): Promise<void> {
     for (const peer of this.peers) peer.client.flushAcks();
     await sleep(LAST_BATCH_MS);
-    const deadline = performance.now() + CHECKPOINT_WAIT_MS;
+    const deadline = performance.now() + this.checkpointWaitMs;
     while (this.journaled()) {
       if (performance.now() > deadline) {
-        console.log(`    (${this.name}: no checkpoint ${CHECKPOINT_WAIT_MS / 1000} s after the round: its CPU time leaves the checkpoint out)`);
+        console.log(`    (${this.name}: no checkpoint ${this.checkpointWaitMs / 1000} s after the round: its CPU time leaves the checkpoint out)`);
         return;
       }
       await sleep(25);
