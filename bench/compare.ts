@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ParleyTarget } from './lib/parley-target.ts';
 import { profileTop } from './lib/profile.ts';
-import { arg, fmt, listArg, loadAverage, lpad, machine, median, pad, pin } from './lib/proc.ts';
+import { arg, exitAfter, fmt, listArg, loadAverage, lpad, machine, median, pad, pin } from './lib/proc.ts';
 import type { BenchPeer, BenchTarget } from './lib/target.ts';
 import { fanout, relay, type WorkloadResult } from './lib/workloads.ts';
 
@@ -203,14 +203,4 @@ setTimeout(() => {
   process.exit(1);
 }, RUN_LIMIT_MS).unref();
 
-main(root).then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    cleanup();
-    process.exit(1);
-  },
-);
+exitAfter(main(root), cleanup);

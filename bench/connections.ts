@@ -53,7 +53,7 @@ import type { ServerStats } from '../src/server/server.ts';
 import { LightClient } from './lib/light-client.ts';
 import { HELLO_TIMEOUT_MS } from '../src/client/connection.ts';
 import { createAccounts, DEFAULT_SCRYPT, HOST, ParleyServerChild, PASSWORD } from './lib/parley-server.ts';
-import { arg, cpuMicros, fmt, listArg, loadAverage, lpad, machine, pad, pin, rssBytes, sleep, unpin } from './lib/proc.ts';
+import { arg, cpuMicros, exitAfter, fmt, listArg, loadAverage, lpad, machine, pad, pin, rssBytes, sleep, unpin } from './lib/proc.ts';
 
 const SMALL = 1_000;
 const BIG = Number(arg('--big') ?? 10_000);
@@ -780,14 +780,4 @@ const runLimit = setTimeout(() => {
 }, RUN_LIMIT_MS);
 runLimit.unref();
 
-main(root).then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (err: unknown) => {
-    console.error(err);
-    await cleanup();
-    process.exit(1);
-  },
-);
+exitAfter(main(root), cleanup);

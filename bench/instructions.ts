@@ -34,7 +34,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ACK_INTERVAL_MS, ACK_LAZY_MS } from '../src/protocol/messages.ts';
 import { ParleyTarget } from './lib/parley-target.ts';
-import { arg, fmt, listArg, lpad, numberArg, pad } from './lib/proc.ts';
+import { arg, exitAfter, fmt, listArg, lpad, numberArg, pad } from './lib/proc.ts';
 import type { BenchPeer } from './lib/target.ts';
 import { fanout, relay, type WorkloadResult } from './lib/workloads.ts';
 
@@ -153,14 +153,4 @@ const cleanup = () => {
   if (process.argv.includes('--keep')) console.log(`callgrind's dumps kept in ${root}`);
   else rmSync(root, { recursive: true, force: true });
 };
-main(root).then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    cleanup();
-    process.exit(1);
-  },
-);
+exitAfter(main(root), cleanup);

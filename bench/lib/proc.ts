@@ -121,3 +121,18 @@ export const machine = () => {
 };
 /** CLOCK_MONOTONIC in µs: the clock of a --cpu-prof profile. */
 export const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Ends a bench script: once `main` settles, `cleanup` runs, then the exit (1, with the error printed, when `main` failed). */
+export function exitAfter(main: Promise<void>, cleanup: () => unknown = () => undefined): void {
+  main.then(
+    async () => {
+      await cleanup();
+      process.exit(0);
+    },
+    async (err: unknown) => {
+      console.error(err);
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
