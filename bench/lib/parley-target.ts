@@ -45,8 +45,8 @@ class ParleyPeer implements BenchPeer {
   }
 }
 
-/** How the load generator's clients pace their acknowledgements (for trying other pacings), and how long they wait. */
-export type AckPacing = Pick<LightClientOptions, 'ackIntervalMs' | 'ackLazyMs' | 'lazyAcks' | 'helloTimeoutMs' | 'requestLimitMs'>;
+/** The load generator's clients' pacing of acknowledgements (for trying other pacings) and patience (for a server under valgrind). */
+export type PeerOptions = Pick<LightClientOptions, 'ackIntervalMs' | 'ackLazyMs' | 'lazyAcks' | 'helloTimeoutMs' | 'requestLimitMs'>;
 
 export class ParleyTarget implements BenchTarget {
   private readonly peers: ParleyPeer[] = [];
@@ -54,7 +54,7 @@ export class ParleyTarget implements BenchTarget {
   private constructor(
     readonly server: ParleyServerChild,
     readonly name: string,
-    private readonly acks: AckPacing,
+    private readonly peerOptions: PeerOptions,
     /** the server's store journal directory: empty once everything recorded is checkpointed */
     private readonly journalDir: string,
     /** how long settle waits for the server's checkpoint */
@@ -66,17 +66,17 @@ export class ParleyTarget implements BenchTarget {
   }
 
   /** Registers `users` (cheap scrypt, straight into the store) and starts the server. */
-  /** `acks`: how its clients pace acknowledgements (default: as ParleyClient does). */
-  static async start(options: ServerChildOptions, users: string[], name = 'parley', acks: AckPacing = {}, checkpointWaitMs = CHECKPOINT_WAIT_MS): Promise<ParleyTarget> {
+  /** `peerOptions`: how its clients pace acknowledgements and how long they wait (default: as ParleyClient does). */
+  static async start(options: ServerChildOptions, users: string[], name = 'parley', peerOptions: PeerOptions = {}, checkpointWaitMs = CHECKPOINT_WAIT_MS): Promise<ParleyTarget> {
     await createAccounts(options.root, users);
-    return new ParleyTarget(await ParleyServerChild.start(options), name, acks, join(options.root, 'store', 'journal'), checkpointWaitMs);
+    return new ParleyTarget(await ParleyServerChild.start(options), name, peerOptions, join(options.root, 'store', 'journal'), checkpointWaitMs);
   }
 
   async connect(names: string[]): Promise<BenchPeer[]> {
     const out: ParleyPeer[] = [];
     for (let i = 0; i < names.length; i += SETUP_BATCH) {
       const batch = names.slice(i, i + SETUP_BATCH).map(async (name) => {
-        const client = new LightClient({ port: this.server.port, ...this.acks });
+        const client = new LightClient({ port: this.server.port, ...this.peerOptions });
         await client.opened;
         await client.request({ type: 'login', user: name, password: PASSWORD });
         return new ParleyPeer(name, client);
