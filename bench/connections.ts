@@ -426,8 +426,9 @@ function perConnection(loaded: Memory, empty: Memory, n: number) {
 }
 
 type PerConnection = ReturnType<typeof perConnection>;
+const describePerNow = (p: PerConnection) => `RSS ${kb(p.rss)} (V8 heap ${kb(p.heapUsed)}, external ${kb(p.external)})`;
 const describePer = (p: PerConnection) =>
-  `RSS ${kb(p.rss)} (V8 heap ${kb(p.heapUsed)}, external ${kb(p.external)}); after a full GC in both: RSS ${kb(p.gc.rss)} (heap ${kb(p.gc.heapUsed)}, external ${kb(p.gc.external)})`;
+  `${describePerNow(p)}; after a full GC in both: RSS ${kb(p.gc.rss)} (heap ${kb(p.gc.heapUsed)}, external ${kb(p.gc.external)})`;
 const describeMemory = (m: Memory) =>
   `RSS ${mb(m.rss)}, heapUsed ${mb(m.heapUsed)}, external ${mb(m.external)}` +
   (isNaN(m.gc.rss) ? '' : `; after a full GC: RSS ${mb(m.gc.rss)}, heapUsed ${mb(m.gc.heapUsed)}, external ${mb(m.gc.external)}`);
@@ -594,7 +595,7 @@ async function main(root: string): Promise<void> {
     const held = loaded.connections;
     const per = perConnection(loaded, empty, held);
     console.log(`\nmemory: ${count(held)} connections, ${count(loaded.online)} online, idle: ${describeMemory(loaded)}`);
-    console.log(`  per connection (minus 0 connections after warm-up, / ${count(held)}): ${describePer(per).split(';')[0]}; after a full GC: after the storm, below`);
+    console.log(`  per connection (minus 0 connections after warm-up, / ${count(held)}): ${describePerNow(per)}; after a full GC: after the storm, below`);
 
     // ---- 3. reconnect storm ---------------------------------------------------------------
     const loggedIn = [...live];
