@@ -292,6 +292,13 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
+/** An unmeasured round of logins and disconnects (JIT, pools, buffers); throws if any failed. */
+async function warmUp(server: ParleyServerChild, names: string[], tokens: Map<string, string>): Promise<void> {
+  const warm = await round(server, 'login', names, tokens, CONCURRENCY);
+  if (warm.failures.size || !warm.complete) throw new Error(`warm-up logins failed: ${describeFailures(warm.failures)}`);
+  await closeAll(server);
+}
+
 /** Waits until the server uses under 3% of a core over a quarter second (it has drained its queues). */
 async function quiet(server: ParleyServerChild, ms = QUIET_LIMIT_MS): Promise<boolean> {
   const deadline = performance.now() + ms;
@@ -532,9 +539,7 @@ async function main(root: string): Promise<void> {
     clientWrap(FORGE_CLIENT ? 'forge' : 'native');
     // Warm-up: one round of SMALL logins and disconnects (JIT, pools, buffers), then the empty baseline.
     t = performance.now();
-    const warm = await round(server, 'login', small, tokens, CONCURRENCY);
-    if (warm.failures.size || !warm.complete) throw new Error(`warm-up logins failed: ${describeFailures(warm.failures)}`);
-    await closeAll(server);
+    await warmUp(server, small, tokens);
     const pinned = pin(server.pid, 0) && pin(process.pid, 1);
     const pinning = pinned ? 'server (all threads: main, and libuv pool doing scrypt and file writes) pinned to core 0, this generator to core 1 (taskset -a)' : 'not pinned (no taskset or 1 core)';
     console.log(`setup: warm-up round of ${count(SMALL)} logins + disconnects in ${fmt((performance.now() - t) / 1000)} s; ${pinning}`);
@@ -544,9 +549,7 @@ async function main(root: string): Promise<void> {
     // and its limits and may drop compiled code, which no running server does. The first round
     // after them ran 15-20% slower than the ones after it (server CPU per handshake 520 against
     // 410-440 µs in the 1,000-client round): warm up again, unmeasured.
-    const rewarm = await round(server, 'login', small, tokens, CONCURRENCY);
-    if (rewarm.failures.size || !rewarm.complete) throw new Error(`second warm-up failed: ${describeFailures(rewarm.failures)}`);
-    await closeAll(server);
+    await warmUp(server, small, tokens);
     console.log(
       `\nrounds: at most ${CONCURRENCY} clients outstanding; clients stay connected until the round ends (the server holds N at its end);` +
         `\nrate = clients completed / wall s; server µs/client = server CPU until it went quiet again (incl. what each login` +
