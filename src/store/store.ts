@@ -374,7 +374,8 @@ export class Store {
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
     if (!this.dirty.has(doc)) {
-      this.addEntry(doc, lastText === undefined ? { c: collection, k: key, i: last } : { c: collection, k: key, i: last, it: lastText });
+      // `it` undefined is left out by JSON.stringify, as if absent.
+      this.addEntry(doc, { c: collection, k: key, i: last, it: lastText });
       this.lazy.add(doc);
     }
     return this.schedule();
