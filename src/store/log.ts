@@ -2,10 +2,10 @@
  * An append-only log on the sharded store, cut into fixed-size segments:
  *
  *   <collection>/meta.json           { first }   the oldest kept seq (moved by dropBefore)
- *   <collection>/s000000000042.json  entries with seq 42*SEGMENT .. 43*SEGMENT-1
+ *   <collection>/s000000000042.json  entries with seq 42*SEGMENT .. 43*SEGMENT-1 (JSON arrays, one a line)
  *
- * Appending touches only the tail segment (one journal line, Store.append; checkpoints rewrite
- * the segment), so storing one entry costs the same whether the log holds a thousand entries or
+ * Appending touches only the tail segment (one journal line, Store.append; checkpoints append to
+ * the segment's file), so storing one entry costs the same whether the log holds a thousand entries or
  * a million (lowdb rewrites whole files; this keeps every file small). The next seq is not stored: it is read from the newest segment at open, so a kill
  * between two file writes can never leave a counter that disagrees with the entries. Reading
  * old segments does not keep them in memory. Mailboxes and conversation histories are logs.
@@ -15,9 +15,9 @@ import { ParleyError } from '../protocol/errors.ts';
 import type { Store } from './store.ts';
 
 /**
- * Entries per segment. Appends are journal lines; a checkpoint writes each touched segment as a
- * file (a temporary file and a rename, ~300 µs of CPU here), so a segment costs one file write per
- * SEGMENT messages plus a rewrite of each busy tail per checkpoint, while draining a backlog reads
+ * Entries per segment. Appends are journal lines; a checkpoint writes each new segment as a file
+ * (a temporary file and a rename, ~300 µs of CPU here) and appends to the file of each it wrote
+ * before, so a segment costs a file write per checkpoint that touched it, while draining a backlog reads
  * one file per segment. 64 was chosen when every append rewrote its tail (before the journal);
  * with the journal 256 cut the relay's server CPU per message by a seventh and met every
  * bench/store target (docs/BENCHMARKS.md).

@@ -16,7 +16,8 @@
  *   array appended to `<dir>/journal/<n>.jsonl` in one write for the whole batch, and keeps the
  *   document in memory as "lazy" (journaled, not yet written; never evicted);
  * - a checkpoint (when the journal is `checkpointMs` old or past 8 MiB, and at `flush`) starts
- *   the next journal, writes every lazy document as a normal file, and only then deletes the
+ *   the next journal, writes every lazy document (appending to its file what the file lacks, as
+ *   one line, where this store wrote the rest; else whole), and only then deletes the
  *   old journals; it runs apart from the batches, which go on with the next journal meanwhile
  *   (one checkpoint at a time); `remove` of a journaled document adds a tombstone line first;
  * - `Store.open` replays leftover journals (a killed process) into the documents before it
@@ -28,7 +29,7 @@
  * `put` there).
  */
 import { write } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Low, Memory, type Adapter } from 'lowdb';
@@ -43,7 +44,34 @@ import { Scratch } from '../protocol/scratch.ts';
  * closure's properties into a dictionary (see FrameSink in src/protocol/frame.ts). Compact JSON:
  * these files are read by programs.
  */
-const JSON_FILE = { parse: (text: string): unknown => JSON.parse(text), stringify: (data: unknown): string => JSON.stringify(data) };
+const JSON_FILE = { parse: parseDocumentText, stringify: (data: unknown): string => `${JSON.stringify(data)}\n` };
+
+/**
+ * A document file is one JSON value, or (a log segment a checkpoint appended to) JSON arrays of
+ * items, one per line, which together are the document. A torn last line is what a kill in the
+ * middle of an append leaves: it is dropped, as its items are still in the journal (journals go
+ * only once a checkpoint's appends are done). A file written by hand over several lines is read
+ * as one value.
+ */
+function parseDocumentText(text: string): unknown {
+  const newline = text.indexOf('\n');
+  if (newline === -1 || newline === text.length - 1) return JSON.parse(text);
+  const lines = text.split('\n');
+  const items: unknown[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] === '') continue;
+    let part: unknown;
+    try {
+      part = JSON.parse(lines[i]);
+    } catch {
+      if (i === lines.length - 1) break;
+      return JSON.parse(text);
+    }
+    if (!Array.isArray(part)) return JSON.parse(text);
+    for (const item of part) items.push(item);
+  }
+  return items;
+}
 
 /** Collection names and keys become path segments, so they are restricted to safe characters. */
 const SAFE_SEGMENT = /^[a-z0-9][a-z0-9_.-]{0,127}$/;
@@ -71,9 +99,21 @@ interface Doc {
   removed: boolean;
   /** evict() was asked while it was dirty or lazy: forget it once it is written (unless wanted again meanwhile) */
   evictWhenWritten: boolean;
-  /** a checkpoint's write of it in flight: its deletion waits for it, or the write would bring the file back */
-  checkpointWrite?: Promise<void>;
+  /**
+   * Its file operations (writes whole, appends, deletion), one after another: an append must not
+   * meet a rewrite of the same file, nor a deletion a write that would bring the file back.
+   */
+  io: Promise<void>;
+  /**
+   * How many of its items (an array document) the file holds, as whole lines written here; -1
+   * when not known (read from disk, never written, a write failed, the array replaced): the next
+   * checkpoint then writes it whole, and after that appends only what came since.
+   */
+  itemsOnDisk: number;
 }
+
+/** Where a document's chain of file operations starts. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 export interface StoreOptions {
   /** A batch starts at most once per this many ms (0: once per event-loop pass). */
@@ -340,12 +380,13 @@ export class Store {
 
   /** A document not read yet (its path's names are checked here). */
   private newDoc(collection: string, key: string): Doc {
-    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false };
+    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false, io: SETTLED, itemsOnDisk: -1 };
   }
 
   /** Replaces a document. Resolves when the batch holding this change is on disk. */
   put(collection: string, key: string, data: unknown): Promise<void> {
     const doc = this.docForWrite(collection, key);
+    if (doc.low.data !== data) doc.itemsOnDisk = -1;
     doc.low.data = data;
     doc.removed = false;
     this.lazy.delete(doc); // written whole; its journal lines are older (replay skips them by seq)
@@ -370,6 +411,7 @@ export class Store {
     const last = items.at(-1);
     if (this.dir === null || last === undefined) return this.put(collection, key, items);
     const doc = this.docForWrite(collection, key);
+    if (doc.low.data !== items) doc.itemsOnDisk = -1;
     doc.low.data = items;
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
@@ -564,7 +606,7 @@ export class Store {
       if (line !== null) await this.writeJournal(current!, line);
       await this.mkdirsFor(docs);
       await this.mkdirsFor(entryDocs); // collections() lists them
-      if (docs.length > 0) await eachAtMost(FILE_WRITES_AT_ONCE, docs, (doc) => (doc.removed ? this.unlink(doc) : doc.low.write()));
+      if (docs.length > 0) await eachAtMost(FILE_WRITES_AT_ONCE, docs, (doc) => (doc.removed ? this.unlink(doc) : this.fileOp(doc, () => this.writeWhole(doc))));
       this.evictWritten(docs);
     } catch (err) {
       this.checkpointLater(lazy, retiring);
@@ -606,16 +648,43 @@ export class Store {
     }
   }
 
-  /** A lazy document's checkpoint write, unless it was removed meanwhile (remove takes it out of checkpointDocs; its deletion is a batch's). */
-  private async writeForCheckpoint(doc: Doc): Promise<void> {
-    if (!this.checkpointDocs.has(doc)) return;
-    const write = doc.low.write();
-    doc.checkpointWrite = write;
-    try {
-      await write;
-    } finally {
-      if (doc.checkpointWrite === write) doc.checkpointWrite = undefined;
-    }
+  /**
+   * A lazy document's checkpoint write, unless it was removed meanwhile (remove takes it out of
+   * checkpointDocs; its deletion is a batch's): the items its file lacks, appended as one line,
+   * where the file is known to hold the rest; else the whole document. A conversation's tail
+   * (up to 256 entries) was serialised and written whole (a new file and a rename) at every
+   * checkpoint that touched it: with 2,000 conversations getting a few messages a checkpoint,
+   * recording a message cost 2.2-2.6x the CPU it costs with appends (docs/BENCHMARKS.md).
+   */
+  private writeForCheckpoint(doc: Doc): Promise<void> {
+    return this.fileOp(doc, async () => {
+      if (!this.checkpointDocs.has(doc)) return;
+      const items = doc.low.data;
+      const onDisk = doc.itemsOnDisk;
+      if (!Array.isArray(items) || onDisk < 0 || onDisk > items.length) return this.writeWhole(doc);
+      const length = items.length; // appends may come while the line is written: they wait for the next
+      if (onDisk === length) return;
+      doc.itemsOnDisk = -1; // until the line is whole on disk
+      await appendFile(this.path(doc.collection, doc.key), `${JSON.stringify(items.slice(onDisk, length))}\n`);
+      if (doc.low.data === items) doc.itemsOnDisk = length;
+    });
+  }
+
+  /** Writes a document's file whole (a temporary file and a rename). */
+  private async writeWhole(doc: Doc): Promise<void> {
+    const data = doc.low.data;
+    const length = Array.isArray(data) ? data.length : -1;
+    doc.itemsOnDisk = -1;
+    await doc.low.write(); // serialises the data now, before its first await
+    // Appends may have come meanwhile (they are not in the file); a replaced array is not its file.
+    if (doc.low.data === data) doc.itemsOnDisk = length;
+  }
+
+  /** Runs `op` once the document's earlier file operations have settled. */
+  private fileOp(doc: Doc, op: () => Promise<void>): Promise<void> {
+    const run = doc.io.then(op, op);
+    doc.io = run.catch(() => undefined);
+    return run;
   }
 
   /** What a checkpoint did not get to write waits for the next one, with the journals that hold it. */
@@ -686,11 +755,13 @@ export class Store {
     }
   }
 
-  private async unlink(doc: Doc): Promise<void> {
-    await doc.checkpointWrite?.catch(() => undefined);
-    if (doc.removed) this.docs.forget(doc);
-    if (this.dir === null) return;
-    await rm(this.path(doc.collection, doc.key), { force: true });
+  private unlink(doc: Doc): Promise<void> {
+    return this.fileOp(doc, async () => {
+      if (doc.removed) this.docs.forget(doc);
+      doc.itemsOnDisk = -1;
+      if (this.dir === null) return;
+      await rm(this.path(doc.collection, doc.key), { force: true });
+    });
   }
 
   /**

@@ -36,6 +36,14 @@ const journalTexts = (dir: string) =>
       .filter((line) => line !== ''),
   );
 /** The journaled entries, in order: a line is a batch's array of entries. */
+/** A segment file's lines, each a JSON array of items (one written whole, then one per checkpoint append). */
+const segmentLines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Array<{ seq: number; entry: unknown }>);
+/** The items a segment file holds. */
+const itemsIn = (file: string) => segmentLines(file).flat();
 const journalLines = (dir: string) => journalTexts(dir).flatMap((line) => JSON.parse(line) as Array<Record<string, unknown>>);
 
 test('appends are journaled: one line per batch holding an entry per append, and the document file is not rewritten', async () => {
@@ -220,16 +228,16 @@ test('checkpoints: lazy documents reach their files and old journals go; flush l
   }
   // over 100 ms of appends with a 30 ms interval: checkpoints happened on the way
   assert.not.ok(journals(dir).includes('0.jsonl'), 'the first journal is gone');
-  assert.ok(JSON.parse(readFileSync(file, 'utf8')).length >= 2, 'the document was written');
+  assert.ok(itemsIn(file).length >= 2, 'the document was written');
   await sleep(80); // an idle store checkpoints too
   assert.equal(journals(dir), []);
-  assert.is(JSON.parse(readFileSync(file, 'utf8')).length, 20);
+  assert.is(itemsIn(file).length, 20);
   log.append({ n: 20 });
   log.append({ n: 21 });
   assert.ok(journals(dir).length <= 1);
   await store.flush();
   assert.equal(journals(dir), []);
-  assert.equal(JSON.parse(readFileSync(file, 'utf8')).map((e: { seq: number }) => e.seq), Array.from({ length: 22 }, (_, i) => i));
+  assert.equal(itemsIn(file).map((e) => e.seq), Array.from({ length: 22 }, (_, i) => i));
   // a new store reads the same without any journal
   const reopened = await SegmentedLog.open(await Store.open(dir), 'c', Entry);
   assert.is(reopened.next, 22);
@@ -246,7 +254,7 @@ test('an item text given with an append is copied into the journal line; the che
   await store.append('c', 's0', items); // no text: serialised
   assert.equal(journalTexts(dir), [`[{"c":"c","k":"s0","i":${textOf(0, 0)}}]`, `[${JSON.stringify({ c: 'c', k: 's0', i: items[1] })}]`]);
   await store.flush(); // the checkpoint
-  assert.is(readFileSync(join(dir, 'c', 's0.json'), 'utf8'), JSON.stringify(items));
+  assert.is(readFileSync(join(dir, 'c', 's0.json'), 'utf8'), `${JSON.stringify(items)}\n`);
   // Replay reads what the journal holds, texts included.
   const replayed = freshDir();
   const abandoned = await Store.open(replayed, NO_CHECKPOINT);
@@ -264,26 +272,55 @@ test('a checkpoint writes each segment as it is: appended to a reopened log, cha
   const log = await SegmentedLog.open(first, 'history/y', Text);
   for (const t of ['a', 'é "b"', '🙂']) await log.append({ t }).written;
   await first.flush();
-  const expected = (texts: string[]) => JSON.stringify(texts.map((t, seq) => ({ seq, entry: { t } })));
-  assert.is(onDisk(first), expected(['a', 'é "b"', '🙂']));
-  // A reopened log appends to items read from the file (a copy the store has not serialised).
+  const line = (texts: string[], from = 0) => `${JSON.stringify(texts.map((t, i) => ({ seq: from + i, entry: { t } })))}\n`;
+  assert.is(onDisk(first), line(['a', 'é "b"', '🙂']));
+  // A reopened log appends to items read from the file (a copy the store has not serialised): the
+  // file is written whole once, as the store does not know what it holds.
   const second = await Store.open(dir, NO_CHECKPOINT);
   const reopened = await SegmentedLog.open(second, 'history/y', Text);
   await reopened.append({ t: 'd' }).written;
   await second.flush();
-  assert.is(onDisk(second), expected(['a', 'é "b"', '🙂', 'd']));
-  // An update changes an item in place (a put): the next checkpoint must not write the old JSON.
+  assert.is(onDisk(second), line(['a', 'é "b"', '🙂', 'd']));
+  // An update changes an item in place (a put, written whole); the next checkpoint appends what came after.
   await reopened.update(1, () => ({ t: 'B' }));
   await reopened.append({ t: 'e' }).written;
   await second.flush();
-  assert.is(onDisk(second), expected(['a', 'B', '🙂', 'd', 'e']));
-  // Emptied, then appended to again: a new array for the same document.
+  assert.is(onDisk(second), line(['a', 'B', '🙂', 'd']) + line(['e'], 4));
+  // Emptied, then appended to again: a new array for the same document, written whole.
   await reopened.dropBefore(5);
   await reopened.append({ t: 'f' }).written;
   await second.flush();
-  assert.is(onDisk(second), JSON.stringify([{ seq: 5, entry: { t: 'f' } }]));
+  assert.is(onDisk(second), line(['f'], 5));
   const third = await SegmentedLog.open(await Store.open(dir), 'history/y', Text);
   assert.equal((await third.read(0, 10)).map((e) => e.entry.t), ['f']);
+});
+
+test('a checkpoint appends to a segment file only what it lacks; a line torn by a kill is dropped, its items replayed from the journal', async () => {
+  const dir = freshDir();
+  const file = join(dir, 'h', 's000000000000.json');
+  const first = await Store.open(dir, NO_CHECKPOINT);
+  const log = await SegmentedLog.open(first, 'h', Entry);
+  for (let n = 0; n < 3; n++) await log.append({ n }).written;
+  await first.flush(); // never on disk: written whole
+  for (let n = 3; n < 5; n++) await log.append({ n }).written;
+  await first.flush(); // the file holds 0-2 as written here: 3-4 appended as a line
+  await log.append({ n: 5 }).written;
+  await first.flush();
+  const item = (n: number) => ({ seq: n, entry: { n } });
+  assert.equal(segmentLines(file), [[0, 1, 2].map(item), [3, 4].map(item), [item(5)]]);
+  // A kill in the middle of the next checkpoint's append: item 6 is journaled, its line torn.
+  await log.append({ n: 6 }).written;
+  writeFileSync(file, readFileSync(file, 'utf8') + JSON.stringify([item(6)]).slice(0, 12), { flag: 'w' });
+  const reopened = await SegmentedLog.open(await Store.open(dir), 'h', Entry);
+  assert.equal((await reopened.read(0, 10)).map((e) => e.entry.n), [0, 1, 2, 3, 4, 5, 6]);
+  assert.equal(segmentLines(file), [[0, 1, 2, 3, 4, 5, 6].map(item)], 'the replay wrote the segment whole again');
+  // A file written before segments were appended to (one JSON array, no newline) is read, and written whole once.
+  writeFileSync(file, JSON.stringify([0, 1].map(item)));
+  const older = await Store.open(dir, NO_CHECKPOINT);
+  const legacy = await SegmentedLog.open(older, 'h', Entry);
+  await legacy.append({ n: 2 }).written;
+  await older.flush();
+  assert.equal(segmentLines(file), [[0, 1, 2].map(item)]);
 });
 
 /**
@@ -341,12 +378,16 @@ test('a running checkpoint holds up no batch: appends go to a new journal, and t
     assert.equal(await store.keys('slow'), ['s000000000000'], 'a segment being checkpointed is still listed');
     assert.equal(JSON.parse(await stall.release()), [{ seq: 0, entry: { n: 0 } }]);
     await waitFor(() => !journals(dir).includes('0.jsonl'), 5000, 'the checkpoint to delete the journal it retired');
-    await slow.append({ n: 1 }).written; // the segment is written again by the next checkpoint (the FIFO was renamed into place)
+    // The FIFO was renamed into place: make it the file a real write would have left, which the next checkpoint appends to.
+    const segment = join(dir, 'slow', 's000000000000.json');
+    rmSync(segment);
+    writeFileSync(segment, `${JSON.stringify([{ seq: 0, entry: { n: 0 } }])}\n`);
+    await slow.append({ n: 1 }).written;
     await store.flush();
     assert.equal(journals(dir), []);
-    assert.equal(JSON.parse(readFileSync(join(dir, 'slow', 's000000000000.json'), 'utf8')), [0, 1].map((n) => ({ seq: n, entry: { n } })));
+    assert.equal(segmentLines(segment), [[{ seq: 0, entry: { n: 0 } }], [{ seq: 1, entry: { n: 1 } }]], 'appended as a line of its own');
     assert.equal(
-      JSON.parse(readFileSync(join(dir, 'other', 's000000000000.json'), 'utf8')),
+      itemsIn(join(dir, 'other', 's000000000000.json')),
       Array.from({ length: appended + 3 }, (_, n) => ({ seq: n, entry: { n } })),
     );
   } finally {

@@ -126,8 +126,7 @@ test('disk: put resolves only once the file is on disk, as compact JSON', async 
   await promise;
   assert.ok(existsSync(file));
   const text = readFileSync(file, 'utf8');
-  assert.is(text, JSON.stringify(data));
-  assert.not.match(text, /\n/);
+  assert.is(text, `${JSON.stringify(data)}\n`, 'one line');
   assert.not.match(text, /  /);
 });
 
@@ -210,6 +209,18 @@ test('disk: a file with invalid JSON is E_STORE_CORRUPT naming the file', async 
   const e = await rejectsCode(store.get('people', 'alice', Person), 'E_STORE_CORRUPT');
   assert.match(e.message, file);
   assert.is(readFileSync(file, 'utf8'), '{"name": "alice", ', 'not overwritten');
+});
+
+test('disk: a document written by hand over several lines is one JSON value; lines that are not arrays are E_STORE_CORRUPT', async () => {
+  const dir = freshDir();
+  mkdirSync(join(dir, 'people'), { recursive: true });
+  writeFileSync(join(dir, 'people', 'bob.json'), JSON.stringify({ name: 'bob', list: [1, 2] }, null, 2));
+  writeFileSync(join(dir, 'people', 'list.json'), JSON.stringify([1, 2], null, 2));
+  writeFileSync(join(dir, 'people', 'numbers.json'), '1\n2\n');
+  const store = await Store.open(dir);
+  assert.equal(await store.get('people', 'bob', z.object({ name: z.string(), list: z.array(z.number()) })), { name: 'bob', list: [1, 2] });
+  assert.equal(await store.get('people', 'list', z.array(z.number())), [1, 2]);
+  await rejectsCode(store.get('people', 'numbers', z.unknown()), 'E_STORE_CORRUPT');
 });
 
 test('disk: a file that fails the schema is E_STORE_CORRUPT naming the file and field', async () => {
