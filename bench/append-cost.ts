@@ -5,7 +5,7 @@
  * process CPU per append for each round. A store change is judged here more finely than by a
  * whole relay (docs/BENCHMARKS.md, "The cost of recording a message").
  *
- *   node --import tsx bench/append-cost.ts [--rounds N] [--messages N] [--flush-interval MS] [--checkpoint-interval MS]
+ *   node --import tsx bench/append-cost.ts [--rounds N] [--messages N] [--conversations N (100)] [--flush-interval MS] [--checkpoint-interval MS]
  *   node --expose-gc --import tsx bench/append-cost.ts   # also: the heap recording holds between checkpoints
  *
  * CPU time on this machine varies by 30% from run to run. Instructions counted by callgrind vary
@@ -33,7 +33,8 @@ const MESSAGES = numberArg('--messages', 20_000);
 /** The server's store timers (as parley-server's --flush-interval and --checkpoint-interval). */
 const FLUSH_INTERVAL_MS = numberArg('--flush-interval', 50);
 const CHECKPOINT_INTERVAL_MS = numberArg('--checkpoint-interval', 2000);
-const CONVERSATIONS = 100;
+/** Conversations the appends go round (--conversations N): with many, each gets a few messages between two checkpoints, as in a class's server. */
+const CONVERSATIONS = numberArg('--conversations', 100);
 const PER_PASS = 50;
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-append-cost-'));
