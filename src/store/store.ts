@@ -58,6 +58,7 @@ function parseDocumentText(text: string): unknown {
   if (newline === -1 || newline === text.length - 1) return JSON.parse(text);
   const lines = text.split('\n');
   const items: unknown[] = [];
+  let lastSeq = -Infinity;
   for (let i = 0; i < lines.length; i++) {
     if (lines[i] === '') continue;
     let part: unknown;
@@ -68,7 +69,17 @@ function parseDocumentText(text: string): unknown {
       return JSON.parse(text);
     }
     if (!Array.isArray(part)) return JSON.parse(text);
-    for (const item of part) items.push(item);
+    for (const item of part) {
+      // Seqs rise from line to line. One that does not was appended by another process to a
+      // file rewritten meanwhile (two clients of one user share their local store): the items
+      // that follow on are kept, the other process's repeats dropped.
+      const seq = (item as Partial<Seqd> | null)?.seq;
+      if (typeof seq === 'number') {
+        if (seq <= lastSeq) continue;
+        lastSeq = seq;
+      }
+      items.push(item);
+    }
   }
   return items;
 }

@@ -223,6 +223,17 @@ test('disk: a document written by hand over several lines is one JSON value; lin
   await rejectsCode(store.get('people', 'numbers', z.unknown()), 'E_STORE_CORRUPT');
 });
 
+test('disk: a segment file of several lines reads as their items, seqs rising; repeats another process appended are dropped', async () => {
+  const dir = freshDir();
+  mkdirSync(join(dir, 'log'), { recursive: true });
+  const item = (seq: number, by = 'a') => ({ seq, entry: by });
+  const lines = [[item(0), item(1), item(2)], [item(1, 'b'), item(2, 'b')], [item(3)], [item(3, 'b'), item(4, 'b')]];
+  writeFileSync(join(dir, 'log', 's0.json'), lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+  const store = await Store.open(dir);
+  const Items = z.array(z.object({ seq: z.number(), entry: z.string() }));
+  assert.equal(await store.get('log', 's0', Items), [item(0), item(1), item(2), item(3), item(4, 'b')]);
+});
+
 test('disk: a file that fails the schema is E_STORE_CORRUPT naming the file and field', async () => {
   const dir = freshDir();
   mkdirSync(join(dir, 'people'), { recursive: true });
