@@ -769,7 +769,6 @@ export class Store {
   private unlink(doc: Doc): Promise<void> {
     return this.fileOp(doc, async () => {
       if (doc.removed) this.docs.forget(doc);
-      doc.itemsOnDisk = -1;
       if (this.dir === null) return;
       await rm(this.path(doc.collection, doc.key), { force: true });
     });
