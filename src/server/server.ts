@@ -16,6 +16,7 @@ import { ServerConnection, type ConnectionContext } from './connection.ts';
 import { Hub } from './hub.ts';
 import { addressKey, ConnectionLimiter, MessageLimiter, RefusalLog, type ConnectionRefusal } from './limits.ts';
 import { createLogger, type Logger } from './log.ts';
+import { ScavengePacer, SCAVENGE_EVERY } from './scavenges.ts';
 import { claimStore, releaseStore } from './store-lock.ts';
 import { KeyUnwraps } from './unwraps.ts';
 
@@ -56,6 +57,8 @@ export interface ServerStats {
   /** conversation logs and mailboxes open now, held or idle (--cached-messages bounds the idle ones) */
   openHistories: number;
   openMailboxes: number;
+  /** minor collections run because connections came in, since the server started (server/scavenges.ts) */
+  scavenges: number;
 }
 
 export interface StartOptions {
@@ -66,6 +69,8 @@ export interface StartOptions {
   scrypt?: { N: number; r: number; p: number };
   /** Cores the process may run on, which decides where RSA unwraps run (tests; server/unwraps.ts). */
   cores?: () => number;
+  /** Admitted connections between two minor collections (tests; server/scavenges.ts). */
+  scavengeEvery?: number;
 }
 
 export class ParleyServer {
@@ -81,6 +86,7 @@ export class ParleyServer {
   readonly messageLimiter: MessageLimiter | null;
   /** Event-loop delay since the last stats() call; made by the first call, so it costs nothing until asked. */
   private loopDelay: IntervalHistogram | null = null;
+  private readonly scavenges: ScavengePacer;
 
   private constructor(
     private readonly server: Server,
@@ -90,7 +96,9 @@ export class ParleyServer {
     readonly accounts: Accounts,
     readonly hub: Hub,
     readonly log: Logger,
+    scavengeEvery: number,
   ) {
+    this.scavenges = new ScavengePacer(scavengeEvery);
     this.connectionLimiter = new ConnectionLimiter({ burst: config.connBurst, perMinute: config.connPerMinute, maxOpen: config.connMaxPerIp });
     this.messageLimiter =
       config.ratePerSecond > 0 ? new MessageLimiter({ burst: config.rateBurst, perSecond: config.ratePerSecond, strikes: config.rateStrikes }) : null;
@@ -134,7 +142,7 @@ export class ParleyServer {
     if (mailboxes > 0) log.info(`${mailboxes} mailbox(es) with messages waiting`);
     // Set at accept for every socket, so a connection costs no setsockopt calls of its own.
     const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_DELAY_MS });
-    const parley = new ParleyServer(server, config, keys, store, accounts, hub, log);
+    const parley = new ParleyServer(server, config, keys, store, accounts, hub, log, options.scavengeEvery ?? SCAVENGE_EVERY);
     const context: ConnectionContext = {
       identity: { name: SERVER_NAME, hellos: new Hellos(keys.publicPem, SERVER_NAME) },
       hub,
@@ -158,6 +166,7 @@ export class ParleyServer {
       }
       const connection = new ServerConnection(socket, context);
       parley.connections.add(connection);
+      parley.scavenges.connectionAdmitted();
       socket.once('close', () => {
         parley.connections.delete(connection);
         parley.connectionLimiter.release(address);
@@ -219,6 +228,7 @@ export class ParleyServer {
       messagesSent: this.sent.messages,
       openHistories: this.hub.histories.openLogs,
       openMailboxes: this.hub.mailboxes.openLogs,
+      scavenges: this.scavenges.count,
     };
   }
 

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { registered, sleep, startServer } from './helpers.ts';
+import { connect, type Socket } from 'node:net';
+import { registered, sleep, startServer, waitFor } from './helpers.ts';
 
 test('stats(): connections, who is online, memory, and the event-loop delay since the last call', async () => {
   const served = await startServer();
@@ -23,6 +24,20 @@ test('stats(): connections, who is online, memory, and the event-loop delay sinc
     assert.ok(delay.p50 >= 0 && delay.p50 <= delay.p99 && delay.p99 <= delay.max, JSON.stringify(delay));
     alice.close();
   } finally {
+    await served.stop();
+  }
+});
+
+test('stats(): a minor collection every N connections admitted, none for those refused', async () => {
+  const served = await startServer({ connMaxPerIp: 3 }, undefined, true, { scavengeEvery: 2 });
+  const sockets: Socket[] = [];
+  try {
+    assert.is(served.server.stats().scavenges, 0);
+    for (let i = 0; i < 5; i++) sockets.push(connect(served.port, '127.0.0.1'));
+    await waitFor(() => served.lines.some((line) => line.includes('refused')) && served.server.connectionCount === 3, 3000, 'three admitted, the others refused');
+    assert.is(served.server.stats().scavenges, 1, 'the second admitted connection ran one; the fourth and fifth were refused');
+  } finally {
+    for (const socket of sockets) socket.destroy();
     await served.stop();
   }
 });

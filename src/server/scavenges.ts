@@ -1,0 +1,48 @@
+/**
+ * Scavenges in small steps while connections pour in (docs/ARCHITECTURE.md, "Event loop model").
+ *
+ * What a connection allocates when it is set up (Node's socket, the channel, the session, its
+ * presence: ~3.3 KB) lives as long as the connection, so V8's scavenger copies all of it twice,
+ * within the young generation and then into the old one. In a reconnect storm about 1,000
+ * resumes fill the server's 32 MB young generation (bin/parley-server.node-flags) between two
+ * scavenges, which then copy 2-5 MB at once: passes of 15-47 ms, most of the storm's event-loop
+ * delay p99 (docs/BENCHMARKS.md). A minor collection every SCAVENGE_EVERY admitted connections
+ * copies the same bytes in steps a few times smaller. Messages never trigger one: a relay's young
+ * generation is mostly messages that die within 100 ms, which the large young generation lets die
+ * uncopied (a 4 MB one cost the relays 14-22% of their CPU).
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** Admitted connections between two minor collections: ~1 MB of new connection state. */
+export const SCAVENGE_EVERY = 256;
+
+export class ScavengePacer {
+  private sinceLast = 0;
+  /** Minor collections this pacer ran (stats). */
+  count = 0;
+
+  constructor(
+    private readonly every = SCAVENGE_EVERY,
+    private readonly scavenge: () => void = minorCollection(),
+  ) {}
+
+  /** Counts a connection the server took on; every `every`th runs a minor collection. */
+  connectionAdmitted(): void {
+    if (++this.sinceLast < this.every) return;
+    this.sinceLast = 0;
+    this.count++;
+    this.scavenge();
+  }
+}
+
+/**
+ * V8's minor collection (a scavenge of the young generation), run now. The `gc` function comes
+ * from a fresh context made after turning on --expose-gc, so no module of the server sees a global
+ * `gc`, and the server needs no flag of its own for it (tests start it in-process).
+ */
+export function minorCollection(): () => void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
+  return () => gc({ type: 'minor' });
+}
