@@ -9,15 +9,18 @@
  * - batches never overlap, and start at most once per flush interval: the first change after a
  *   quiet spell is written in the next event-loop pass, while under load each busy file is
  *   written at most 1000/interval times a second however many changes it takes (group commit);
- * - every file is written by lowdb's steno writer (temporary file, then rename), so a kill in
- *   the middle of a flush leaves the previous or the next version, never half a file;
+ * - every file written whole is written by lowdb's steno writer (temporary file, then rename),
+ *   so a kill in the middle of a flush leaves the previous or the next version, never half a
+ *   file (a checkpoint's appends to log segments, and a new segment's first line, are not
+ *   written whole: a torn line is dropped at reading, its items still in the journal);
  * - `append` (log segments: an array document whose last element was just added) does not
  *   rewrite the document: it adds one entry `{"c","k","i"}` to the batch's journal line, a JSON
  *   array appended to `<dir>/journal/<n>.jsonl` in one write for the whole batch, and keeps the
  *   document in memory as "lazy" (journaled, not yet written; never evicted);
  * - a checkpoint (when the journal is `checkpointMs` old or past 8 MiB, and at `flush`) starts
  *   the next journal, writes every lazy document (appending to its file what the file lacks, as
- *   one line, where this store wrote the rest; else whole), and only then deletes the
+ *   one line, where this store wrote the rest; a new segment's file created with its items;
+ *   else whole), and only then deletes the
  *   old journals; it runs apart from the batches, which go on with the next journal meanwhile
  *   (one checkpoint at a time); `remove` of a journaled document adds a tombstone line first;
  * - `Store.open` replays leftover journals (a killed process) into the documents before it
@@ -28,8 +31,8 @@
  * `Store.memory()` is the twin used by tests: same code, lowdb's Memory adapter (`append` is a
  * `put` there).
  */
-import { write } from 'node:fs';
-import { appendFile, mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { close, open as openFile, write } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Low, Memory, type Adapter } from 'lowdb';
@@ -55,7 +58,8 @@ const JSON_FILE = { parse: parseDocumentText, stringify: (data: unknown): string
  */
 function parseDocumentText(text: string): unknown {
   const newline = text.indexOf('\n');
-  if (newline === -1 || newline === text.length - 1) return JSON.parse(text);
+  // One line is one value; a file that starts with a newline is appended lines (createWith).
+  if (newline === -1 || (newline === text.length - 1 && newline > 0)) return JSON.parse(text);
   const lines = text.split('\n');
   const items: unknown[] = [];
   let lastSeq = -Infinity;
@@ -214,6 +218,38 @@ function appendAll(fd: number, bytes: Buffer): Promise<void> {
       });
     from(0);
   });
+}
+
+/** Opens `path` with `flags`, writes all of `bytes` and closes it: callbacks, not a FileHandle's layers of promises. */
+function writeToFile(path: string, flags: 'a' | 'ax', bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) =>
+    openFile(path, flags, 0o600, (err, fd) => {
+      if (err) return reject(err);
+      appendAll(fd, bytes).then(
+        () => close(fd, (closeErr) => (closeErr ? reject(closeErr) : resolve())),
+        (writeErr: unknown) => close(fd, () => reject(writeErr)),
+      );
+    }),
+  );
+}
+
+/**
+ * Writes the items of a log segment no file holds yet into a file created for them, as the
+ * first of its appended lines; false when the file exists after all (it must then be written
+ * whole). A busy relay starts a few hundred segments every checkpoint: writing each through
+ * lowdb (a temporary file and a rename) was 8% of the pipelined relay's main thread. No rename
+ * is needed, as appends need none: until the checkpoint is done the journal holds the items,
+ * and a torn line is dropped at reading. The leading newline makes even a torn first line a
+ * torn last line of an appended file (parseDocumentText), not a file that is not JSON.
+ */
+async function createWith(path: string, items: unknown[]): Promise<boolean> {
+  try {
+    await writeToFile(path, 'ax', Buffer.from(`\n${JSON.stringify(items)}\n`));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
 }
 
 /** Seq of a document's last element (documents that are not logs count as empty). */
@@ -662,7 +698,8 @@ export class Store {
   /**
    * A lazy document's checkpoint write, unless it was removed meanwhile (remove takes it out of
    * checkpointDocs; its deletion is a batch's): the items its file lacks, appended as one line,
-   * where the file is known to hold the rest; else the whole document. A conversation's tail
+   * where the file is known to hold the rest; all its items in a file created for them
+   * (createWith), where none is known to hold any; else the whole document. A conversation's tail
    * (up to 256 entries) was serialised and written whole (a new file and a rename) at every
    * checkpoint that touched it: with 2,000 conversations getting a few messages a checkpoint,
    * recording a message cost 2.2-2.6x the CPU it costs with appends (docs/BENCHMARKS.md).
@@ -672,11 +709,13 @@ export class Store {
       if (!this.checkpointDocs.has(doc)) return;
       const items = doc.low.data;
       const onDisk = doc.itemsOnDisk;
-      if (!Array.isArray(items) || onDisk < 0 || onDisk > items.length) return this.writeWhole(doc);
+      if (!Array.isArray(items) || onDisk > items.length) return this.writeWhole(doc);
       const length = items.length; // appends may come while the line is written: they wait for the next
       if (onDisk === length) return;
       doc.itemsOnDisk = -1; // until the line is whole on disk
-      await appendFile(this.path(doc.collection, doc.key), `${JSON.stringify(items.slice(onDisk, length))}\n`);
+      const path = this.path(doc.collection, doc.key);
+      if (onDisk >= 0) await writeToFile(path, 'a', Buffer.from(`${JSON.stringify(items.slice(onDisk, length))}\n`));
+      else if (!(await createWith(path, items))) return this.writeWhole(doc);
       if (doc.low.data === items) doc.itemsOnDisk = length;
     });
   }

@@ -253,8 +253,8 @@ test('an item text given with an append is copied into the journal line; the che
   items.push({ seq: 1, entry: { n: 1 } });
   await store.append('c', 's0', items); // no text: serialised
   assert.equal(journalTexts(dir), [`[{"c":"c","k":"s0","i":${textOf(0, 0)}}]`, `[${JSON.stringify({ c: 'c', k: 's0', i: items[1] })}]`]);
-  await store.flush(); // the checkpoint
-  assert.is(readFileSync(join(dir, 'c', 's0.json'), 'utf8'), `${JSON.stringify(items)}\n`);
+  await store.flush(); // the checkpoint: a new file, its first line after a newline (createWith)
+  assert.is(readFileSync(join(dir, 'c', 's0.json'), 'utf8'), `\n${JSON.stringify(items)}\n`);
   // Replay reads what the journal holds, texts included.
   const replayed = freshDir();
   const abandoned = await Store.open(replayed, NO_CHECKPOINT);
@@ -273,7 +273,7 @@ test('a checkpoint writes each segment as it is: appended to a reopened log, cha
   for (const t of ['a', 'é "b"', '🙂']) await log.append({ t }).written;
   await first.flush();
   const line = (texts: string[], from = 0) => `${JSON.stringify(texts.map((t, i) => ({ seq: from + i, entry: { t } })))}\n`;
-  assert.is(onDisk(first), line(['a', 'é "b"', '🙂']));
+  assert.is(onDisk(first), `\n${line(['a', 'é "b"', '🙂'])}`, 'a new segment: created, its items appended as its first line');
   // A reopened log appends to items read from the file (a copy the store has not serialised): the
   // file is written whole once, as the store does not know what it holds.
   const second = await Store.open(dir, NO_CHECKPOINT);
@@ -286,11 +286,11 @@ test('a checkpoint writes each segment as it is: appended to a reopened log, cha
   await reopened.append({ t: 'e' }).written;
   await second.flush();
   assert.is(onDisk(second), line(['a', 'B', '🙂', 'd']) + line(['e'], 4));
-  // Emptied, then appended to again: a new array for the same document, written whole.
+  // Emptied (its file deleted), then appended to again: a new array, in a file created anew.
   await reopened.dropBefore(5);
   await reopened.append({ t: 'f' }).written;
   await second.flush();
-  assert.is(onDisk(second), line(['f'], 5));
+  assert.is(onDisk(second), `\n${line(['f'], 5)}`);
   const third = await SegmentedLog.open(await Store.open(dir), 'history/y', Text);
   assert.equal((await third.read(0, 10)).map((e) => e.entry.t), ['f']);
 });
@@ -301,7 +301,7 @@ test('a checkpoint appends to a segment file only what it lacks; a line torn by 
   const first = await Store.open(dir, NO_CHECKPOINT);
   const log = await SegmentedLog.open(first, 'h', Entry);
   for (let n = 0; n < 3; n++) await log.append({ n }).written;
-  await first.flush(); // never on disk: written whole
+  await first.flush(); // never on disk: the file is created with this line
   for (let n = 3; n < 5; n++) await log.append({ n }).written;
   await first.flush(); // the file holds 0-2 as written here: 3-4 appended as a line
   await log.append({ n: 5 }).written;
@@ -314,6 +314,18 @@ test('a checkpoint appends to a segment file only what it lacks; a line torn by 
   const reopened = await SegmentedLog.open(await Store.open(dir), 'h', Entry);
   assert.equal((await reopened.read(0, 10)).map((e) => e.entry.n), [0, 1, 2, 3, 4, 5, 6]);
   assert.equal(segmentLines(file), [[0, 1, 2, 3, 4, 5, 6].map(item)], 'the replay wrote the segment whole again');
+  // A kill in the middle of a new segment's first write (createWith): the file holds its leading
+  // newline and part of the line. That is a torn last line too, not a file that is not JSON.
+  for (const torn of ['\n', `\n${JSON.stringify([item(0)]).slice(0, 9)}`]) {
+    const crashed = freshDir();
+    const abandoned = await SegmentedLog.open(await Store.open(crashed, NO_CHECKPOINT), 'h', Entry);
+    await abandoned.append({ n: 0 }).written;
+    await abandoned.append({ n: 1 }).written;
+    mkdirSync(join(crashed, 'h'), { recursive: true });
+    writeFileSync(join(crashed, 'h', 's000000000000.json'), torn);
+    const recovered = await SegmentedLog.open(await Store.open(crashed), 'h', Entry);
+    assert.equal((await recovered.read(0, 10)).map((e) => e.entry.n), [0, 1], `torn as ${JSON.stringify(torn)}`);
+  }
   // A file written before segments were appended to (one JSON array, no newline) is read, and written whole once.
   writeFileSync(file, JSON.stringify([0, 1].map(item)));
   const older = await Store.open(dir, NO_CHECKPOINT);
@@ -324,17 +336,21 @@ test('a checkpoint appends to a segment file only what it lacks; a line torn by 
 });
 
 /**
- * A checkpoint whose write of `collection`'s first segment cannot finish until `release` is
- * called: the temporary file it writes is a FIFO, whose opening for writing waits for a reader.
+ * Makes the next checkpoint's write of `collection`'s first segment wait until `release` is
+ * called. The segment gets its file first (one item appended and flushed, returned); the file is
+ * then replaced by a FIFO, so the checkpoint's next append to it (the store knows the file holds
+ * that item, so it appends) waits in its opening for a reader.
  */
-function stallCheckpointOf(dir: string, collection: string): { release(): Promise<string>; abandon(): void } {
-  mkdirSync(join(dir, collection), { recursive: true });
-  const fifo = join(dir, collection, '.s000000000000.json.tmp');
+async function stallCheckpointOf(store: Store, log: SegmentedLog<{ n: number }>): Promise<{ release(): Promise<string>; abandon(): void }> {
+  await log.append({ n: 0 }).written;
+  await store.flush();
+  const fifo = join(store.dir!, log.collection, 's000000000000.json');
+  rmSync(fifo);
   execFileSync('mkfifo', [fifo]);
   let released = false;
   return {
     /**
-     * Reads what the checkpoint writes (it then renames the FIFO into place: write the segment
+     * Reads what the checkpoint writes (the FIFO stays at the segment's path: write the segment
      * again before reading its file). Not readFileSync: the writer's steps after its open run on
      * this thread.
      */
@@ -351,45 +367,46 @@ function stallCheckpointOf(dir: string, collection: string): { release(): Promis
 
 /**
  * Appends to `log` until an append lands in a second journal: the checkpoint timer has fired and
- * the checkpoint retired the first journal. Each append must resolve within 2 s.
+ * the checkpoint retired the one journal there was. Each append must resolve within 2 s.
  */
 async function appendUntilCheckpoint(dir: string, log: SegmentedLog<{ n: number }>): Promise<number> {
   for (let n = 0; n < 200; n++) {
     await within(log.append({ n }).written, 2000, 'an append while a checkpoint runs');
-    if (journals(dir).includes('1.jsonl')) return n + 1;
+    if (journals(dir).length === 2) return n + 1;
     await sleep(10);
   }
   throw new assert.Assertion({ message: 'no checkpoint started', operator: 'appendUntilCheckpoint', expects: 'a second journal', actual: journals(dir) });
 }
+
+const itemOf = (n: number) => ({ seq: n, entry: { n } });
 
 test('a running checkpoint holds up no batch: appends go to a new journal, and the old one goes when the checkpoint is done', async () => {
   const dir = freshDir();
   const store = await Store.open(dir, { checkpointMs: 40 });
   const slow = await SegmentedLog.open(store, 'slow', Entry);
   const other = await SegmentedLog.open(store, 'other', Entry);
-  const stall = stallCheckpointOf(dir, 'slow');
+  const stall = await stallCheckpointOf(store, slow);
   try {
-    await slow.append({ n: 0 }).written;
-    assert.equal(journals(dir), ['0.jsonl']);
+    await slow.append({ n: 1 }).written;
+    const [retired, ...none] = journals(dir);
+    assert.equal(none, []);
     // The checkpoint starts and is stuck writing slow's segment; appends go on meanwhile.
     const appended = await appendUntilCheckpoint(dir, other);
     for (let n = appended; n < appended + 3; n++) await within(other.append({ n }).written, 2000, 'an append while the checkpoint is stuck');
-    assert.equal(journals(dir), ['0.jsonl', '1.jsonl'], 'the appends went to a new journal, the retired one stays');
+    assert.is(journals(dir).length, 2);
+    assert.ok(journals(dir).includes(retired), 'the appends went to a new journal, the retired one stays');
     assert.equal(await store.keys('slow'), ['s000000000000'], 'a segment being checkpointed is still listed');
-    assert.equal(JSON.parse(await stall.release()), [{ seq: 0, entry: { n: 0 } }]);
-    await waitFor(() => !journals(dir).includes('0.jsonl'), 5000, 'the checkpoint to delete the journal it retired');
-    // The FIFO was renamed into place: make it the file a real write would have left, which the next checkpoint appends to.
+    assert.equal(JSON.parse(await stall.release()), [itemOf(1)], 'the checkpoint appends only the item the file lacks');
+    await waitFor(() => !journals(dir).includes(retired), 5000, 'the checkpoint to delete the journal it retired');
+    // The FIFO stays at the segment's path: make it the file the real appends would have left.
     const segment = join(dir, 'slow', 's000000000000.json');
     rmSync(segment);
-    writeFileSync(segment, `${JSON.stringify([{ seq: 0, entry: { n: 0 } }])}\n`);
-    await slow.append({ n: 1 }).written;
+    writeFileSync(segment, `\n${JSON.stringify([itemOf(0)])}\n${JSON.stringify([itemOf(1)])}\n`);
+    await slow.append({ n: 2 }).written;
     await store.flush();
     assert.equal(journals(dir), []);
-    assert.equal(segmentLines(segment), [[{ seq: 0, entry: { n: 0 } }], [{ seq: 1, entry: { n: 1 } }]], 'appended as a line of its own');
-    assert.equal(
-      itemsIn(join(dir, 'other', 's000000000000.json')),
-      Array.from({ length: appended + 3 }, (_, n) => ({ seq: n, entry: { n } })),
-    );
+    assert.equal(segmentLines(segment), [[itemOf(0)], [itemOf(1)], [itemOf(2)]], 'appended as a line of its own');
+    assert.equal(itemsIn(join(dir, 'other', 's000000000000.json')), Array.from({ length: appended + 3 }, (_, n) => itemOf(n)));
   } finally {
     stall.abandon();
   }
@@ -399,19 +416,19 @@ test('a segment deleted while a checkpoint is writing it is not brought back whe
   const dir = freshDir();
   const store = await Store.open(dir, { checkpointMs: 40 });
   const log = await SegmentedLog.open(store, 'gone', Entry);
-  const stall = stallCheckpointOf(dir, 'gone');
+  const stall = await stallCheckpointOf(store, log);
   try {
-    await log.append({ n: 0 }).written;
+    await log.append({ n: 1 }).written;
     await appendUntilCheckpoint(dir, await SegmentedLog.open(store, 'probe', Entry)); // the checkpoint is stuck writing the segment
-    const dropped = log.dropBefore(1); // everything: the segment's file is to be deleted
+    const dropped = log.dropBefore(2); // everything: the segment's file is to be deleted
     await sleep(50);
-    await stall.release(); // the checkpoint's write lands (a rename into place), and only then the deletion
+    assert.equal(JSON.parse(await stall.release()), [itemOf(1)]); // the checkpoint's append lands, and only then the deletion
     await dropped;
     await store.flush();
     assert.not.ok(existsSync(join(dir, 'gone', 's000000000000.json')), 'the deleted segment stays deleted');
     assert.equal(journals(dir), []);
     const reopened = await SegmentedLog.open(await Store.open(dir), 'gone', Entry);
-    assert.is(reopened.next, 1);
+    assert.is(reopened.next, 2);
     assert.equal(await reopened.read(0, 10), []);
   } finally {
     stall.abandon();
