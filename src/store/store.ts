@@ -40,6 +40,7 @@ import { DataFile } from 'lowdb/node';
 import type { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
 import { Scratch } from '../protocol/scratch.ts';
+import { ItemTexts } from './item-texts.ts';
 
 /**
  * lowdb's parse and stringify for every document file, made once: two closures per document
@@ -125,6 +126,8 @@ interface Doc {
    * checkpoint then writes it whole, and after that appends only what came since.
    */
   itemsOnDisk: number;
+  /** The texts of its newest appended items, for the checkpoint (null until an append brings one). */
+  texts: ItemTexts | null;
 }
 
 /** Where a document's chain of file operations starts. */
@@ -234,22 +237,33 @@ function writeToFile(path: string, flags: 'a' | 'ax', bytes: Buffer): Promise<vo
 }
 
 /**
- * Writes the items of a log segment no file holds yet into a file created for them, as the
- * first of its appended lines; false when the file exists after all (it must then be written
- * whole). A busy relay starts a few hundred segments every checkpoint: writing each through
+ * Writes `line` (a newline, then the items of a log segment no file holds yet, as one appended
+ * line: lineOf) into a file created for it; false when the file exists after all (the segment
+ * must then be written whole). A busy relay starts a few hundred segments every checkpoint: writing each through
  * lowdb (a temporary file and a rename) was 8% of the pipelined relay's main thread. No rename
  * is needed, as appends need none: until the checkpoint is done the journal holds the items,
  * and a torn line is dropped at reading. The leading newline makes even a torn first line a
  * torn last line of an appended file (parseDocumentText), not a file that is not JSON.
  */
-async function createWith(path: string, items: unknown[]): Promise<boolean> {
+async function createWith(path: string, line: Buffer): Promise<boolean> {
   try {
-    await writeToFile(path, 'ax', Buffer.from(`\n${JSON.stringify(items)}\n`));
+    await writeToFile(path, 'ax', line);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
   }
+}
+
+/**
+ * `items` (consecutive seqs) as one appended line after `prefix`: copied from the texts their
+ * appends brought where `texts` holds them all, else serialised.
+ */
+function lineOf(items: Seqd[], prefix: string, texts: ItemTexts | null): Buffer {
+  const from = items[0].seq;
+  const to = items[items.length - 1].seq;
+  const copied = to - from + 1 === items.length ? texts?.line(from, to, prefix) : null;
+  return copied ?? Buffer.from(`${prefix}${JSON.stringify(items)}\n`);
 }
 
 /** Seq of a document's last element (documents that are not logs count as empty). */
@@ -427,13 +441,14 @@ export class Store {
 
   /** A document not read yet (its path's names are checked here). */
   private newDoc(collection: string, key: string): Doc {
-    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false, io: SETTLED, itemsOnDisk: -1 };
+    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false, io: SETTLED, itemsOnDisk: -1, texts: null };
   }
 
   /** Replaces a document. Resolves when the batch holding this change is on disk. */
   put(collection: string, key: string, data: unknown): Promise<void> {
     const doc = this.docForWrite(collection, key);
     if (doc.low.data !== data) doc.itemsOnDisk = -1;
+    doc.texts?.clear(); // the items may have changed in place (an edit)
     doc.low.data = data;
     doc.removed = false;
     this.lazy.delete(doc); // written whole; its journal lines are older (replay skips them by seq)
@@ -458,7 +473,12 @@ export class Store {
     const last = items.at(-1);
     if (this.dir === null || last === undefined) return this.put(collection, key, items);
     const doc = this.docForWrite(collection, key);
-    if (doc.low.data !== items) doc.itemsOnDisk = -1;
+    if (doc.low.data !== items) {
+      doc.itemsOnDisk = -1;
+      doc.texts?.clear();
+    }
+    if (lastText !== undefined) (doc.texts ??= new ItemTexts()).add(last.seq, lastText);
+    else doc.texts?.clear();
     doc.low.data = items;
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
@@ -480,6 +500,7 @@ export class Store {
   remove(collection: string, key: string): Promise<void> {
     const doc = this.docForWrite(collection, key);
     doc.low.data = null;
+    doc.texts?.clear();
     doc.removed = true;
     this.lazy.delete(doc);
     this.checkpointDocs.delete(doc);
@@ -714,8 +735,11 @@ export class Store {
       if (onDisk === length) return;
       doc.itemsOnDisk = -1; // until the line is whole on disk
       const path = this.path(doc.collection, doc.key);
-      if (onDisk >= 0) await writeToFile(path, 'a', Buffer.from(`${JSON.stringify(items.slice(onDisk, length))}\n`));
-      else if (!(await createWith(path, items))) return this.writeWhole(doc);
+      const lacking = (items as Seqd[]).slice(Math.max(onDisk, 0), length);
+      const line = lineOf(lacking, onDisk < 0 ? '\n' : '', doc.texts);
+      if (onDisk >= 0) await writeToFile(path, 'a', line);
+      else if (!(await createWith(path, line))) return this.writeWhole(doc);
+      doc.texts?.dropThrough(lacking[lacking.length - 1].seq);
       if (doc.low.data === items) doc.itemsOnDisk = length;
     });
   }
@@ -728,6 +752,7 @@ export class Store {
     await doc.low.write(); // serialises the data now, before its first await
     // Appends may have come meanwhile (they are not in the file); a replaced array is not its file.
     if (doc.low.data === data) doc.itemsOnDisk = length;
+    if (Array.isArray(data)) doc.texts?.dropThrough(lastSeq(data as Seqd[]));
   }
 
   /** Runs `op` once the document's earlier file operations have settled. */

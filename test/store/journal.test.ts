@@ -243,7 +243,7 @@ test('checkpoints: lazy documents reach their files and old journals go; flush l
   assert.is(reopened.next, 22);
 });
 
-test('an item text given with an append is copied into the journal line; the checkpoint serialises the items', async () => {
+test('an item text given with an append is copied into the journal line and, at the checkpoint, into the segment file', async () => {
   const dir = freshDir();
   const store = await Store.open(dir, NO_CHECKPOINT);
   // Key order differs from JSON.stringify's, so a copied text can be told from a serialised item.
@@ -251,10 +251,31 @@ test('an item text given with an append is copied into the journal line; the che
   const items = [{ seq: 0, entry: { n: 0 } }];
   await store.append('c', 's0', items, textOf(0, 0));
   items.push({ seq: 1, entry: { n: 1 } });
-  await store.append('c', 's0', items); // no text: serialised
-  assert.equal(journalTexts(dir), [`[{"c":"c","k":"s0","i":${textOf(0, 0)}}]`, `[${JSON.stringify({ c: 'c', k: 's0', i: items[1] })}]`]);
-  await store.flush(); // the checkpoint: a new file, its first line after a newline (createWith)
-  assert.is(readFileSync(join(dir, 'c', 's0.json'), 'utf8'), `\n${JSON.stringify(items)}\n`);
+  await store.append('c', 's0', items, textOf(1, 1));
+  const file = join(dir, 'c', 's0.json');
+  assert.equal(journalTexts(dir), [`[{"c":"c","k":"s0","i":${textOf(0, 0)}}]`, `[{"c":"c","k":"s0","i":${textOf(1, 1)}}]`]);
+  await store.flush(); // the checkpoint: a new file, its first line after a newline (createWith), the texts copied
+  assert.is(readFileSync(file, 'utf8'), `\n[${textOf(0, 0)},${textOf(1, 1)}]\n`);
+  // The next checkpoint appends only what the file lacks, from the texts.
+  items.push({ seq: 2, entry: { n: 2 } });
+  await store.append('c', 's0', items, textOf(2, 2));
+  await store.flush();
+  assert.is(readFileSync(file, 'utf8'), `\n[${textOf(0, 0)},${textOf(1, 1)}]\n[${textOf(2, 2)}]\n`);
+  // An append without a text breaks the run: the checkpoint serialises what the file lacks.
+  items.push({ seq: 3, entry: { n: 3 } });
+  await store.append('c', 's0', items, textOf(3, 3));
+  items.push({ seq: 4, entry: { n: 4 } });
+  await store.append('c', 's0', items);
+  assert.equal(journalLines(dir).at(-1), { c: 'c', k: 's0', i: items[4] }, 'no text: the journal serialises the item');
+  await store.flush();
+  assert.is(readFileSync(file, 'utf8').split('\n').at(-2), JSON.stringify(items.slice(3)));
+  // An edit in place (a put of the same array) is not undone by an old text.
+  items.push({ seq: 5, entry: { n: 5 } });
+  await store.append('c', 's0', items, textOf(5, 5));
+  items[5] = { seq: 5, entry: { n: 50 } };
+  await store.put('c', 's0', items);
+  await store.flush();
+  assert.equal(itemsIn(file), [0, 1, 2, 3, 4, 50].map((n, seq) => ({ seq, entry: { n } })));
   // Replay reads what the journal holds, texts included.
   const replayed = freshDir();
   const abandoned = await Store.open(replayed, NO_CHECKPOINT);

@@ -1,0 +1,83 @@
+/** ItemTexts: the texts of a segment's newest items, copied into a checkpoint's line. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ItemTexts } from '../../src/store/item-texts.ts';
+
+const textOf = (seq: number, text = 'x') => JSON.stringify({ seq, entry: { text } });
+const lineText = (texts: ItemTexts, from: number, to: number, prefix = '') => texts.line(from, to, prefix)?.toString('utf8') ?? null;
+
+test('a line is the texts of a run of seqs as one JSON array and a newline, after the prefix', () => {
+  const texts = new ItemTexts();
+  for (let seq = 10; seq < 14; seq++) texts.add(seq, textOf(seq));
+  assert.is(texts.count, 4);
+  assert.is(lineText(texts, 10, 13), `[${[10, 11, 12, 13].map((s) => textOf(s)).join(',')}]\n`);
+  assert.is(lineText(texts, 11, 12, '\n'), `\n[${textOf(11)},${textOf(12)}]\n`);
+  assert.is(lineText(texts, 13, 13), `[${textOf(13)}]\n`);
+  assert.equal(JSON.parse(lineText(texts, 10, 13)!), [10, 11, 12, 13].map((seq) => ({ seq, entry: { text: 'x' } })));
+});
+
+test('a line of seqs not all held is null', () => {
+  const texts = new ItemTexts();
+  assert.is(texts.line(0, 0, ''), null, 'nothing held');
+  texts.add(5, textOf(5));
+  texts.add(6, textOf(6));
+  assert.is(texts.line(4, 6, ''), null, 'before the first');
+  assert.is(texts.line(5, 7, ''), null, 'past the last');
+  assert.is(texts.line(6, 5, ''), null, 'an empty range');
+});
+
+test('a seq that does not follow the last starts the texts afresh', () => {
+  const texts = new ItemTexts();
+  texts.add(0, textOf(0));
+  texts.add(1, textOf(1));
+  texts.add(3, textOf(3)); // 2 is missing: 0 and 1 can no longer make a run with 3
+  assert.is(texts.count, 1);
+  assert.is(texts.line(0, 1, ''), null);
+  assert.is(lineText(texts, 3, 3), `[${textOf(3)}]\n`);
+});
+
+test('dropThrough lets go of what is in the file and keeps the rest', () => {
+  const texts = new ItemTexts();
+  for (let seq = 0; seq < 5; seq++) texts.add(seq, textOf(seq, `t${seq}`));
+  texts.dropThrough(1);
+  assert.is(texts.count, 3);
+  assert.is(texts.line(1, 2, ''), null);
+  assert.is(lineText(texts, 2, 4), `[${textOf(2, 't2')},${textOf(3, 't3')},${textOf(4, 't4')}]\n`);
+  texts.add(5, textOf(5, 't5'));
+  assert.is(lineText(texts, 4, 5), `[${textOf(4, 't4')},${textOf(5, 't5')}]\n`);
+  texts.dropThrough(0); // already gone: nothing changes
+  assert.is(texts.count, 4);
+  texts.dropThrough(9);
+  assert.is(texts.count, 0);
+  assert.is(texts.line(5, 5, ''), null);
+  texts.add(10, textOf(10));
+  assert.is(lineText(texts, 10, 10), `[${textOf(10)}]\n`);
+});
+
+test('a line already taken is a copy: texts added or dropped afterwards do not change it', () => {
+  const texts = new ItemTexts();
+  texts.add(0, textOf(0));
+  texts.add(1, textOf(1));
+  const taken = texts.line(0, 1, '\n')!;
+  const before = taken.toString('utf8');
+  texts.dropThrough(0);
+  for (let seq = 2; seq < 200; seq++) texts.add(seq, textOf(seq, 'y'.repeat(100))); // grows its buffer
+  assert.is(taken.toString('utf8'), before);
+});
+
+test('texts of every size and script, past the first buffer, come back byte for byte', () => {
+  const texts = new ItemTexts();
+  const written: string[] = [];
+  const samples = ['plain', 'é "quoted" \\ back', '🙂 emoji and 中文', 'x'.repeat(5000), '\u0000\u001f control'];
+  for (let seq = 0; seq < 60; seq++) {
+    const text = textOf(seq, samples[seq % samples.length]);
+    written.push(text);
+    texts.add(seq, text);
+  }
+  assert.is(lineText(texts, 0, 59), `[${written.join(',')}]\n`);
+  texts.clear();
+  assert.is(texts.count, 0);
+  assert.is(texts.line(0, 0, ''), null);
+});
+
+test.run();
