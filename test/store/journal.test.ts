@@ -456,6 +456,45 @@ test('a segment deleted while a checkpoint is writing it is not brought back whe
   }
 });
 
+/** The error code `promise` rejects with (a file system error's), or null when it resolves. */
+async function failsWith(promise: Promise<unknown>): Promise<string | null> {
+  try {
+    await promise;
+    return null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'no code';
+  }
+}
+
+test('a checkpoint that cannot write a segment loses nothing: flush reports it, the journal stays, and the next checkpoint writes it', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, NO_CHECKPOINT);
+  const log = await SegmentedLog.open(store, 'h', Entry);
+  for (let n = 0; n < 3; n++) await log.append({ n }).written;
+  // A directory where the segment's file goes: neither created (it exists) nor renamed over.
+  const file = join(dir, 'h', 's000000000000.json');
+  mkdirSync(file, { recursive: true });
+  assert.ok(await failsWith(store.flush()), 'flush reports the failed checkpoint');
+  assert.equal(journals(dir).length, 1, 'the journal holding the items stays');
+  // A kill now: a new store replays the journal into the segment once the way is clear.
+  rmSync(file, { recursive: true });
+  const replayed = await SegmentedLog.open(await Store.open(dir, NO_CHECKPOINT), 'h', Entry);
+  assert.equal((await replayed.read(0, 10)).map((e) => e.entry.n), [0, 1, 2]);
+  // Or no kill: the same store's next checkpoint writes the segment and drops the journal.
+  const again = freshDir();
+  const live = await Store.open(again, NO_CHECKPOINT);
+  const liveLog = await SegmentedLog.open(live, 'h', Entry);
+  for (let n = 0; n < 3; n++) await liveLog.append({ n }).written;
+  const blocked = join(again, 'h', 's000000000000.json');
+  mkdirSync(blocked, { recursive: true });
+  assert.ok(await failsWith(live.flush()));
+  rmSync(blocked, { recursive: true });
+  await liveLog.append({ n: 3 }).written;
+  await live.flush();
+  assert.equal(journals(again), []);
+  assert.equal(itemsIn(blocked).map((e) => e.seq), [0, 1, 2, 3]);
+});
+
 test('the memory twin: append is a put', async () => {
   const store = Store.memory();
   await store.append('c', 's0', [{ seq: 0 }]);
