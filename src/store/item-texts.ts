@@ -45,21 +45,26 @@ export class ItemTexts {
     this.ends.push(this.used);
   }
 
+  /** Whether the texts of the items with seqs `from` to `to` (inclusive) are all held. */
+  holds(from: number, to: number): boolean {
+    return this.bytes !== null && from >= this.firstSeq && to < this.firstSeq + this.ends.length && from <= to;
+  }
+
   /**
    * The texts of the items with seqs `from` to `to` (inclusive) as one JSON array and a newline,
    * after `prefix`: a copy, as more texts may be added while it is written. null when a text in
    * that range is not held.
    */
   line(from: number, to: number, prefix: string): Buffer | null {
+    if (!this.holds(from, to)) return null;
     const first = from - this.firstSeq;
     const last = to - this.firstSeq;
-    if (this.bytes === null || first < 0 || last >= this.ends.length || first > last) return null;
     const start = first === 0 ? 0 : this.ends[first - 1] + 1;
     const end = this.ends[last];
     const out = Buffer.allocUnsafe(prefix.length + 1 + (end - start) + 2);
     let at = out.write(prefix, 0, 'latin1');
     out[at++] = 0x5b; // [
-    at += this.bytes.copy(out, at, start, end);
+    at += this.bytes!.copy(out, at, start, end);
     out[at++] = 0x5d; // ]
     out[at] = 0x0a; // \n
     return out;

@@ -128,6 +128,11 @@ interface Doc {
   itemsOnDisk: number;
   /** The texts of its newest appended items, for the checkpoint (null until an append brings one). */
   texts: ItemTexts | null;
+  /**
+   * The seqs of its items while they are held only as their texts (low.data null): set by
+   * evict() when the texts hold them all (Store.shelve), cleared when they are parsed back.
+   */
+  shelved: { from: number; to: number } | null;
 }
 
 /** Where a document's chain of file operations starts. */
@@ -266,6 +271,32 @@ function lineOf(items: Seqd[], prefix: string, texts: ItemTexts | null): Buffer 
   return copied ?? Buffer.from(`${prefix}${JSON.stringify(items)}\n`);
 }
 
+/**
+ * Lets go of the items of a document the store is asked to forget but must still write (a full
+ * log segment waiting for its checkpoint, the tail of a log closed), where its texts hold them
+ * all: its checkpoint then writes the texts. A busy relay fills a segment of every conversation
+ * in well under a checkpoint's two seconds, and holding the full segments' items until then kept
+ * ~100,000 entries on the V8 heap for the garbage collector to trace and copy (relay with 16 in
+ * flight: 0.89x the server CPU a message without them, docs/BENCHMARKS.md).
+ */
+function shelve(doc: Doc): void {
+  const items = doc.low.data as Seqd[] | null;
+  if (doc.texts === null || doc.shelved !== null || !Array.isArray(items) || items.length === 0) return;
+  const from = items[0].seq;
+  const to = items[items.length - 1].seq;
+  if (to - from + 1 !== items.length || !doc.texts.holds(from, to)) return;
+  doc.shelved = { from, to };
+  doc.low.data = null;
+}
+
+/** Parses a shelved document's items back from their texts. */
+function unshelve(doc: Doc): void {
+  if (doc.shelved === null) return;
+  const { from, to } = doc.shelved;
+  doc.low.data = JSON.parse(doc.texts!.line(from, to, '')!.toString('utf8')) as unknown;
+  doc.shelved = null;
+}
+
 /** Seq of a document's last element (documents that are not logs count as empty). */
 function lastSeq(items: Seqd[]): number {
   const last = items.at(-1);
@@ -389,8 +420,10 @@ export class Store {
    */
   async get<T>(collection: string, key: string, schema: z.ZodType<T>): Promise<T | undefined> {
     let doc = this.docs.get(collection, key);
-    if (doc) doc.evictWhenWritten = false; // wanted again (a log reopened before its tail was written)
-    else {
+    if (doc) {
+      doc.evictWhenWritten = false; // wanted again (a log reopened before its tail was written)
+      unshelve(doc);
+    } else {
       doc = this.newDoc(collection, key);
       await this.read(doc.low, collection, key);
       // Another caller may have loaded it while we awaited the read: keep the first.
@@ -441,7 +474,7 @@ export class Store {
 
   /** A document not read yet (its path's names are checked here). */
   private newDoc(collection: string, key: string): Doc {
-    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false, io: SETTLED, itemsOnDisk: -1, texts: null };
+    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false, io: SETTLED, itemsOnDisk: -1, texts: null, shelved: null };
   }
 
   /** Replaces a document. Resolves when the batch holding this change is on disk. */
@@ -449,6 +482,7 @@ export class Store {
     const doc = this.docForWrite(collection, key);
     if (doc.low.data !== data) doc.itemsOnDisk = -1;
     doc.texts?.clear(); // the items may have changed in place (an edit)
+    doc.shelved = null;
     doc.low.data = data;
     doc.removed = false;
     this.lazy.delete(doc); // written whole; its journal lines are older (replay skips them by seq)
@@ -476,6 +510,7 @@ export class Store {
     if (doc.low.data !== items) {
       doc.itemsOnDisk = -1;
       doc.texts?.clear();
+      doc.shelved = null;
     }
     if (lastText !== undefined) (doc.texts ??= new ItemTexts()).add(last.seq, lastText);
     else doc.texts?.clear();
@@ -501,6 +536,7 @@ export class Store {
     const doc = this.docForWrite(collection, key);
     doc.low.data = null;
     doc.texts?.clear();
+    doc.shelved = null;
     doc.removed = true;
     this.lazy.delete(doc);
     this.checkpointDocs.delete(doc);
@@ -522,7 +558,10 @@ export class Store {
     const doc = this.docs.get(collection, key);
     if (!doc || this.dir === null) return;
     if (!this.dirty.has(doc) && !this.lazy.has(doc) && !this.checkpointDocs.has(doc)) this.docs.forget(doc);
-    else doc.evictWhenWritten = true;
+    else {
+      doc.evictWhenWritten = true;
+      if (!this.dirty.has(doc)) shelve(doc);
+    }
   }
 
   /** Forgets written documents that evict() was asked of while they still had to be written. */
@@ -728,6 +767,7 @@ export class Store {
   private writeForCheckpoint(doc: Doc): Promise<void> {
     return this.fileOp(doc, async () => {
       if (!this.checkpointDocs.has(doc)) return;
+      if (doc.shelved !== null) return this.writeShelved(doc, doc.shelved);
       const items = doc.low.data;
       const onDisk = doc.itemsOnDisk;
       if (!Array.isArray(items) || onDisk > items.length) return this.writeWhole(doc);
@@ -739,13 +779,36 @@ export class Store {
       const line = lineOf(lacking, onDisk < 0 ? '\n' : '', doc.texts);
       if (onDisk >= 0) await writeToFile(path, 'a', line);
       else if (!(await createWith(path, line))) return this.writeWhole(doc);
-      doc.texts?.dropThrough(lacking[lacking.length - 1].seq);
-      if (doc.low.data === items) doc.itemsOnDisk = length;
+      // Shelved meanwhile (full, and the log moved on): its texts must go on holding it all.
+      if (doc.shelved !== null) doc.itemsOnDisk = length;
+      else {
+        doc.texts?.dropThrough(lacking[lacking.length - 1].seq);
+        if (doc.low.data === items) doc.itemsOnDisk = length;
+      }
     });
+  }
+
+  /**
+   * A checkpoint's write of a shelved document: the texts of the items its file lacks, as one
+   * line. Its texts hold all its items (none are dropped while it is shelved, a write that was
+   * under way when it was shelved included), and are kept until the store forgets the document
+   * once written, so that a get meanwhile can still parse them back.
+   */
+  private async writeShelved(doc: Doc, shelved: { from: number; to: number }): Promise<void> {
+    const count = shelved.to - shelved.from + 1;
+    const onDisk = doc.itemsOnDisk;
+    if (onDisk === count) return;
+    doc.itemsOnDisk = -1; // until the line is whole on disk
+    const path = this.path(doc.collection, doc.key);
+    const line = doc.texts!.line(shelved.from + Math.max(onDisk, 0), shelved.to, onDisk < 0 ? '\n' : '')!;
+    if (onDisk >= 0) await writeToFile(path, 'a', line);
+    else if (!(await createWith(path, line))) return this.writeWhole(doc);
+    if (doc.shelved === shelved) doc.itemsOnDisk = count;
   }
 
   /** Writes a document's file whole (a temporary file and a rename). */
   private async writeWhole(doc: Doc): Promise<void> {
+    unshelve(doc);
     const data = doc.low.data;
     const length = Array.isArray(data) ? data.length : -1;
     doc.itemsOnDisk = -1;

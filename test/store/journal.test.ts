@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -362,7 +364,7 @@ test('a checkpoint appends to a segment file only what it lacks; a line torn by 
  * then replaced by a FIFO, so the checkpoint's next append to it (the store knows the file holds
  * that item, so it appends) waits in its opening for a reader.
  */
-async function stallCheckpointOf(store: Store, log: SegmentedLog<{ n: number }>): Promise<{ release(): Promise<string>; abandon(): void }> {
+async function stallCheckpointOf(store: Store, log: SegmentedLog<{ n: number }>): Promise<{ fifo: string; release(): Promise<string>; abandon(): void }> {
   await log.append({ n: 0 }).written;
   await store.flush();
   const fifo = join(store.dir!, log.collection, 's000000000000.json');
@@ -370,6 +372,7 @@ async function stallCheckpointOf(store: Store, log: SegmentedLog<{ n: number }>)
   execFileSync('mkfifo', [fifo]);
   let released = false;
   return {
+    fifo,
     /**
      * Reads what the checkpoint writes (the FIFO stays at the segment's path: write the segment
      * again before reading its file). Not readFileSync: the writer's steps after its open run on
@@ -493,6 +496,106 @@ test('a checkpoint that cannot write a segment loses nothing: flush reports it, 
   await live.flush();
   assert.equal(journals(again), []);
   assert.equal(itemsIn(blocked).map((e) => e.seq), [0, 1, 2, 3]);
+});
+
+/** A full (major) garbage collection, from V8's `gc` (as src/server/scavenges.ts gets it). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+test('a full segment waiting for its checkpoint is held only as its texts: the store lets go of its items, reads them back from the texts, and writes the texts', async () => {
+  const Texted = z.object({ n: z.number(), t: z.string() });
+  // Key order differs from JSON.stringify's, so a copied text can be told from a serialised item.
+  const textOf = (n: number) => `{"t":"${'é'.repeat(n % 3)}","n":${n}}`;
+  const appendAll = (log: SegmentedLog<{ n: number; t: string }>, count: number) => {
+    for (let n = 0; n < count; n++) void log.append({ n, t: 'é'.repeat(n % 3) }, textOf(n));
+  };
+  const expected = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ seq: from + i, entry: { n: from + i, t: 'é'.repeat((from + i) % 3) } }));
+
+  // Read back before the checkpoint: parsed from the texts.
+  const dir = freshDir();
+  const store = await Store.open(dir, NO_CHECKPOINT);
+  const log = await SegmentedLog.open(store, 'h', Texted);
+  let first: { n: number; t: string } | undefined = { n: 0, t: '' };
+  const firstItem = new WeakRef(first);
+  void log.append(first, textOf(0));
+  first = undefined;
+  let written: Promise<void> = Promise.resolve();
+  for (let n = 1; n < SEGMENT + 2; n++) written = log.append({ n, t: 'é'.repeat(n % 3) }, textOf(n)).written;
+  await written; // the batch, which holds the items it journals, is done
+  await sleep(0); // a WeakRef's target is kept for the rest of the job that made it
+  collectGarbage();
+  assert.is(firstItem.deref(), undefined, 'the full segment\'s items are not held');
+  assert.equal(await log.read(0, 3), expected(0, 3));
+  assert.equal((await log.read(SEGMENT - 2, 4)).map((e) => e.seq), [SEGMENT - 2, SEGMENT - 1, SEGMENT, SEGMENT + 1]);
+  await store.flush();
+  const file = join(dir, 'h', 's000000000000.json');
+  assert.is(readFileSync(file, 'utf8'), `\n[${Array.from({ length: SEGMENT }, (_, n) => `{"seq":${n},"entry":${textOf(n)}}`).join(',')}]\n`, 'the texts, copied');
+  assert.equal(journals(dir), []);
+
+  // Not read before the checkpoint: written from the texts alone, then read from the file.
+  const other = freshDir();
+  const otherStore = await Store.open(other, NO_CHECKPOINT);
+  appendAll(await SegmentedLog.open(otherStore, 'h', Texted), SEGMENT + 1);
+  await otherStore.flush();
+  assert.is(readFileSync(join(other, 'h', 's000000000000.json'), 'utf8'), readFileSync(file, 'utf8'));
+  const reopened = await SegmentedLog.open(await Store.open(other), 'h', Texted);
+  assert.equal(await reopened.read(0, SEGMENT + 1), expected(0, SEGMENT + 1));
+
+  // A file already where the segment goes (left by a failed write): the texts are parsed back
+  // and the segment written whole over it.
+  const inTheWay = freshDir();
+  const inTheWayStore = await Store.open(inTheWay, NO_CHECKPOINT);
+  appendAll(await SegmentedLog.open(inTheWayStore, 'h', Texted), SEGMENT + 1);
+  await sleep(20);
+  writeFileSync(join(inTheWay, 'h', 's000000000000.json'), '\n[{"seq":0,"entry":{"n":0,"t":""}}]\n[{"seq":1,');
+  await inTheWayStore.flush();
+  assert.equal(itemsIn(join(inTheWay, 'h', 's000000000000.json')), expected(0, SEGMENT));
+
+  // A kill before the checkpoint: the journal has it all.
+  const killed = freshDir();
+  appendAll(await SegmentedLog.open(await Store.open(killed, NO_CHECKPOINT), 'h', Texted), SEGMENT + 1);
+  await sleep(20); // the batch's journal line is written
+  const replayed = await SegmentedLog.open(await Store.open(killed), 'h', Texted);
+  assert.equal(await replayed.read(0, SEGMENT + 1), expected(0, SEGMENT + 1));
+});
+
+test('a segment shelved while its first write is under way keeps its texts, and the next checkpoint writes the rest from them', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, NO_CHECKPOINT);
+  const Texted = z.object({ n: z.number() });
+  // Every thread of libuv's pool stuck opening a FIFO: the target segment's first write (creating
+  // its file) waits in the pool's queue meanwhile.
+  const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const stalls = [];
+  const blockers = [];
+  for (let i = 0; i < poolSize; i++) {
+    const blocker = await SegmentedLog.open(store, `blocker${i}`, Entry);
+    stalls.push(await stallCheckpointOf(store, blocker));
+    blockers.push(blocker);
+  }
+  for (const blocker of blockers) void blocker.append({ n: 1 });
+  const readers: number[] = [];
+  try {
+    const log = await SegmentedLog.open(store, 'target', Texted);
+    void log.append({ n: 0 }, '{"n":0}');
+    const firstCheckpoint = store.flush(); // the blockers' appends take the pool; target's write queues
+    await sleep(20);
+    // The segment fills and the log moves on: the store shelves it, its first write still queued.
+    for (let n = 1; n <= SEGMENT; n++) void log.append({ n }, `{"n":${n}}`);
+    // Opened for reading here, not with readFile: that would wait in the pool's queue too. Kept
+    // open until the blockers' lines are written (into the pipe's buffer).
+    for (const stall of stalls) readers.push(openSync(stall.fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+    await firstCheckpoint;
+    await store.flush();
+  } finally {
+    for (const fd of readers) closeSync(fd);
+  }
+  const file = join(dir, 'target', 's000000000000.json');
+  assert.equal(segmentLines(file).map((line) => line.length), [1, SEGMENT - 1], 'the first write, then the rest from the texts');
+  assert.equal(itemsIn(file), Array.from({ length: SEGMENT }, (_, n) => ({ seq: n, entry: { n } })));
+  assert.equal(journals(dir), []);
 });
 
 test('the memory twin: append is a put', async () => {
