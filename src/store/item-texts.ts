@@ -82,6 +82,17 @@ export class ItemTexts {
     this.firstSeq += dropped;
   }
 
+  /**
+   * Moves the texts to a buffer of their size, where growing left a quarter or more of it
+   * unused: texts that will only be read from now on (a shelved segment's) need no room to grow.
+   */
+  trim(): void {
+    if (this.bytes === null || this.bytes.length - this.used < this.bytes.length / 4) return;
+    const trimmed = Buffer.allocUnsafeSlow(this.used);
+    this.bytes.copy(trimmed, 0, 0, this.used);
+    this.bytes = trimmed;
+  }
+
   /** Holds nothing (and gives its buffer back). */
   clear(): void {
     this.bytes = null;

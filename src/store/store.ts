@@ -287,6 +287,7 @@ function shelve(doc: Doc): void {
   if (to - from + 1 !== items.length || !doc.texts.holds(from, to)) return;
   doc.shelved = { from, to };
   doc.low.data = null;
+  doc.texts.trim();
 }
 
 /** Parses a shelved document's items back from their texts. */

@@ -65,6 +65,19 @@ test('a line already taken is a copy: texts added or dropped afterwards do not c
   assert.is(taken.toString('utf8'), before);
 });
 
+test('trim keeps the texts and lets them grow again', () => {
+  const texts = new ItemTexts();
+  for (let seq = 0; seq < 3; seq++) texts.add(seq, textOf(seq));
+  texts.trim(); // the first buffer is mostly room
+  assert.is(lineText(texts, 0, 2), `[${textOf(0)},${textOf(1)},${textOf(2)}]\n`);
+  texts.add(3, textOf(3, 'z'.repeat(300)));
+  assert.is(lineText(texts, 2, 3), `[${textOf(2)},${textOf(3, 'z'.repeat(300))}]\n`);
+  texts.trim();
+  texts.trim(); // nothing to trim: the same
+  assert.is(lineText(texts, 0, 3), `[${[textOf(0), textOf(1), textOf(2), textOf(3, 'z'.repeat(300))].join(',')}]\n`);
+  new ItemTexts().trim(); // nothing held
+});
+
 test('texts of every size and script, past the first buffer, come back byte for byte', () => {
   const texts = new ItemTexts();
   const written: string[] = [];
