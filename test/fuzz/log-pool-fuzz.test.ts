@@ -1,8 +1,9 @@
 /**
- * LogPool under fast-check: any interleaving of holds, releases, appends to open and closed logs,
- * event-loop turns and checkpoints, with any budget, on a real store. Whatever the pool closed and
- * reopened on the way, a fresh store afterwards reads every log back as the model has it: each
- * entry once, in order, each seq given once.
+ * LogPool under fast-check: any interleaving of holds, releases, appends to open and closed logs
+ * (with their texts or without), reads, event-loop turns and checkpoints, with any budget, on a
+ * real store. Whatever the pool closed and reopened on the way, and whatever segments the store
+ * shelved as texts (src/store/item-texts.ts), every read sees the log as the model has it, and a
+ * fresh store afterwards reads every log back so: each entry once, in order, each seq given once.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,14 +22,16 @@ type Entry = z.infer<typeof Entry>;
 const LOGS = 5;
 
 type Step =
-  | { kind: 'append'; log: number; count: number }
+  | { kind: 'append'; log: number; count: number; texts: boolean }
+  | { kind: 'read'; log: number }
   | { kind: 'hold'; log: number }
   | { kind: 'release' }
   | { kind: 'turn' }
   | { kind: 'written' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), log: fc.nat(LOGS - 1), count: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constant(SEGMENT)) }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), log: fc.nat(LOGS - 1), count: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constant(SEGMENT)), texts: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), log: fc.nat(LOGS - 1) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('hold' as const), log: fc.nat(LOGS - 1) }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'release' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'turn' as const }) },
@@ -52,11 +55,14 @@ test('whatever the pool closes and reopens, every entry is on disk once, in orde
             for (let i = 0; i < s.count; i++) model[s.log].push(n++);
             const first = n - s.count;
             const appendAll = (log: SegmentedLog<Entry>) => {
-              for (let i = 0; i < s.count; i++) writes.push(pool.append(log, { n: first + i }).written);
+              for (let i = 0; i < s.count; i++) writes.push(pool.append(log, { n: first + i }, s.texts ? `{"n":${first + i}}` : undefined).written);
             };
             const open = pool.peek(name);
             if (open) appendAll(open);
             else await pool.with(name, appendAll);
+          } else if (s.kind === 'read') {
+            const entries = await pool.with(`c${s.log}`, (log) => log.read(0, 100_000));
+            assert.equal(entries.map((e) => e.entry.n), model[s.log], `c${s.log} read while running`);
           } else if (s.kind === 'hold') {
             await pool.hold(`c${s.log}`);
             held.push(s.log);
