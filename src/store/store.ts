@@ -781,8 +781,10 @@ export class Store {
       if (onDisk >= 0) await writeToFile(path, 'a', line);
       else if (!(await createWith(path, line))) return this.writeWhole(doc);
       // Shelved meanwhile (full, and the log moved on): its texts must go on holding it all.
-      if (doc.shelved !== null) doc.itemsOnDisk = length;
-      else {
+      const shelved = doc.shelved as Doc['shelved']; // set by evict() during the write
+      if (shelved !== null) {
+        if (shelved.from === (items as Seqd[])[0].seq) doc.itemsOnDisk = length; // the same items
+      } else {
         doc.texts?.dropThrough(lacking[lacking.length - 1].seq);
         if (doc.low.data === items) doc.itemsOnDisk = length;
       }
