@@ -470,13 +470,32 @@ async function failsWith(promise: Promise<unknown>): Promise<string | null> {
 }
 
 test('a checkpoint that cannot write a segment loses nothing: flush reports it, the journal stays, and the next checkpoint writes it', async () => {
-  const dir = freshDir();
-  const store = await Store.open(dir, NO_CHECKPOINT);
-  const log = await SegmentedLog.open(store, 'h', Entry);
-  for (let n = 0; n < 3; n++) await log.append({ n }).written;
-  // A directory where the segment's file goes: neither created (it exists) nor renamed over.
-  const file = join(dir, 'h', 's000000000000.json');
-  mkdirSync(file, { recursive: true });
+  /** A store whose log `h` has three items journaled, and a directory where its segment's file goes: neither created (it exists) nor renamed over. */
+  const blocked = async () => {
+    const dir = freshDir();
+    const store = await Store.open(dir, NO_CHECKPOINT);
+    const log = await SegmentedLog.open(store, 'h', Entry);
+    for (let n = 0; n < 3; n++) await log.append({ n }).written;
+    const file = join(dir, 'h', 's000000000000.json');
+    mkdirSync(file, { recursive: true });
+    return { dir, store, log, file };
+  };
+  const killed = await blocked();
+  assert.ok(await failsWith(killed.store.flush()), 'flush reports the failed checkpoint');
+  assert.equal(journals(killed.dir).length, 1, 'the journal holding the items stays');
+  // A kill now: a new store replays the journal into the segment once the way is clear.
+  rmSync(killed.file, { recursive: true });
+  const replayed = await SegmentedLog.open(await Store.open(killed.dir, NO_CHECKPOINT), 'h', Entry);
+  assert.equal((await replayed.read(0, 10)).map((e) => e.entry.n), [0, 1, 2]);
+  // Or no kill: the same store's next checkpoint writes the segment and drops the journal.
+  const live = await blocked();
+  assert.ok(await failsWith(live.store.flush()));
+  rmSync(live.file, { recursive: true });
+  await live.log.append({ n: 3 }).written;
+  await live.store.flush();
+  assert.equal(journals(live.dir), []);
+  assert.equal(itemsIn(live.file).map((e) => e.seq), [0, 1, 2, 3]);
+});
   assert.ok(await failsWith(store.flush()), 'flush reports the failed checkpoint');
   assert.equal(journals(dir).length, 1, 'the journal holding the items stays');
   // A kill now: a new store replays the journal into the segment once the way is clear.
