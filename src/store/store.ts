@@ -244,8 +244,9 @@ function writeToFile(path: string, flags: 'a' | 'ax', bytes: Buffer): Promise<vo
 /**
  * Writes `line` (a newline, then the items of a log segment no file holds yet, as one appended
  * line: lineOf) into a file created for it; false when the file exists after all (the segment
- * must then be written whole). A busy relay starts a few hundred segments every checkpoint: writing each through
- * lowdb (a temporary file and a rename) was 8% of the pipelined relay's main thread. No rename
+ * must then be written whole). A busy relay starts a few hundred segments every checkpoint:
+ * writing each through lowdb (a temporary file and a rename) was 8% of the pipelined relay's
+ * main thread. No rename
  * is needed, as appends need none: until the checkpoint is done the journal holds the items,
  * and a torn line is dropped at reading. The leading newline makes even a torn first line a
  * torn last line of an appended file (parseDocumentText), not a file that is not JSON.
