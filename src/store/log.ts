@@ -18,10 +18,9 @@ import type { Store } from './store.ts';
  * Entries per segment. Appends are journal lines; a checkpoint creates each new segment's file
  * (~150-320 µs of CPU here; a temporary file and a rename before the sixteenth session) and
  * appends to the file of each it wrote before, so a segment costs a file write per checkpoint
- * that touched it, while draining a backlog reads
- * one file per segment. 64 was chosen when every append rewrote its tail (before the journal);
- * with the journal 256 cut the relay's server CPU per message by a seventh and met every
- * bench/store target (docs/BENCHMARKS.md).
+ * that touched it, while draining a backlog reads one file per segment. 64 was chosen when
+ * every append rewrote its tail (before the journal); with the journal 256 cut the relay's
+ * server CPU per message by a seventh and met every bench/store target (docs/BENCHMARKS.md).
  */
 export const SEGMENT = 256;
 
