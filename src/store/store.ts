@@ -776,11 +776,8 @@ export class Store {
       const length = items.length; // appends may come while the line is written: they wait for the next
       if (onDisk === length) return;
       doc.itemsOnDisk = -1; // until the line is whole on disk
-      const path = this.path(doc.collection, doc.key);
       const lacking = (items as Seqd[]).slice(Math.max(onDisk, 0), length);
-      const line = lineOf(lacking, onDisk < 0 ? '\n' : '', doc.texts);
-      if (onDisk >= 0) await writeToFile(path, 'a', line);
-      else if (!(await createWith(path, line))) return this.writeWhole(doc);
+      if (!(await this.writeLine(doc, onDisk, (prefix) => lineOf(lacking, prefix, doc.texts)))) return this.writeWhole(doc);
       // Shelved meanwhile (full, and the log moved on): its texts must go on holding it all.
       const shelved = doc.shelved as Doc['shelved']; // set by evict() during the write
       if (shelved !== null) {
@@ -803,11 +800,22 @@ export class Store {
     const onDisk = doc.itemsOnDisk;
     if (onDisk === count) return;
     doc.itemsOnDisk = -1; // until the line is whole on disk
-    const path = this.path(doc.collection, doc.key);
-    const line = doc.texts!.line(shelved.from + Math.max(onDisk, 0), shelved.to, onDisk < 0 ? '\n' : '')!;
-    if (onDisk >= 0) await writeToFile(path, 'a', line);
-    else if (!(await createWith(path, line))) return this.writeWhole(doc);
+    const from = shelved.from + Math.max(onDisk, 0);
+    if (!(await this.writeLine(doc, onDisk, (prefix) => doc.texts!.line(from, shelved.to, prefix)!))) return this.writeWhole(doc);
     if (doc.shelved === shelved) doc.itemsOnDisk = count;
+  }
+
+  /**
+   * A checkpoint's line for a document whose file holds `onDisk` of its items (-1: none known),
+   * made by `lineAfter` after its prefix: appended to the file, or put in a file created for it
+   * (createWith, after a newline). false when that file exists after all: the document must then
+   * be written whole.
+   */
+  private async writeLine(doc: Doc, onDisk: number, lineAfter: (prefix: string) => Buffer): Promise<boolean> {
+    const path = this.path(doc.collection, doc.key);
+    if (onDisk < 0) return createWith(path, lineAfter('\n'));
+    await writeToFile(path, 'a', lineAfter(''));
+    return true;
   }
 
   /** Writes a document's file whole (a temporary file and a rename). */
