@@ -19,14 +19,13 @@ import { readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ParleyClient } from '../../src/client/connection.ts';
 import { formatEvent } from '../../src/client/format.ts';
 import { client, record, registered, sleep, startServer, tempDir, waitFor, PASSWORD, type TestServer } from './helpers.ts';
 import { RawClient } from './raw-client.ts';
+import { collectGarbage } from '../helpers/gc.ts';
 
 const HOST = '127.0.0.1';
 const PAIR_ADDRESS = '127.0.0.3';
@@ -284,9 +283,6 @@ test('a client that never reads is dropped past maxQueuedBytes, others chat on, 
   await waitFor(() => served.server.connectionCount === baseline, 2000, 'the connection count back to the pair');
 });
 
-// A full collection on demand, to tell what the server keeps from what it has yet to collect.
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
 
 /**
  * MB of heap and external memory still reachable after a full collection. V8 frees the memory

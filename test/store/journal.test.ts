@@ -6,8 +6,6 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -17,6 +15,7 @@ import { SEGMENT, SegmentedLog } from '../../src/store/log.ts';
 import { Store } from '../../src/store/store.ts';
 import { waitFor, within } from '../e2e/helpers.ts';
 import { rejectsCode } from '../helpers/codes.ts';
+import { collectGarbage } from '../helpers/gc.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-journal-'));
 let n = 0;
@@ -496,12 +495,6 @@ test('a checkpoint that cannot write a segment loses nothing: flush reports it, 
   assert.equal(journals(live.dir), []);
   assert.equal(itemsIn(live.file).map((e) => e.seq), [0, 1, 2, 3]);
 });
-
-/** A full (major) garbage collection, from V8's `gc` (as src/server/scavenges.ts gets it). */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
-}
 
 test('a full segment waiting for its checkpoint is held only as its texts: the store lets go of its items, reads them back from the texts, and writes the texts', async () => {
   const Texted = z.object({ n: z.number(), t: z.string() });
