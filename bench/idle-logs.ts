@@ -1,7 +1,7 @@
 /**
  * What conversations nobody is using cost a server's memory (docs/BENCHMARKS.md, "Idle
  * conversations"): messages recorded in many conversations, a few at a time, as a long-running
- * server sees them; then the heap, with the server's budget (--cached-messages) and with none
+ * server sees them (with their texts, as the hub records them); then the heap and Buffers, with the server's budget (--cached-messages) and with none
  * (every log kept open, as before the budget), and the time to read the newest page of a
  * conversation whose log was closed against one still open.
  *
@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { conversationOf, Histories } from '../src/server/histories.ts';
+import { conversationOf, Histories, recordTextOf, type HistoryRecord } from '../src/server/histories.ts';
 import { DEFAULT_CACHED_MESSAGES } from '../src/store/log-pool.ts';
 import { Store } from '../src/store/store.ts';
 import { numberArg } from './lib/proc.ts';
@@ -24,10 +24,12 @@ const TEXT = 'see you at the lab at ten, bring the notes from last week please';
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
 
-function heapMb(): number {
+/** The V8 heap and the memory of Buffers (a log segment the store holds as its texts is there), MB. */
+function memoryMb(): { heap: number; buffers: number } {
   gc!();
   gc!();
-  return process.memoryUsage().heapUsed / 1024 / 1024;
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return { heap: heapUsed / 1024 / 1024, buffers: arrayBuffers / 1024 / 1024 };
 }
 
 async function run(budget: number, label: string): Promise<void> {
@@ -35,7 +37,7 @@ async function run(budget: number, label: string): Promise<void> {
   try {
     const store = await Store.open(dir, { flushIntervalMs: 50 });
     const histories = new Histories(store, budget);
-    const before = heapMb();
+    const before = memoryMb();
     let n = 0;
     const started = performance.now();
     // A few messages at a time in each conversation, round and round, as a day of chat goes.
@@ -44,7 +46,9 @@ async function run(budget: number, label: string): Promise<void> {
         const writes = [];
         for (let k = c; k < Math.min(c + 500, CONVERSATIONS); k++) {
           for (let m = round; m < Math.min(round + 10, MESSAGES); m++) {
-            writes.push(histories.append(conversationOf(`a${k}`, `b${k}`), { msgId: `m${n++}`, scope: 'private', from: `a${k}`, to: `b${k}`, text: TEXT, ts: 1_760_000_000_000 }));
+            const record: HistoryRecord = { msgId: `m${n++}`, scope: 'private', from: `a${k}`, to: `b${k}`, text: TEXT, ts: 1_760_000_000_000 };
+            // With its text cut from the message's, as the hub records it.
+            writes.push(histories.append(conversationOf(`a${k}`, `b${k}`), record, false, recordTextOf(JSON.stringify({ type: 'msg', ...record }))));
           }
         }
         await Promise.all(writes);
@@ -52,7 +56,9 @@ async function run(budget: number, label: string): Promise<void> {
     }
     const recordS = (performance.now() - started) / 1000;
     await store.flush();
-    const heap = heapMb() - before;
+    const after = memoryMb();
+    const heap = after.heap - before.heap;
+    const buffers = after.buffers - before.buffers;
     // The newest page of a conversation: the last one touched (open), and the first (closed
     // under the budget, so it is read from disk).
     const pageMs = async (k: number) => {
@@ -63,7 +69,7 @@ async function run(budget: number, label: string): Promise<void> {
     const firstPage = await pageMs(0); // the first read may reopen; later ones find it open
     const lastPage = await pageMs(CONVERSATIONS - 1);
     console.log(
-      `${label.padEnd(28)} heap ${heap.toFixed(1).padStart(6)} MB  (${((heap * 1024 * 1024) / CONVERSATIONS / 1024).toFixed(1)} KB a conversation)  ` +
+      `${label.padEnd(28)} heap ${heap.toFixed(1).padStart(6)} MB + buffers ${buffers.toFixed(1).padStart(5)} MB  (${(((heap + buffers) * 1024 * 1024) / CONVERSATIONS / 1024).toFixed(1)} KB a conversation)  ` +
         `open logs ${String(histories.openLogs).padStart(6)}  recording ${recordS.toFixed(1)} s  ` +
         `newest page ${firstPage.toFixed(2)} ms (first conversation) / ${lastPage.toFixed(2)} ms (last)`,
     );

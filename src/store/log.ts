@@ -49,19 +49,25 @@ function segmentSchemaOf<E>(entrySchema: z.ZodType<E>): z.ZodType<Array<LogEntry
 /** Where a log's chain of rewrites starts: one settled promise for all (a server opens a mailbox log per user online). */
 const SETTLED: Promise<unknown> = Promise.resolve();
 
-/** The segment appends go to: its index, its store key, its entries. */
+/**
+ * The segment appends go to: its index, its store key, how many entries it has, and the entries
+ * themselves, or null where the store holds them (Store.appendText: a segment whose first append
+ * came with its text).
+ */
 interface Tail<E> {
   index: number;
   key: string;
-  items: Array<LogEntry<E>>;
+  count: number;
+  items: Array<LogEntry<E>> | null;
 }
 
 export class SegmentedLog<E> {
   /**
-   * The segment appends go to, owned here: the store hands out validated copies, and two
-   * appends in one tick must land in the same array, so appends never read the store.
+   * The segment appends go to. Its entries are held here, or by the store as texts: the store
+   * hands out validated copies, and two appends in one tick must land in the same array, so
+   * appends never read the store.
    */
-  private tail: Tail<E> = { index: 0, key: segmentKey(0), items: [] };
+  private tail: Tail<E> = { index: 0, key: segmentKey(0), count: 0, items: [] };
   /** Rewrites of older segments run one at a time (read, change, write). */
   private updating: Promise<unknown> = SETTLED;
   /** close() was called: another instance may own the log now (src/store/log-pool.ts). */
@@ -89,7 +95,7 @@ export class SegmentedLog<E> {
     const stale = segments.filter((key) => (Number(key.slice(1)) + 1) * SEGMENT <= meta.first && key !== newest);
     await Promise.all(stale.map((key) => store.remove(collection, key)));
     const tailIndex = last ? Number(newest!.slice(1)) : Math.floor(next / SEGMENT);
-    log.tail = { index: tailIndex, key: segmentKey(tailIndex), items: last ? items : [] };
+    log.tail = { index: tailIndex, key: segmentKey(tailIndex), count: last ? items.length : 0, items: last ? items : [] };
     return log;
   }
 
@@ -103,9 +109,9 @@ export class SegmentedLog<E> {
     return this.nextSeq;
   }
 
-  /** Entries held in memory: the tail segment's. */
+  /** Entries held in memory (as objects or as their texts): the tail segment's. */
   get resident(): number {
-    return this.tail.items.length;
+    return this.tail.count;
   }
 
   /** Entries kept. */
@@ -114,13 +120,26 @@ export class SegmentedLog<E> {
   }
 
   private async segment(index: number): Promise<Array<LogEntry<E>>> {
-    if (index === this.tail.index) return this.tail.items;
+    if (index === this.tail.index) return this.tailItems();
     return (await this.store.get(this.collection, segmentKey(index), this.segmentSchema)) ?? [];
   }
 
   /**
+   * The tail's entries as an array. Where the store holds them as texts, it parses them into an
+   * array of its own, which the tail then appends to: a conversation whose history is read (a
+   * client opening it, a resend looked for) holds its tail as entries again, so that its next
+   * reads parse nothing, and an edit's rewrite of that array loses no append.
+   */
+  private tailItems(): Array<LogEntry<E>> {
+    this.tail.items ??= (this.store.heldItems(this.collection, this.tail.key) as Array<LogEntry<E>> | undefined) ?? [];
+    return this.tail.items;
+  }
+
+  /**
    * Appends one entry. `written` resolves when it is on disk. `entryText`, when the caller has
-   * it, is JSON.stringify(entry): the store copies it rather than serialising the entry again.
+   * it, is JSON.stringify(entry): the store copies it rather than serialising the entry again,
+   * and a segment whose first entry comes with its text is held by the store as texts
+   * (Store.appendText), an entry without one then serialised here.
    */
   append(entry: E, entryText?: string): { seq: number; written: Promise<void> } {
     // A closed instance appending beside a reopened one would give out its seqs a second time.
@@ -130,10 +149,17 @@ export class SegmentedLog<E> {
     if (index !== this.tail.index) {
       // The full segment is done with: the store forgets it once written (a server's memory must
       // not grow with every message it ever relayed). Reads load it again from its file.
-      if (this.tail.items.length > 0) this.store.evict(this.collection, this.tail.key);
-      this.tail = { index, key: segmentKey(index), items: [] };
+      if (this.tail.count > 0) this.store.evict(this.collection, this.tail.key);
+      this.tail = { index, key: segmentKey(index), count: 0, items: [] };
     }
-    this.tail.items.push({ seq, entry });
+    // An empty segment is held as its first entry comes: as texts if it comes with one.
+    if (this.tail.count++ === 0) this.tail.items = entryText === undefined ? [] : null;
+    const item = { seq, entry };
+    if (this.tail.items === null) {
+      const itemText = entryText === undefined ? JSON.stringify(item) : `{"seq":${seq},"entry":${entryText}}`;
+      return { seq, written: this.store.appendText(this.collection, this.tail.key, item, itemText) };
+    }
+    this.tail.items.push(item);
     const itemText = entryText === undefined ? undefined : `{"seq":${seq},"entry":${entryText}}`;
     return { seq, written: this.store.append(this.collection, this.tail.key, this.tail.items, itemText) };
   }
@@ -218,7 +244,7 @@ export class SegmentedLog<E> {
       removals.push(this.store.remove(this.collection, segmentKey(index)));
     }
     // Emptied: nothing delivered lingers on disk, and `first` alone tells where the log goes on.
-    if (everything) this.tail = { ...this.tail, items: [] };
+    if (everything) this.tail = { ...this.tail, count: 0, items: [] };
     await Promise.all(removals);
   }
 

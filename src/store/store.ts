@@ -16,7 +16,8 @@
  * - `append` (log segments: an array document whose last element was just added) does not
  *   rewrite the document: it adds one entry `{"c","k","i"}` to the batch's journal line, a JSON
  *   array appended to `<dir>/journal/<n>.jsonl` in one write for the whole batch, and keeps the
- *   document in memory as "lazy" (journaled, not yet written; never evicted);
+ *   document in memory as "lazy" (journaled, not yet written; never evicted); `appendText`
+ *   does the same for a log's tail that the store holds as its items' texts alone;
  * - a checkpoint (when the journal is `checkpointMs` old or past 8 MiB, and at `flush`) starts
  *   the next journal, writes every lazy document (appending to its file what the file lacks, as
  *   one line, where this store wrote the rest; a new segment's file created with its items;
@@ -130,7 +131,8 @@ interface Doc {
   texts: ItemTexts | null;
   /**
    * The seqs of its items while they are held only as their texts (low.data null): set by
-   * evict() when the texts hold them all (Store.shelve), cleared when they are parsed back.
+   * appendText for a segment it starts, and by evict() when the texts hold them all (shelve);
+   * grown by appendText; cleared when they are parsed back for good (heldItems, a whole write).
    */
   shelved: { from: number; to: number } | null;
 }
@@ -291,11 +293,16 @@ function shelve(doc: Doc): void {
   doc.texts.trim();
 }
 
-/** Parses a shelved document's items back from their texts. */
+/** A shelved document's items, parsed from their texts. */
+function parseShelved(doc: Doc): unknown {
+  const { from, to } = doc.shelved!;
+  return JSON.parse(doc.texts!.line(from, to, '')!.toString('utf8')) as unknown;
+}
+
+/** Makes a shelved document an array again, parsed from its texts (which it keeps). */
 function unshelve(doc: Doc): void {
   if (doc.shelved === null) return;
-  const { from, to } = doc.shelved;
-  doc.low.data = JSON.parse(doc.texts!.line(from, to, '')!.toString('utf8')) as unknown;
+  doc.low.data = parseShelved(doc);
   doc.shelved = null;
 }
 
@@ -422,10 +429,8 @@ export class Store {
    */
   async get<T>(collection: string, key: string, schema: z.ZodType<T>): Promise<T | undefined> {
     let doc = this.docs.get(collection, key);
-    if (doc) {
-      doc.evictWhenWritten = false; // wanted again (a log reopened before its tail was written)
-      unshelve(doc);
-    } else {
+    if (doc) doc.evictWhenWritten = false; // wanted again (a log reopened before its tail was written)
+    else {
       doc = this.newDoc(collection, key);
       await this.read(doc.low, collection, key);
       // Another caller may have loaded it while we awaited the read: keep the first.
@@ -435,8 +440,10 @@ export class Store {
       // mailbox, and keeping a Low for each would grow the server with its users.
       else if (doc.low.data !== null) this.docs.set(doc);
     }
-    if (doc.low.data === null) return undefined;
-    const parsed = schema.safeParse(doc.low.data);
+    // A shelved document stays shelved: the reader gets its own copy (the schema makes one anyway).
+    const data = doc.shelved !== null ? parseShelved(doc) : doc.low.data;
+    if (data === null) return undefined;
+    const parsed = schema.safeParse(data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new ParleyError('E_STORE_CORRUPT', `store file ${this.dir === null ? doc.id : this.path(collection, key)} does not hold a valid ${collection} record (${issue.path.join('.') || 'root'}: ${issue.message})`);
@@ -525,6 +532,51 @@ export class Store {
       this.lazy.add(doc);
     }
     return this.schedule();
+  }
+
+  /**
+   * Appends `item` (whose seq follows the document's last) to the array document (collection,
+   * key), which the store holds for its owner: a log's tail segment whose appends come with their
+   * texts (`itemText`, JSON.stringify(item)). A segment started here is held as the texts alone
+   * (shelved from its first item): the relayed messages of a busy relay are then no objects on
+   * the V8 heap for the garbage collector to copy until their checkpoint, and the checkpoint
+   * writes the texts. Reads parse them (get). A document that is an array already (read from its
+   * file, written whole, changed by a put) has the item pushed onto it instead.
+   */
+  appendText(collection: string, key: string, item: Seqd, itemText: string): Promise<void> {
+    const doc = this.docForWrite(collection, key);
+    const shelved = doc.shelved;
+    if (shelved !== null && item.seq === shelved.to + 1) {
+      doc.texts!.add(item.seq, itemText);
+      shelved.to = item.seq;
+    } else if (shelved === null && doc.low.data === null && this.dir !== null && !this.dirty.has(doc)) {
+      // A segment nothing holds yet: new, or removed and its removal written.
+      (doc.texts ??= new ItemTexts()).clear();
+      doc.texts.add(item.seq, itemText);
+      doc.shelved = { from: item.seq, to: item.seq };
+      doc.itemsOnDisk = -1;
+    } else {
+      unshelve(doc);
+      const items = Array.isArray(doc.low.data) ? (doc.low.data as Seqd[]) : [];
+      items.push(item);
+      return this.append(collection, key, items, itemText);
+    }
+    doc.removed = false;
+    this.addEntry(doc, { c: collection, k: key, i: item, it: itemText });
+    this.lazy.add(doc);
+    return this.schedule();
+  }
+
+  /**
+   * The items of a document the store holds for its owner (appendText) as an array, parsed back
+   * from their texts if need be: the store's own, which the owner holds from then on, appending
+   * with `append` and changing an item in place with `put` (a log's tail that is read or edited).
+   */
+  heldItems(collection: string, key: string): Seqd[] | undefined {
+    const doc = this.docs.get(collection, key);
+    if (doc === undefined) return undefined;
+    unshelve(doc);
+    return Array.isArray(doc.low.data) ? (doc.low.data as Seqd[]) : undefined;
   }
 
   private addEntry(doc: Doc, entry: PendingEntry): void {
@@ -825,8 +877,10 @@ export class Store {
     const length = Array.isArray(data) ? data.length : -1;
     doc.itemsOnDisk = -1;
     await doc.low.write(); // serialises the data now, before its first await
-    // Appends may have come meanwhile (they are not in the file); a replaced array is not its file.
-    if (doc.low.data === data) doc.itemsOnDisk = length;
+    // Appends may have come meanwhile (they are not in the file). A replaced array is not its
+    // file, and one shelved meanwhile needs all its texts.
+    if (doc.low.data !== data) return;
+    doc.itemsOnDisk = length;
     if (Array.isArray(data)) doc.texts?.dropThrough(lastSeq(data as Seqd[]));
   }
 

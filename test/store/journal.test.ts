@@ -496,7 +496,7 @@ test('a checkpoint that cannot write a segment loses nothing: flush reports it, 
   assert.equal(itemsIn(live.file).map((e) => e.seq), [0, 1, 2, 3]);
 });
 
-test('a full segment waiting for its checkpoint is held only as its texts: the store lets go of its items, reads them back from the texts, and writes the texts', async () => {
+test('a log segment whose entries come with their texts is held only as the texts, and a full one waiting for its checkpoint too: reads parse them, the checkpoint writes them', async () => {
   const Texted = z.object({ n: z.number(), t: z.string() });
   // Key order differs from JSON.stringify's, so a copied text can be told from a serialised item.
   const textOf = (n: number) => `{"t":"${'é'.repeat(n % 3)}","n":${n}}`;
@@ -514,11 +514,15 @@ test('a full segment waiting for its checkpoint is held only as its texts: the s
   void log.append(first, textOf(0));
   first = undefined;
   let written: Promise<void> = Promise.resolve();
-  for (let n = 1; n < SEGMENT + 2; n++) written = log.append({ n, t: 'é'.repeat(n % 3) }, textOf(n)).written;
+  for (let n = 1; n < 10; n++) written = log.append({ n, t: 'é'.repeat(n % 3) }, textOf(n)).written;
   await written; // the batch, which holds the items it journals, is done
   await sleep(0); // a WeakRef's target is kept for the rest of the job that made it
   collectGarbage();
-  assert.is(firstItem.deref(), undefined, 'the full segment\'s items are not held');
+  assert.is(firstItem.deref(), undefined, 'the tail segment\'s entries are not held as objects');
+  assert.equal(await log.readBefore(10, 3), expected(7, 10), 'the tail, parsed from its texts');
+  assert.is((await log.findLast((entry) => entry.n === 2))?.seq, 2);
+  for (let n = 10; n < SEGMENT + 2; n++) written = log.append({ n, t: 'é'.repeat(n % 3) }, textOf(n)).written;
+  await written;
   assert.equal(await log.read(0, 3), expected(0, 3));
   assert.equal((await log.read(SEGMENT - 2, 4)).map((e) => e.seq), [SEGMENT - 2, SEGMENT - 1, SEGMENT, SEGMENT + 1]);
   await store.flush();
@@ -551,6 +555,26 @@ test('a full segment waiting for its checkpoint is held only as its texts: the s
   await sleep(20); // the batch's journal line is written
   const replayed = await SegmentedLog.open(await Store.open(killed), 'h', Texted);
   assert.equal(await replayed.read(0, SEGMENT + 1), expected(0, SEGMENT + 1));
+});
+
+test('a document appended to with texts from its first item is shelved when evicted: its items let go, read back and written from the texts', async () => {
+  const dir = freshDir();
+  const store = await Store.open(dir, NO_CHECKPOINT);
+  const textOf = (n: number) => `{"entry":{"n":${n}},"seq":${n}}`; // not JSON.stringify's key order
+  let items: Array<{ seq: number; entry: { n: number } }> | undefined = [];
+  const firstItem = new WeakRef(itemOf(0));
+  for (let n = 0; n < 3; n++) {
+    items.push(n === 0 ? firstItem.deref()! : itemOf(n));
+    await store.append('c', 's0', items, textOf(n));
+  }
+  items = undefined;
+  store.evict('c', 's0'); // still to be written: kept, as its texts
+  await sleep(0);
+  collectGarbage();
+  assert.is(firstItem.deref(), undefined, 'its items are not held');
+  assert.equal(await store.get('c', 's0', Items), [0, 1, 2].map(itemOf));
+  await store.flush();
+  assert.is(readFileSync(join(dir, 'c', 's0.json'), 'utf8'), `\n[${[0, 1, 2].map(textOf).join(',')}]\n`);
 });
 
 test('a segment shelved while its first write is under way keeps its texts, and the next checkpoint writes the rest from them', async () => {

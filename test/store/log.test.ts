@@ -120,6 +120,38 @@ test('update rewrites one entry; findLast searches from the newest within a wind
   assert.is(await log.findLast((e) => e.n === -1), undefined);
 });
 
+test('a segment whose entries come with their texts (the store holds them) reads, updates and empties as one of entries does', async () => {
+  for (const store of [await tempStore(), Store.memory()]) {
+    const log = await SegmentedLog.open(store, 'c', Entry);
+    const add = (n: number) => log.append({ n }, JSON.stringify({ n }));
+    for (let n = 0; n < SEGMENT + 10; n++) add(n);
+    // Appends that come while an edit of the tail is under way are not lost by its rewrite.
+    const edited = log.update(SEGMENT + 1, () => ({ n: 2000 }));
+    let queued = Promise.resolve();
+    for (let n = SEGMENT + 10; n < SEGMENT + 14; n++) queued = queued.then(() => void add(n));
+    await Promise.all([edited, queued]);
+    add(SEGMENT + 14);
+    const expected = Array.from({ length: SEGMENT + 15 }, (_, n) => (n === SEGMENT + 1 ? 2000 : n));
+    assert.equal((await log.read(0, SEGMENT * 2)).map((e) => e.entry.n), expected);
+    assert.equal((await log.readBefore(log.next, 3)).map((e) => e.seq), [SEGMENT + 12, SEGMENT + 13, SEGMENT + 14]);
+    assert.is((await log.findLast((e) => e.n === 2000))?.seq, SEGMENT + 1);
+    await store.flush();
+    if (store.dir !== null) {
+      const reopened = await SegmentedLog.open(await Store.open(store.dir), 'c', Entry);
+      assert.equal((await reopened.read(0, SEGMENT * 2)).map((e) => e.entry.n), expected);
+    }
+    // Emptied, then appended to again.
+    await log.dropBefore(log.next);
+    add(-1);
+    await store.flush();
+    assert.equal((await log.read(0, SEGMENT * 2)).map((e) => e.entry.n), [-1]);
+    if (store.dir !== null) {
+      const reopened = await SegmentedLog.open(await Store.open(store.dir), 'c', Entry);
+      assert.equal((await reopened.read(0, SEGMENT * 2)).map((e) => e.entry.n), [-1]);
+    }
+  }
+});
+
 test('the next seq comes from the entries themselves, so a stale or missing meta cannot cause reuse', async () => {
   const store = await tempStore();
   const log = await SegmentedLog.open(store, 'c', Entry);
