@@ -40,8 +40,8 @@ import { Low, Memory, type Adapter } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
-import { Scratch } from '../protocol/scratch.ts';
 import { ItemTexts } from './item-texts.ts';
+import { JournalLine } from './journal-line.ts';
 
 /**
  * lowdb's parse and stringify for every document file, made once: two closures per document
@@ -171,8 +171,6 @@ const JOURNAL_FILE = /^(\d+)\.jsonl$/;
 
 /** One change in the journal: an appended item, a tombstone, or a whole document (a put after a tombstone). */
 type JournalEntry = { c: string; k: string } & ({ i: Seqd } | { removed: true } | { d: Seqd[] });
-/** A journal entry waiting for its batch: an appended item may come with its text (JSON.stringify(i)). */
-type PendingEntry = JournalEntry & { it?: string };
 
 /**
  * A journal line is one batch: a JSON array of entries (a line per message was a fifth of what the
@@ -354,8 +352,9 @@ export class Store {
   private flushing: Promise<void> = Promise.resolve();
   /** When the last batch started (ms, performance.now()). */
   private lastBatchAt = -Infinity;
-  /** Journal entries for the next batch (its one line), with the documents they touch. */
-  private entries: PendingEntry[] = [];
+  /** The next batch's journal line, with the documents its entries touch; the last batch's line. */
+  private line = new JournalLine();
+  private spareLine = new JournalLine();
   private entryDocs = new Set<Doc>();
   private entryTombstones = new Set<string>();
   /** The journal new lines go to (opened by the first batch that has lines). */
@@ -378,7 +377,6 @@ export class Store {
   /** Why the last checkpoint failed (null once one succeeds): flush reports it. */
   private checkpointError: unknown = null;
   /** Where journal lines are encoded (batches never overlap, so one buffer serves them all). */
-  private readonly journalScratch = new Scratch(1024 * 1024);
 
   private constructor(
     /** null for the memory twin */
@@ -527,8 +525,7 @@ export class Store {
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
     if (!this.dirty.has(doc)) {
-      // `it` undefined is left out by JSON.stringify, as if absent.
-      this.addEntry(doc, { c: collection, k: key, i: last, it: lastText });
+      this.journalItem(doc, last, lastText);
       this.lazy.add(doc);
     }
     return this.schedule();
@@ -562,7 +559,7 @@ export class Store {
       return this.append(collection, key, items, itemText);
     }
     doc.removed = false;
-    this.addEntry(doc, { c: collection, k: key, i: item, it: itemText });
+    this.journalItem(doc, item, itemText);
     this.lazy.add(doc);
     return this.schedule();
   }
@@ -579,10 +576,11 @@ export class Store {
     return Array.isArray(doc.low.data) ? (doc.low.data as Seqd[]) : undefined;
   }
 
-  private addEntry(doc: Doc, entry: PendingEntry): void {
-    this.entries.push(entry);
+  /** Adds an appended item to the next batch's journal line: its text, or serialised now. */
+  private journalItem(doc: Doc, item: Seqd, itemText: string | undefined): void {
+    if (itemText === undefined) this.line.addEntry({ c: doc.collection, k: doc.key, i: item });
+    else this.line.addItem(doc.collection, doc.key, itemText);
     this.entryDocs.add(doc);
-    if ('removed' in entry) this.entryTombstones.add(doc.id);
   }
 
   /** Deletes a document. Resolves when the batch holding the deletion is on disk. */
@@ -597,7 +595,11 @@ export class Store {
     this.dirty.add(doc);
     this.memoryKeys.get(collection)?.delete(key);
     // Lines in a journal still on disk must not bring it back at a replay.
-    if (this.entryDocs.has(doc) || this.journaledIn.has(doc.id)) this.addEntry(doc, { c: collection, k: key, removed: true });
+    if (this.entryDocs.has(doc) || this.journaledIn.has(doc.id)) {
+      this.line.addEntry({ c: collection, k: key, removed: true });
+      this.entryDocs.add(doc);
+      this.entryTombstones.add(doc.id);
+    }
     return this.schedule();
   }
 
@@ -722,17 +724,19 @@ export class Store {
       return;
     }
     // Everything below up to the first await runs synchronously: it takes this batch's share.
-    const entries = this.entries;
+    const line = this.line;
     const entryDocs = this.entryDocs;
     const tombstones = this.entryTombstones;
-    this.entries = [];
+    this.line = this.spareLine; // the last batch's, written by now
+    this.line.clear();
+    this.spareLine = line;
     this.entryDocs = new Set();
     this.entryTombstones = new Set();
     // A document written whole after a tombstone still on disk goes to the journal whole too,
     // or a replay would apply the tombstone to it.
     for (const doc of docs) {
       if (!doc.removed && (tombstones.has(doc.id) || this.tombstonedIn.has(doc.id))) {
-        entries.push({ c: doc.collection, k: doc.key, d: doc.low.data as Seqd[] });
+        line.addEntry({ c: doc.collection, k: doc.key, d: doc.low.data as Seqd[] });
         entryDocs.add(doc);
       }
     }
@@ -741,14 +745,13 @@ export class Store {
     // One checkpoint at a time: one due while another runs starts when that one ends.
     const checkpoint = due && this.checkpointing === null;
     this.checkpointWanted = due && !checkpoint;
-    if (entries.length > 0) {
+    if (line.count > 0) {
       this.journal ??= { n: this.nextJournal++, handle: null, openedAt: performance.now(), bytes: 0 };
       for (const doc of entryDocs) this.journaledIn.set(doc.id, this.journal.n);
       for (const id of tombstones) this.tombstonedIn.set(id, this.journal.n);
     }
     const current = this.journal;
-    // Encoded now, before any await: what the batch holds is what the documents hold now.
-    const line = entries.length > 0 ? this.encodeJournalLine(entries) : null;
+    const bytes = line.count > 0 ? line.end() : null;
     // A checkpoint writes every lazy document, so every journal can go afterwards, the current
     // one included: this batch's own entries are about documents this batch writes or deletes.
     let lazy: Doc[] = [];
@@ -764,7 +767,7 @@ export class Store {
       this.checkpointTimer = null;
     }
     try {
-      if (line !== null) await this.writeJournal(current!, line);
+      if (bytes !== null) await this.writeJournal(current!, bytes);
       await this.mkdirsFor(docs);
       await this.mkdirsFor(entryDocs); // collections() lists them
       if (docs.length > 0) await eachAtMost(FILE_WRITES_AT_ONCE, docs, (doc) => (doc.removed ? this.unlink(doc) : this.fileOp(doc, () => this.writeWhole(doc))));
@@ -897,36 +900,6 @@ export class Store {
     for (const doc of lazy) if (!this.dirty.has(doc) && !doc.removed && this.docs.get(doc.collection, doc.key) === doc) this.lazy.add(doc);
     this.retired.unshift(...retiring);
     if (this.journaling()) this.armCheckpointTimer();
-  }
-
-  /**
-   * A batch's journal line, `[entry,entry,...]\n`, in the reused scratch (valid until the next
-   * batch). Each entry is serialised on its own and copied in: one JSON.stringify of a busy batch
-   * (thousands of entries) returned a rope that Buffer.byteLength then had to flatten, 8% of the
-   * pipelined relay's main thread (2,000 entries: 3.6 ms whole, 2.1-2.3 ms entry by entry). The
-   * exact size, not room for the worst case (3 bytes per UTF-16 unit): a busy relay's line is a
-   * 50 ms batch of a few thousand entries, and three times that was past the scratch's cap, a
-   * fresh buffer of megabytes to fault in for every batch (6% of the relay's CPU).
-   */
-  private encodeJournalLine(entries: PendingEntry[]): Buffer {
-    const parts = new Array<string>(entries.length);
-    let size = entries.length + 2; // the brackets and commas, and the newline
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
-      // Collection names and keys are safe path segments (checkSegment): nothing in them to escape.
-      parts[i] = entry.it === undefined ? JSON.stringify(entry) : `{"c":"${entry.c}","k":"${entry.k}","i":${entry.it}}`;
-      size += Buffer.byteLength(parts[i]);
-    }
-    const bytes = this.journalScratch.take(size);
-    let offset = 0;
-    bytes[offset++] = 0x5b; // [
-    for (let i = 0; i < parts.length; i++) {
-      if (i > 0) bytes[offset++] = 0x2c; // ,
-      offset += bytes.write(parts[i], offset);
-    }
-    bytes[offset++] = 0x5d; // ]
-    bytes[offset] = 0x0a; // \n
-    return bytes;
   }
 
   /** Appends a batch's line with one write; a failed write retires the journal (it may end torn). */

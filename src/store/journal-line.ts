@@ -1,0 +1,81 @@
+/**
+ * A store batch's journal line, `[entry,entry,...]\n`, encoded entry by entry as the entries come,
+ * into bytes reused from batch to batch. Kept as objects until the batch (its 50 ms), each of a
+ * busy relay's messages held its journal entry, its log item and record, and the text of its
+ * `msg` (which the entry's text is cut from): survivors of the scavenges in between, for the
+ * garbage collector to copy, about half of what a relayed message left it to copy.
+ */
+
+/** The least a line's buffer holds; it doubles as entries come. */
+const FIRST_BYTES = 64 * 1024;
+/** A buffer grown past this by a burst goes back to FIRST_BYTES when a line uses little of it. */
+const KEEP_BYTES = 8 * 1024 * 1024;
+
+export class JournalLine {
+  private bytes = Buffer.allocUnsafeSlow(FIRST_BYTES);
+  /** bytes in use: the `[` and the entries so far */
+  private used = 1;
+  /** entries added since the last clear */
+  count = 0;
+
+  constructor() {
+    this.bytes[0] = 0x5b; // [
+  }
+
+  /**
+   * Adds an appended item's entry, `{"c":collection,"k":key,"i":itemText}`, where `itemText` is
+   * JSON.stringify of the item. Collection names and keys are safe path segments (the store
+   * checks them): nothing in them to escape.
+   */
+  addItem(collection: string, key: string, itemText: string): void {
+    this.comma();
+    this.write(`{"c":"${collection}","k":"${key}","i":`);
+    this.write(itemText);
+    this.ensure(1);
+    this.bytes[this.used++] = 0x7d; // }
+  }
+
+  /** Adds any other entry (a tombstone, a whole document): serialised here. */
+  addEntry(entry: object): void {
+    this.comma();
+    this.write(JSON.stringify(entry));
+  }
+
+  /** The line, `]` and a newline added: valid until the next clear. */
+  end(): Buffer {
+    this.ensure(2);
+    this.bytes[this.used] = 0x5d; // ]
+    this.bytes[this.used + 1] = 0x0a; // \n
+    return this.bytes.subarray(0, this.used + 2);
+  }
+
+  /** Starts the next line (the last one's bytes are written by now). */
+  clear(): void {
+    if (this.bytes.length > KEEP_BYTES && this.used < this.bytes.length / 8) {
+      this.bytes = Buffer.allocUnsafeSlow(FIRST_BYTES);
+      this.bytes[0] = 0x5b;
+    }
+    this.used = 1;
+    this.count = 0;
+  }
+
+  private comma(): void {
+    if (this.count++ === 0) return;
+    this.ensure(1);
+    this.bytes[this.used++] = 0x2c; // ,
+  }
+
+  private write(text: string): void {
+    // At most 3 bytes a UTF-16 unit; the exact size costs a pass over the text, taken only when
+    // that might not fit.
+    if (this.used + 3 * text.length > this.bytes.length) this.ensure(Buffer.byteLength(text));
+    this.used += this.bytes.write(text, this.used);
+  }
+
+  private ensure(bytes: number): void {
+    if (this.used + bytes <= this.bytes.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.bytes.length, this.used + bytes));
+    this.bytes.copy(grown, 0, 0, this.used);
+    this.bytes = grown;
+  }
+}

@@ -1,0 +1,64 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { JournalLine } from '../../src/store/journal-line.ts';
+
+const itemOf = (seq: number, text: string) => ({ seq, entry: { text } });
+
+test('a line is the JSON array of its entries and a newline, item texts copied as given', () => {
+  const line = new JournalLine();
+  // Key order differs from JSON.stringify's, so a copied text can be told from a serialised item.
+  line.addItem('history/private/alice.bob', 's000000000000', '{"entry":{"text":"hé 👋"},"seq":0}');
+  line.addEntry({ c: 'mailbox/bob', k: 's000000000001', i: itemOf(256, 'a "quoted"\nline') });
+  line.addEntry({ c: 'mailbox/bob', k: 's000000000001', removed: true });
+  assert.is(line.count, 3);
+  const text = line.end().toString('utf8');
+  assert.ok(text.endsWith(']\n'));
+  assert.equal(JSON.parse(text), [
+    { c: 'history/private/alice.bob', k: 's000000000000', i: { entry: { text: 'hé 👋' }, seq: 0 } },
+    { c: 'mailbox/bob', k: 's000000000001', i: itemOf(256, 'a "quoted"\nline') },
+    { c: 'mailbox/bob', k: 's000000000001', removed: true },
+  ]);
+  assert.ok(text.includes('"i":{"entry":{"text":"hé 👋"},"seq":0}}'), 'the item text as given');
+});
+
+test('lines of every size: growing past the first buffer, in non-ASCII text, and the next line starts afresh', () => {
+  const line = new JournalLine();
+  for (const count of [1, 2, 700, 3000, 1]) {
+    line.clear();
+    const expected = [];
+    for (let seq = 0; seq < count; seq++) {
+      const item = itemOf(seq, `${'é'.repeat(seq % 7)}${'x'.repeat(seq % 200)}🙂`);
+      if (seq % 3 === 0) line.addEntry({ c: 'c', k: 's0', i: item });
+      else line.addItem('c', 's0', JSON.stringify(item));
+      expected.push({ c: 'c', k: 's0', i: item });
+    }
+    assert.equal(JSON.parse(line.end().toString('utf8')), expected, `${count} entries`);
+  }
+  // Texts of three bytes a character, up against the end of a fresh buffer again and again.
+  const cjk = new JournalLine();
+  const expected = [];
+  for (let seq = 0; seq < 300; seq++) {
+    const item = itemOf(seq, '中'.repeat(500 + seq));
+    cjk.addItem('c', 's0', JSON.stringify(item));
+    expected.push({ c: 'c', k: 's0', i: item });
+  }
+  assert.equal(JSON.parse(cjk.end().toString('utf8')), expected, 'three-byte characters');
+});
+
+test('a line grown by a burst gives its memory back once lines are small again; an empty line is []', () => {
+  const line = new JournalLine();
+  const big = 'x'.repeat(1024 * 1024);
+  for (let i = 0; i < 10; i++) line.addItem('c', 's0', JSON.stringify(itemOf(i, big)));
+  assert.ok(line.end().length > 10 * 1024 * 1024);
+  const bytesOf = (l: JournalLine) => (l as unknown as { bytes: Buffer }).bytes.length;
+  assert.ok(bytesOf(line) > 8 * 1024 * 1024);
+  line.clear();
+  line.addItem('c', 's0', JSON.stringify(itemOf(10, 'small')));
+  line.end();
+  line.clear(); // the burst's buffer went with the burst's line (it was ten times this line)
+  assert.ok(bytesOf(line) <= 64 * 1024, `${bytesOf(line)} bytes kept`);
+  assert.is(line.count, 0);
+  assert.is(line.end().toString(), '[]\n');
+});
+
+test.run();
