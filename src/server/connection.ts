@@ -16,7 +16,7 @@ import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type Clie
 import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { Scratch } from '../protocol/scratch.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
-import { LaterReply, NO_REPLY, type Hub } from './hub.ts';
+import { LaterReply, NO_REPLY, type Hub, type Replier } from './hub.ts';
 import type { MessageGate, MessageLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Session } from './session.ts';
@@ -97,7 +97,7 @@ function isEmpty(record: Record<string, unknown>): boolean {
   return true;
 }
 
-export class ServerConnection implements Session, FrameSink, UnwrapRequester {
+export class ServerConnection implements Session, FrameSink, UnwrapRequester, Replier {
   private static nextId = 1;
   readonly id = ServerConnection.nextId++;
   readonly remote: string;
@@ -276,8 +276,7 @@ export class ServerConnection implements Session, FrameSink, UnwrapRequester {
         continue;
       }
       if (outcome instanceof LaterReply) {
-        const type = message.type;
-        outcome.onSettled((err, result) => (err === null ? this.reply(ref, result!) : this.replyError(ref, toParleyError(err), type)));
+        outcome.replyTo(this, ref, message.type);
         continue;
       }
       if (!(outcome instanceof Promise)) {
@@ -319,6 +318,12 @@ export class ServerConnection implements Session, FrameSink, UnwrapRequester {
       this.end('E_RATE_LIMITED', `disconnected for flooding: ${strikes} requests in a row were sent faster than ${perSecond} per second; wait for retryAfter before sending again`);
     }
     return false;
+  }
+
+  /** A LaterReply's outcome, as the reply to its request. */
+  replySettled(reply: LaterReply): void {
+    if (reply.err === null) this.reply(reply.ref, reply.value!);
+    else this.replyError(reply.ref, toParleyError(reply.err), reply.requestType);
   }
 
   private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {

@@ -33,11 +33,23 @@ import { Blocks, Profiles } from './social.ts';
 export type HandlerResult = Record<string, unknown> | typeof NO_REPLY | LaterReply;
 export const NO_REPLY = Symbol('no reply');
 
+/** Where a LaterReply's outcome goes: the connection that replies. */
+export interface Replier {
+  /** `reply` has settled: `reply.err` null and `reply.value` its result, or `reply.err` why not. */
+  replySettled(reply: LaterReply): void;
+}
+
 export class LaterReply {
-  private listener: ((err: unknown, result?: Record<string, unknown>) => void) | null = null;
+  private replier: Replier | null = null;
   private settled = false;
-  private err: unknown = null;
-  private value: Record<string, unknown> | undefined = undefined;
+  /** null on success, else why it failed (once settled) */
+  err: unknown = null;
+  /** the `ok` result (once settled without an error) */
+  value: Record<string, unknown> | undefined = undefined;
+  /** the id of the request this answers, for the reply (replyTo) */
+  ref: string | undefined = undefined;
+  /** the type of the request this answers, for the log (replyTo) */
+  requestType = '';
 
   /** A reply given by a promise (the slower handlers are async functions). */
   static of(promise: Promise<Record<string, unknown>>): LaterReply {
@@ -61,24 +73,27 @@ export class LaterReply {
     this.settled = true;
     this.err = err;
     this.value = result;
-    this.listener?.(err, result);
-    this.listener = null;
+    this.replier?.replySettled(this);
+    this.replier = null;
   }
 
   /**
-   * Calls `listener` once with the outcome (err null on success), at once if it is known. One
-   * listener: the connection that replies. A callback, not a promise: the 1:1 send path builds one
-   * of these per message, and promise chains held until the acknowledgement were much of the
-   * server's garbage (docs/BENCHMARKS.md).
+   * Tells `replier` the outcome once (at once if it is known), for the request `ref` of type
+   * `requestType`. One replier: the connection. An object told, not a callback or a promise: the
+   * 1:1 send path builds one of these per message, held until the recipient's acknowledgement,
+   * and a closure or promise chain for each was much of what the garbage collector had to copy
+   * (docs/BENCHMARKS.md).
    */
-  onSettled(listener: (err: unknown, result?: Record<string, unknown>) => void): void {
-    if (this.settled) listener(this.err, this.value);
-    else this.listener = listener;
+  replyTo(replier: Replier, ref: string | undefined, requestType: string): void {
+    this.ref = ref;
+    this.requestType = requestType;
+    if (this.settled) replier.replySettled(this);
+    else this.replier = replier;
   }
 
   /** The outcome as a promise (tests). */
   get result(): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => this.onSettled((err, result) => (err === null ? resolve(result!) : reject(err))));
+    return new Promise((resolve, reject) => this.replyTo({ replySettled: (reply) => (reply.err === null ? resolve(reply.value!) : reject(reply.err)) }, undefined, ''));
   }
 }
 
@@ -423,9 +438,11 @@ export class Hub {
     const ts = this.now();
     const { msgId, text } = message;
     const record: HistoryRecord = { msgId, scope: 'private', from, to, text, ts };
-    // The message is its record with a type: one serialisation serves the recipient and the store.
-    const msg: ServerMessageOf<'msg'> = { type: 'msg', ...record };
-    const json = JSON.stringify(msg);
+    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId, scope: 'private', from, to, text, ts };
+    // JSON.stringify(msg), written out for the relay's hottest serialisation: the names are
+    // accounts' (USERNAME_PATTERN) and the id a message id, nothing in them to escape. The message
+    // is its record with a type: this one text serves the recipient and the store.
+    const json = `{"type":"msg","msgId":"${msgId}","scope":"private","from":"${from}","to":"${to}","text":${JSON.stringify(text)},"ts":${ts}}`;
     const send = new PrivateSend(this.log, session, msg);
     this.histories.appendFor(conversation, record, message.resend === true, send, recordTextOf(json));
     this.delivery.deliver(to, msgId, msg, json, send);

@@ -513,23 +513,35 @@ test('sweepIdle does nothing when the timeout is 0', async () => {
 test('every history record goes to the store with its text, cut from the message sent (one serialisation)', async () => {
   const { store, handle, online } = await setup();
   const recorded: Array<{ collection: string; item: unknown; text: string | undefined }> = [];
-  const append = store.append.bind(store);
-  store.append = (collection, key, items, lastText) => {
-    if (collection.startsWith('history/')) recorded.push({ collection, item: items.at(-1), text: lastText });
-    return append(collection, key, items, lastText);
+  const appendText = store.appendText.bind(store);
+  store.appendText = (collection, key, item, itemText) => {
+    if (collection.startsWith('history/')) recorded.push({ collection, item, text: itemText });
+    return appendText(collection, key, item, itemText);
   };
   const alice = await online('alice');
   const bob = await online('bob');
+  const raw: string[] = [];
+  for (const session of [alice, bob]) {
+    const sendSerialized = session.sendSerialized.bind(session);
+    session.sendSerialized = (json) => {
+      raw.push(json);
+      sendSerialized(json);
+    };
+  }
   await reply(handle(alice, { type: 'group_create', name: 'lab' }));
   await reply(handle(bob, { type: 'group_join', name: 'lab' }));
-  await handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text: 'a "quoted" \\ hello 😄' });
+  // Texts JSON must escape: quotes, backslashes, control characters, a lone surrogate; and emoji.
+  const texts = ['a "quoted" \\ hello 😄', 'tab\there\u0001 and \ud800 alone', '</script>\u2028'];
+  for (const text of texts) await handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text });
   await reply(handle(alice, { type: 'broadcast', msgId: msgId(), text: 'to all\n' }));
   await reply(handle(bob, { type: 'group_send', msgId: msgId(), group: 'lab', text: 'to the lab' }));
-  await until(() => recorded.length === 3, 'three records');
-  assert.equal(recorded.map((r) => r.collection), ['history/private/alice.bob', 'history/lobby', 'history/group/lab']);
+  await until(() => recorded.length === texts.length + 2, 'every record');
+  assert.equal(recorded.map((r) => r.collection), [...texts.map(() => 'history/private/alice.bob'), 'history/lobby', 'history/group/lab']);
   for (const { item, text } of recorded) assert.is(text, JSON.stringify(item));
   const sent = [...bob.of('msg'), ...alice.of('msg')];
   for (const { item } of recorded) assert.ok(sent.some((msg) => JSON.stringify({ type: 'msg', ...(item as { entry: object }).entry }) === JSON.stringify(msg)), 'the record is the message less its type');
+  assert.equal(bob.of('msg').slice(0, texts.length).map((msg) => msg.text), texts);
+  for (const json of raw) assert.is(json, JSON.stringify(JSON.parse(json)), 'sent as JSON.stringify writes it');
 });
 
 test.run();
