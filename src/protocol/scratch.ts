@@ -1,10 +1,10 @@
 /**
  * A byte buffer reused for encoding whose result is used up before the next use: a frame's
- * plaintext is sealed at once, a journal line is written before the next store batch. Fresh
- * buffers were array buffers for every scavenge to sweep and new memory to fault in (~2 µs per
- * entry of a small journal batch; fan-outs to 100 and 1,000 cost 1.2x and 1.6x the server CPU). It grows as
- * needed up to `max`; a request past `max` gets a buffer of its own, so that one burst does not
- * pin megabytes for good.
+ * plaintext is sealed at once, a sealed frame handed to its socket's write. Fresh buffers were
+ * array buffers for every scavenge to sweep and new memory to fault in (~2 µs per entry of a
+ * small journal batch, when journal lines were encoded here; fan-outs to 100 and 1,000 cost 1.2x
+ * and 1.6x the server CPU). It grows as needed up to `max`; a request past `max` gets a buffer of
+ * its own, so that one burst does not pin megabytes for good.
  */
 export class Scratch {
   private buffer = Buffer.allocUnsafeSlow(0);

@@ -63,9 +63,10 @@ interface Tail<E> {
 
 export class SegmentedLog<E> {
   /**
-   * The segment appends go to. Its entries are held here, or by the store as texts: the store
-   * hands out validated copies, and two appends in one tick must land in the same array, so
-   * appends never read the store.
+   * The segment appends go to. Its entries are an array held here, the store's document too (two
+   * appends in one tick must land in the same array, so appends never read the store, whose reads
+   * hand out validated copies), or are held by the store as texts until a read or an edit asks
+   * for them as an array (tailItems).
    */
   private tail: Tail<E> = { index: 0, key: segmentKey(0), count: 0, items: [] };
   /** Rewrites of older segments run one at a time (read, change, write). */

@@ -376,7 +376,6 @@ export class Store {
   private readonly checkpointDocs = new Set<Doc>();
   /** Why the last checkpoint failed (null once one succeeds): flush reports it. */
   private checkpointError: unknown = null;
-  /** Where journal lines are encoded (batches never overlap, so one buffer serves them all). */
 
   private constructor(
     /** null for the memory twin */
