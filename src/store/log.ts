@@ -156,12 +156,9 @@ export class SegmentedLog<E> {
     // An empty segment is held as its first entry comes: as texts if it comes with one.
     if (this.tail.count++ === 0) this.tail.items = entryText === undefined ? [] : null;
     const item = { seq, entry };
-    if (this.tail.items === null) {
-      const itemText = entryText === undefined ? JSON.stringify(item) : `{"seq":${seq},"entry":${entryText}}`;
-      return { seq, written: this.store.appendText(this.collection, this.tail.key, item, itemText) };
-    }
-    this.tail.items.push(item);
     const itemText = entryText === undefined ? undefined : `{"seq":${seq},"entry":${entryText}}`;
+    if (this.tail.items === null) return { seq, written: this.store.appendText(this.collection, this.tail.key, item, itemText ?? JSON.stringify(item)) };
+    this.tail.items.push(item);
     return { seq, written: this.store.append(this.collection, this.tail.key, this.tail.items, itemText) };
   }
 
