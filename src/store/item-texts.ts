@@ -11,8 +11,17 @@
  * broken); the store calls `clear` when the items themselves change (a put, a replaced array).
  */
 
+import { withRoomFor, type GrowthPolicy } from './room.ts';
+
 /** The smallest buffer: a few messages' texts. It grows by a quarter as texts come. */
 const FIRST_BYTES = 2048;
+
+/**
+ * By a quarter, not double: a log's tail may be held as its texts alone for as long as its
+ * conversation is open, and doubling left a third of such texts' memory unused
+ * (bench/idle-logs), for copies of half as many bytes.
+ */
+const growByAQuarter: GrowthPolicy = (needed, length) => Math.max(FIRST_BYTES, needed, Math.ceil(1.25 * length));
 
 export class ItemTexts {
   private bytes: Buffer | null = null;
@@ -33,21 +42,9 @@ export class ItemTexts {
     if (this.ends.length > 0 && seq !== this.firstSeq + this.ends.length) this.clear();
     if (this.ends.length === 0) this.firstSeq = seq;
     const comma = this.ends.length > 0 ? 1 : 0;
-    // At most 3 bytes a UTF-16 unit; the exact size costs a pass over the text, taken only when
-    // that might not fit. Grown by a quarter: a log's tail may be held as its texts alone for as
-    // long as its conversation is open, and doubling left a third of such texts' memory unused
-    // (bench/idle-logs), for copies of half as many bytes.
-    const length = this.bytes?.length ?? 0;
-    if (this.used + comma + 3 * text.length > length) {
-      const needed = this.used + comma + Buffer.byteLength(text);
-      if (needed > length) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(FIRST_BYTES, needed, Math.ceil(1.25 * length)));
-        this.bytes?.copy(grown, 0, 0, this.used);
-        this.bytes = grown;
-      }
-    }
-    if (comma) this.bytes![this.used++] = 0x2c;
-    this.used += this.bytes!.write(text, this.used);
+    this.bytes = withRoomFor(this.bytes, this.used + comma, text, growByAQuarter);
+    if (comma) this.bytes[this.used++] = 0x2c;
+    this.used += this.bytes.write(text, this.used);
     this.ends.push(this.used);
   }
 

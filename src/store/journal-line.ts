@@ -6,13 +6,16 @@
  * garbage collector to copy, about half of what a relayed message left it to copy.
  */
 
+import { withRoom, withRoomFor, type GrowthPolicy } from './room.ts';
+
 /** The least a line's buffer holds; it doubles as entries come. */
 const FIRST_BYTES = 64 * 1024;
 /** A buffer grown past this by a burst goes back to FIRST_BYTES when a line uses little of it. */
 const KEEP_BYTES = 8 * 1024 * 1024;
+const double: GrowthPolicy = (needed, length) => Math.max(2 * length, needed);
 
 export class JournalLine {
-  private bytes = Buffer.allocUnsafeSlow(FIRST_BYTES);
+  private bytes: Buffer = Buffer.allocUnsafeSlow(FIRST_BYTES);
   /** bytes in use: the `[` and the entries so far */
   private used = 1;
   /** entries added since the last clear */
@@ -66,16 +69,11 @@ export class JournalLine {
   }
 
   private write(text: string): void {
-    // At most 3 bytes a UTF-16 unit; the exact size costs a pass over the text, taken only when
-    // that might not fit.
-    if (this.used + 3 * text.length > this.bytes.length) this.ensure(Buffer.byteLength(text));
+    this.bytes = withRoomFor(this.bytes, this.used, text, double);
     this.used += this.bytes.write(text, this.used);
   }
 
   private ensure(bytes: number): void {
-    if (this.used + bytes <= this.bytes.length) return;
-    const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.bytes.length, this.used + bytes));
-    this.bytes.copy(grown, 0, 0, this.used);
-    this.bytes = grown;
+    this.bytes = withRoom(this.bytes, this.used, this.used + bytes, double);
   }
 }

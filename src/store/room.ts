@@ -1,0 +1,26 @@
+/**
+ * Room in a byte buffer that texts are written into one after another (a log segment's item
+ * texts, a batch's journal line): the buffer itself while the next text fits, else a bigger
+ * one holding a copy of what is written so far.
+ */
+
+/** The size of a grown buffer, at least `needed`, for one of `length` bytes now. */
+export type GrowthPolicy = (needed: number, length: number) => number;
+
+/** `bytes`, or a copy of its first `used` bytes in a buffer of `grow`'s size, with room for `needed` bytes in all. */
+export function withRoom(bytes: Buffer | null, used: number, needed: number, grow: GrowthPolicy): Buffer {
+  const length = bytes?.length ?? 0;
+  if (bytes !== null && needed <= length) return bytes;
+  const grown = Buffer.allocUnsafeSlow(grow(needed, length));
+  bytes?.copy(grown, 0, 0, used);
+  return grown;
+}
+
+/**
+ * withRoom for `text` as UTF-8 after `used` bytes. At most 3 bytes a UTF-16 unit: the exact size
+ * (a pass over the text) is counted only when that might not fit.
+ */
+export function withRoomFor(bytes: Buffer | null, used: number, text: string, grow: GrowthPolicy): Buffer {
+  if (bytes !== null && used + 3 * text.length <= bytes.length) return bytes;
+  return withRoom(bytes, used, used + Buffer.byteLength(text), grow);
+}
