@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { conversationOf, Histories, recordTextOf, type HistoryRecord } from '../src/server/histories.ts';
 import { DEFAULT_CACHED_MESSAGES } from '../src/store/log-pool.ts';
 import { Store } from '../src/store/store.ts';
-import { numberArg } from './lib/proc.ts';
+import { numberArg, sleep } from './lib/proc.ts';
 
 const CONVERSATIONS = numberArg('--conversations', 10_000);
 /** Messages per conversation. */
@@ -31,7 +31,7 @@ if (!gc) throw new Error('run with node --expose-gc');
  */
 async function memoryMb(): Promise<{ heap: number; buffers: number }> {
   gc!();
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await sleep(100);
   gc!();
   const { heapUsed, arrayBuffers } = process.memoryUsage();
   return { heap: heapUsed / 1024 / 1024, buffers: arrayBuffers / 1024 / 1024 };
