@@ -4,7 +4,8 @@
  * text (a relayed message is serialised once, for its recipient: Store.append); serialising the
  * items a second time at the checkpoint was ~1.2 µs of a pipelined relay's ~18 µs a message.
  * The bytes are off the V8 heap, so holding a checkpoint's worth (two seconds of a busy relay)
- * adds nothing for the garbage collector to trace.
+ * adds nothing for the garbage collector to trace; a conversation's tail segment is held as its
+ * texts alone (Store.appendText).
  *
  * The texts are for consecutive seqs, comma-separated in one buffer. A text for a seq that does
  * not follow the last starts them afresh (the items between are not here, so the run is
