@@ -32,14 +32,10 @@ export function recordTextOf(msgText: string): string {
   return `{${msgText.slice(MSG_PREFIX.length)}`;
 }
 
-/** How far back a resent message is looked for, to record it only once. */
+/** How far back in its conversation a resent message is looked for, to record it only once. */
 const DUPLICATE_WINDOW = 1024;
-/**
- * Ids recorded lately, checked before the log. Two copies of one message may arrive in either
- * order: a client that reconnects resends its outbox, and a message it was still writing to its
- * disk may then also go out as a first send, after its resend.
- */
-export const RECENT_IDS = 8192;
+/** Resent ids remembered, across all conversations (see Histories.resent). */
+export const RESENT_IDS = 8192;
 
 /** Told when a record is on disk: `err` null, or why it could not be written. */
 export interface RecordWaiter {
@@ -49,15 +45,20 @@ export interface RecordWaiter {
 export class Histories {
   private readonly logs: LogPool<HistoryRecord>;
   /**
-   * Message ids recorded lately, by conversation, and a ring of the same (conversation, id) pairs
-   * to forget the oldest. Keyed in two steps so that no `conversation/msgId` string is made per
-   * message: both strings are already at hand, flat and hashed once. (Deleting a Set's first
-   * entry over and over would make finding the next first entry slower and slower, as the
-   * deleted slots pile up in front of it: hence the ring.)
+   * The ids of messages resent lately (`resend: true`), by conversation, and a ring of the same
+   * (conversation, id) pairs to forget the oldest. A resend is looked for in its conversation's
+   * log, where its first copy is if it came before. The one copy that may come after a resend is
+   * its own first send: a message the client was still writing to its outbox when it reconnected
+   * and resent the outbox. So a first send is checked against these ids alone, and is not
+   * remembered itself: remembering every message's id (a Set per conversation and a ring of
+   * 8,192) was ~5% of the pipelined relay's main thread, and kept each id alive past a scavenge.
+   * Keyed in two steps so that no `conversation/msgId` string is made per resend. (Deleting a
+   * Set's first entry over and over would make finding the next first entry slower and slower,
+   * as the deleted slots pile up in front of it: hence the ring.)
    */
-  private readonly recent = new Map<string, Set<string>>();
-  private readonly ringConversations: Array<string | undefined> = new Array<string | undefined>(RECENT_IDS);
-  private readonly ringIds: string[] = new Array<string>(RECENT_IDS);
+  private readonly resent = new Map<string, Set<string>>();
+  private readonly ringConversations: Array<string | undefined> = new Array<string | undefined>(RESENT_IDS);
+  private readonly ringIds: string[] = new Array<string>(RESENT_IDS);
   private ringNext = 0;
   /** The store batch the latest appends went into, and who waits for it to be on disk. */
   private batch: { written: Promise<void>; waiters: RecordWaiter[] } | null = null;
@@ -75,48 +76,53 @@ export class Histories {
     return this.logs.size;
   }
 
-  /** Remembers `msgId` in `conversation`; false when it is already remembered. */
-  private remember(conversation: string, msgId: string): boolean {
-    if (this.recent.get(conversation)?.has(msgId)) return false;
+  /** Whether `msgId` was resent lately in `conversation` (nothing to hash while nothing was). */
+  private resentLately(conversation: string, msgId: string): boolean {
+    return this.resent.size !== 0 && this.resent.get(conversation)?.has(msgId) === true;
+  }
+
+  /** Remembers a resent `msgId` in `conversation`; false when it is already remembered. */
+  private rememberResend(conversation: string, msgId: string): boolean {
+    if (this.resentLately(conversation, msgId)) return false;
     const at = this.ringNext;
     const oldest = this.ringConversations[at];
     if (oldest !== undefined) {
-      const ids = this.recent.get(oldest)!;
+      const ids = this.resent.get(oldest)!;
       ids.delete(this.ringIds[at]);
-      if (ids.size === 0) this.recent.delete(oldest);
+      if (ids.size === 0) this.resent.delete(oldest);
     }
     this.ringConversations[at] = conversation;
     this.ringIds[at] = msgId;
-    this.ringNext = (at + 1) % RECENT_IDS;
-    let ids = this.recent.get(conversation);
-    if (!ids) this.recent.set(conversation, (ids = new Set()));
+    this.ringNext = (at + 1) % RESENT_IDS;
+    let ids = this.resent.get(conversation);
+    if (!ids) this.resent.set(conversation, (ids = new Set()));
     ids.add(msgId);
     return true;
   }
 
   /**
-   * Records a message; resolves once it is on disk. With `checkDuplicate` (a resend after a
-   * reconnect), a msgId already recorded is not added twice.
+   * Records a message; resolves once it is on disk. A `resend` (the client sends it again after
+   * a reconnect) is recorded only if the newest DUPLICATE_WINDOW entries of the log do not have
+   * its msgId, and a first send only if no resend of it came lately (see `resent`). A msgId sent
+   * twice without `resend` is two records.
    *
-   * Every id is remembered, a first send's too (see RECENT_IDS); a resend is also looked for in
-   * the log, for a copy recorded before a restart. A failed write is not forgotten: the entry
-   * stays in the log's tail and the store writes it at its next checkpoint, so the sender's retry
-   * must find it there. `recordText`, when the caller has it, is JSON.stringify(record)
-   * (recordTextOf).
+   * A failed write is not forgotten: the entry stays in the log's tail and the store writes it at
+   * its next checkpoint, so the sender's retry (a resend) finds it there. `recordText`, when the
+   * caller has it, is JSON.stringify(record) (recordTextOf).
    */
-  append(conversation: string, record: HistoryRecord, checkDuplicate = false, recordText?: string): Promise<void> {
-    return new Promise((resolve, reject) => this.appendFor(conversation, record, checkDuplicate, { recordEnded: (err) => (err === null ? resolve() : reject(err)) }, recordText));
+  append(conversation: string, record: HistoryRecord, resend = false, recordText?: string): Promise<void> {
+    return new Promise((resolve, reject) => this.appendFor(conversation, record, resend, { recordEnded: (err) => (err === null ? resolve() : reject(err)) }, recordText));
   }
 
   /**
    * append for the hot path (every private message): `waiter` hears when the record is on disk.
    * The messages of one store batch share one reaction to its promise, not one each.
    */
-  appendFor(conversation: string, record: HistoryRecord, checkDuplicate: boolean, waiter: RecordWaiter, recordText?: string): void {
-    if (!this.remember(conversation, record.msgId)) return waiter.recordEnded(null);
+  appendFor(conversation: string, record: HistoryRecord, resend: boolean, waiter: RecordWaiter, recordText?: string): void {
+    if (resend ? !this.rememberResend(conversation, record.msgId) : this.resentLately(conversation, record.msgId)) return waiter.recordEnded(null);
     const log = this.logs.peek(conversation);
-    if (log !== undefined && !checkDuplicate) return this.waitForBatch(this.logs.append(log, record, recordText).written, waiter);
-    this.appendSlowly(conversation, record, checkDuplicate, recordText).then(
+    if (log !== undefined && !resend) return this.waitForBatch(this.logs.append(log, record, recordText).written, waiter);
+    this.appendSlowly(conversation, record, resend, recordText).then(
       () => waiter.recordEnded(null),
       (err: unknown) => waiter.recordEnded(err),
     );
@@ -142,10 +148,9 @@ export class Histories {
   }
 
   /** append, when the log still has to be opened or a resend has to be looked for. */
-  private appendSlowly(conversation: string, record: HistoryRecord, checkDuplicate: boolean, recordText: string | undefined): Promise<void> {
+  private appendSlowly(conversation: string, record: HistoryRecord, resend: boolean, recordText: string | undefined): Promise<void> {
     return this.logs.with(conversation, async (log) => {
-      // After a restart the recent ids are gone: look in the log itself.
-      if (checkDuplicate && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
+      if (resend && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
       await this.logs.append(log, record, recordText).written;
     });
   }

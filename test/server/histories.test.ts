@@ -1,6 +1,6 @@
 /**
- * Histories (src/server/histories.ts): each message recorded once in its conversation, with the
- * recent-id memory that catches a message's second copy, whichever arrives first.
+ * Histories (src/server/histories.ts): each message recorded once in its conversation, whichever of
+ * its copies (a first send, a resend) arrives first.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { throwsCode } from '../helpers/codes.ts';
-import { conversationOf, Histories, RECENT_IDS, recordTextOf, HistoryRecord } from '../../src/server/histories.ts';
+import { conversationOf, Histories, RESENT_IDS, recordTextOf, HistoryRecord } from '../../src/server/histories.ts';
 import { SegmentedLog } from '../../src/store/log.ts';
 import { LOG_WEIGHT } from '../../src/store/log-pool.ts';
 import { Store } from '../../src/store/store.ts';
@@ -16,39 +16,74 @@ import { Store } from '../../src/store/store.ts';
 const record = (msgId: string, from: string, to: string): HistoryRecord => ({ msgId, scope: 'private', from, to, text: `text of ${msgId}`, ts: 1 });
 const ids = async (histories: Histories, conversation: string) => (await histories.page(conversation, undefined, 100_000)).messages.map((m) => m.msgId);
 
-test('one id in two conversations is two messages; a second copy in one conversation is not', async () => {
+test('a resend is recorded once, before or after its first send; one id in two conversations is two messages', async () => {
   const histories = new Histories(Store.memory());
   const ab = conversationOf('ann', 'bob');
   const ac = conversationOf('ann', 'cat');
   await histories.append(ab, record('m1', 'ann', 'bob'));
   await histories.append(ac, record('m1', 'ann', 'cat'));
-  await histories.append(ab, record('m1', 'ann', 'bob')); // a first send again (outbox race)
-  await histories.append(ab, record('m1', 'ann', 'bob'), true); // and a resend
-  assert.equal(await ids(histories, ab), ['m1']);
+  await histories.append(ab, record('m1', 'ann', 'bob'), true); // its resend after a reconnect
+  await histories.append(ab, record('m2', 'ann', 'bob'), true); // a resend first (outbox race)...
+  await histories.append(ab, record('m2', 'ann', 'bob')); // ...then its own first send
+  await histories.append(ab, record('m2', 'ann', 'bob'), true); // and a second resend
+  assert.equal(await ids(histories, ab), ['m1', 'm2']);
   assert.equal(await ids(histories, ac), ['m1']);
+  // Without the flag a msgId sent again is another record: only resends are looked for.
+  await histories.append(ab, record('m3', 'ann', 'bob'));
+  await histories.append(ab, record('m3', 'ann', 'bob'));
+  assert.equal(await ids(histories, ab), ['m1', 'm2', 'm3', 'm3']);
 });
 
-test('past the recent ids a resend is still found in the log; the memory keeps the newest ids, across conversations', async () => {
-  const histories = new Histories(Store.memory());
-  const ab = conversationOf('ann', 'bob');
-  await histories.append(ab, record('old', 'ann', 'bob'));
-  // Enough others, in two other conversations, to push `old` out of the recent ids.
-  const writes = [];
-  for (let i = 0; i < RECENT_IDS; i++) writes.push(histories.append(conversationOf('cat', i % 2 ? 'dan' : 'eve'), record(`n${i}`, 'cat', i % 2 ? 'dan' : 'eve')));
-  await Promise.all(writes);
-  await histories.append(ab, record('old', 'ann', 'bob'), true);
-  assert.equal(await ids(histories, ab), ['old'], 'the resend looked in the log');
-  await histories.append(ab, record('old', 'ann', 'bob'));
-  assert.equal(await ids(histories, ab), ['old'], 'and is remembered again');
-  // Forgotten for good: only resends are looked for in the log, so a first send is recorded
-  // again. The memory is bounded; the ids it keeps are the newest, whatever their conversation.
-  await histories.append(ab, record('older', 'ann', 'bob'));
-  for (let i = 0; i < RECENT_IDS; i++) await histories.append(conversationOf('cat', 'dan'), record(`f${i}`, 'cat', 'dan'));
-  await histories.append(ab, record('older', 'ann', 'bob'));
-  assert.equal(await ids(histories, ab), ['old', 'older', 'older']);
-  // The newest ids are still remembered: their second copies are dropped without a log search.
-  await histories.append(conversationOf('cat', 'dan'), record(`f${RECENT_IDS - 1}`, 'cat', 'dan'));
-  assert.is((await ids(histories, conversationOf('cat', 'dan'))).length, RECENT_IDS / 2 + RECENT_IDS);
+test('copies that arrive while the log is still being opened are recorded once, in either order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-histories-'));
+  try {
+    const store = await Store.open(dir);
+    const histories = new Histories(store);
+    const ab = conversationOf('ann', 'bob');
+    // Not awaited one by one: all four wait for the log to open together.
+    await Promise.all([
+      histories.append(ab, record('m1', 'ann', 'bob')),
+      histories.append(ab, record('m1', 'ann', 'bob'), true),
+      histories.append(ab, record('m2', 'ann', 'bob'), true),
+      histories.append(ab, record('m2', 'ann', 'bob')),
+    ]);
+    assert.equal(await ids(histories, ab), ['m1', 'm2']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a resend is found in the log however many resends came since; the resent ids kept are the newest', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-histories-'));
+  try {
+    let store = await Store.open(dir);
+    let histories = new Histories(store);
+    const ab = conversationOf('ann', 'bob');
+    await histories.append(ab, record('old', 'ann', 'bob'));
+    // Enough resends of new messages elsewhere to push any memory of ab out. Spread over 64
+    // conversations, so that each resend's search of its log stays within the log's tail.
+    const resendElsewhere = (id: string, i: number) => histories.append(conversationOf('cat', `p${i % 64}`), record(id, 'cat', `p${i % 64}`), true);
+    await Promise.all(Array.from({ length: RESENT_IDS }, (_, i) => resendElsewhere(`n${i}`, i)));
+    await histories.append(ab, record('old', 'ann', 'bob'), true);
+    assert.equal(await ids(histories, ab), ['old'], 'the resend looked in the log');
+    // After a restart nothing is remembered: the log still has it.
+    await store.flush();
+    store = await Store.open(dir);
+    histories = new Histories(store);
+    await histories.append(ab, record('old', 'ann', 'bob'), true);
+    assert.equal(await ids(histories, ab), ['old'], 'found in the log after a restart');
+    // A first send after its resend is dropped while the resend is among the newest RESENT_IDS.
+    await histories.append(ab, record('late', 'ann', 'bob'), true);
+    await Promise.all(Array.from({ length: RESENT_IDS - 1 }, (_, i) => resendElsewhere(`f${i}`, i)));
+    await histories.append(ab, record('late', 'ann', 'bob'));
+    assert.equal(await ids(histories, ab), ['old', 'late'], 'the resend is still remembered');
+    await resendElsewhere('push', 0);
+    await histories.append(ab, record('late', 'ann', 'bob'));
+    assert.equal(await ids(histories, ab), ['old', 'late', 'late'], 'forgotten once RESENT_IDS newer resends came');
+    await store.flush();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('past the memory budget idle conversations are closed; they reopen with every message, in order, each seq once', async () => {
