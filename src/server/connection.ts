@@ -322,8 +322,10 @@ export class ServerConnection implements Session, FrameSink, UnwrapRequester, Re
 
   /** A LaterReply's outcome, as the reply to its request. */
   replySettled(reply: LaterReply): void {
-    if (reply.err === null) this.reply(reply.ref, reply.value!);
-    else this.replyError(reply.ref, toParleyError(reply.err), reply.requestType);
+    if (reply.err !== null) this.replyError(reply.ref, toParleyError(reply.err), reply.requestType);
+    else if (reply.json === null) this.reply(reply.ref, reply.value!);
+    // JSON.stringify({ type: 'ok', ref, result }) with the result already serialised.
+    else if (reply.ref !== undefined) this.sendSerialized(`{"type":"ok","ref":${JSON.stringify(reply.ref)},"result":${reply.json}}`);
   }
 
   private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {

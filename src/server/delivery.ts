@@ -31,15 +31,16 @@ const DRAIN_BYTES = 2 * 1024 * 1024;
 /**
  * One message sent live and not yet acknowledged. Kept small and free of timers and promises
  * (per-delivery timers and closures were most of the server's garbage, docs/BENCHMARKS.md); the
- * members of one fan-out share one, so a 1,000-member group with 16 messages in flight holds 16.
+ * members of one fan-out share one, so a 1,000-member group with 16 messages in flight holds 16,
+ * and a 1:1 send is its own (hub.ts, PrivateSend).
  */
-interface LiveDelivery {
+export interface LiveDelivery {
   /** the message as sent; a fan-out's recipients share one object */
-  message: Record<string, unknown>;
+  readonly message: Record<string, unknown>;
   /** performance.now() when it was queued, for the ack timeout */
   sentAt: number;
   /** told the outcome when someone waits for it (a 1:1 send); null for fan-outs */
-  waiter: DeliveryWaiter | null;
+  readonly waiter: DeliveryWaiter | null;
 }
 
 /** Told how a delivery ended (an object, not a closure: one per private message, held until the ack). */
@@ -166,12 +167,15 @@ export class Delivery {
   }
 
   /**
-   * Delivers `message` (serialised: `json`) to `user`, acknowledged by `ackId`. `waiter` hears
-   * `delivered` or `stored`, or `stored` with E_MAILBOX_FULL when it could be neither. Not a
-   * promise: this runs once per private message, and it may wait seconds for the ack.
+   * Delivers `delivery.message` (serialised: `json`) to `user`, acknowledged by `ackId`. Its
+   * waiter hears `delivered` or `stored`, or `stored` with E_MAILBOX_FULL when it could be
+   * neither. Not a promise: this runs once per private message, and it may wait seconds for the
+   * ack. `delivery` is the live record from here on (its sentAt is set now).
    */
-  deliver(user: string, ackId: string, message: Record<string, unknown>, json: string, waiter: DeliveryWaiter): void {
-    this.send(user, ackId, json, { message, sentAt: performance.now(), waiter })?.then(
+  deliver(user: string, ackId: string, json: string, delivery: LiveDelivery & { readonly waiter: DeliveryWaiter }): void {
+    delivery.sentAt = performance.now();
+    const { waiter } = delivery;
+    this.send(user, ackId, json, delivery)?.then(
       (status) => waiter.deliveryEnded(status),
       (err: ParleyError) => waiter.deliveryEnded('stored', err),
     );

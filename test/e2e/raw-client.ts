@@ -30,6 +30,8 @@ export class RawClient {
   readonly frames: Buffer[] = [];
   /** With open 'on-arrival': every message of every sealed frame so far, in order. */
   readonly messages: Array<Record<string, any>> = [];
+  /** The same messages as they came, as JSON texts. */
+  readonly texts: string[] = [];
   channel: Channel | null = null;
   keys: DirectionKeys | null = null;
   closed = false;
@@ -38,8 +40,15 @@ export class RawClient {
   private readonly decoder = new FrameDecoder(
     {
       onFrame: (f) => {
-        if (this.openOnArrival && this.channel) for (const r of unpackRecords(this.channel.open(Buffer.from(f)))) this.messages.push(JSON.parse(r.body.toString('utf8')));
-        else this.frames.push(Buffer.from(f));
+        if (!this.openOnArrival || !this.channel) {
+          this.frames.push(Buffer.from(f));
+          return;
+        }
+        for (const r of unpackRecords(this.channel.open(Buffer.from(f)))) {
+          const text = r.body.toString('utf8');
+          this.texts.push(text);
+          this.messages.push(JSON.parse(text));
+        }
       },
       onFrameError: () => undefined,
     },

@@ -132,6 +132,23 @@ test('bad JSON, unknown types and wrong fields get coded replies and the connect
   raw.destroy();
 });
 
+test('a send is answered with the ok JSON.stringify would write, whatever its request id', async () => {
+  const bob = await registered(served.port, 'okbob');
+  const raw = new RawClient(served.port, { open: 'on-arrival' });
+  await raw.handshake();
+  raw.send([{ type: 'register', id: 'r', user: 'okann', password: PASSWORD }]);
+  await raw.expect((m) => m.ref === 'r');
+  // The server writes this reply out (hub.ts, PrivateSend.answer): the id must still be escaped.
+  const id = 'q "1" \\ \u0001 \u2028 😄';
+  raw.send([{ type: 'send', id, msgId: 'okmsg-0001', to: 'okbob', text: 'hi' }]);
+  const ok = await raw.expect((m) => m.ref === id, 5000);
+  assert.is(ok.result.status, 'delivered');
+  const text = raw.texts[raw.messages.indexOf(ok)];
+  assert.is(text, JSON.stringify({ type: 'ok', ref: id, result: { msgId: 'okmsg-0001', status: 'delivered', ts: ok.result.ts } }));
+  raw.destroy();
+  bob.close();
+});
+
 test('a tampered frame closes the connection with E_DECRYPT', async () => {
   const raw = new RawClient(served.port);
   await raw.handshake();
