@@ -26,13 +26,21 @@ export class JournalLine {
   }
 
   /**
-   * Adds an appended item's entry, `{"c":collection,"k":key,"i":itemText}`, where `itemText` is
-   * JSON.stringify of the item. Collection names and keys are safe path segments (the store
-   * checks them): nothing in them to escape.
+   * The start of an appended item's entry for the document (collection, key), up to the item:
+   * the same for every append to it, so a document makes it once. Collection names and keys are
+   * safe path segments (the store checks them): nothing in them to escape.
    */
-  addItem(collection: string, key: string, itemText: string): void {
+  static itemHead(collection: string, key: string): string {
+    return `{"c":"${collection}","k":"${key}","i":`;
+  }
+
+  /**
+   * Adds an appended item's entry, `{"c":collection,"k":key,"i":itemText}`: `head` is its
+   * document's itemHead, `itemText` JSON.stringify of the item.
+   */
+  addItem(head: string, itemText: string): void {
     this.comma();
-    this.write(`{"c":"${collection}","k":"${key}","i":`);
+    this.write(head);
     this.write(itemText);
     this.ensure(1);
     this.bytes[this.used++] = 0x7d; // }

@@ -135,6 +135,8 @@ interface Doc {
    * grown by appendText; cleared when they are parsed back for good (heldItems, a whole write).
    */
   shelved: { from: number; to: number } | null;
+  /** JournalLine.itemHead of this document, made at its first appended item */
+  journalHead: string | null;
 }
 
 /** Where a document's chain of file operations starts. */
@@ -480,7 +482,7 @@ export class Store {
 
   /** A document not read yet (its path's names are checked here). */
   private newDoc(collection: string, key: string): Doc {
-    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false, io: SETTLED, itemsOnDisk: -1, texts: null, shelved: null };
+    return { low: new Low<unknown>(this.adapter(collection, key), null), collection, key, id: `${collection}/${key}`, removed: false, evictWhenWritten: false, io: SETTLED, itemsOnDisk: -1, texts: null, shelved: null, journalHead: null };
   }
 
   /** Replaces a document. Resolves when the batch holding this change is on disk. */
@@ -578,7 +580,7 @@ export class Store {
   /** Adds an appended item to the next batch's journal line: its text, or serialised now. */
   private journalItem(doc: Doc, item: Seqd, itemText: string | undefined): void {
     if (itemText === undefined) this.line.addEntry({ c: doc.collection, k: doc.key, i: item });
-    else this.line.addItem(doc.collection, doc.key, itemText);
+    else this.line.addItem((doc.journalHead ??= JournalLine.itemHead(doc.collection, doc.key)), itemText);
     this.entryDocs.add(doc);
   }
 

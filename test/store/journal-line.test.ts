@@ -7,7 +7,7 @@ const itemOf = (seq: number, text: string) => ({ seq, entry: { text } });
 test('a line is the JSON array of its entries and a newline, item texts copied as given', () => {
   const line = new JournalLine();
   // Key order differs from JSON.stringify's, so a copied text can be told from a serialised item.
-  line.addItem('history/private/alice.bob', 's000000000000', '{"entry":{"text":"hé 👋"},"seq":0}');
+  line.addItem(JournalLine.itemHead('history/private/alice.bob', 's000000000000'), '{"entry":{"text":"hé 👋"},"seq":0}');
   line.addEntry({ c: 'mailbox/bob', k: 's000000000001', i: itemOf(256, 'a "quoted"\nline') });
   line.addEntry({ c: 'mailbox/bob', k: 's000000000001', removed: true });
   assert.is(line.count, 3);
@@ -29,7 +29,7 @@ test('lines of every size: growing past the first buffer, in non-ASCII text, and
     for (let seq = 0; seq < count; seq++) {
       const item = itemOf(seq, `${'é'.repeat(seq % 7)}${'x'.repeat(seq % 200)}🙂`);
       if (seq % 3 === 0) line.addEntry({ c: 'c', k: 's0', i: item });
-      else line.addItem('c', 's0', JSON.stringify(item));
+      else line.addItem(JournalLine.itemHead('c', 's0'), JSON.stringify(item));
       expected.push({ c: 'c', k: 's0', i: item });
     }
     assert.equal(JSON.parse(line.end().toString('utf8')), expected, `${count} entries`);
@@ -39,7 +39,7 @@ test('lines of every size: growing past the first buffer, in non-ASCII text, and
   const expected = [];
   for (let seq = 0; seq < 300; seq++) {
     const item = itemOf(seq, '中'.repeat(500 + seq));
-    cjk.addItem('c', 's0', JSON.stringify(item));
+    cjk.addItem(JournalLine.itemHead('c', 's0'), JSON.stringify(item));
     expected.push({ c: 'c', k: 's0', i: item });
   }
   assert.equal(JSON.parse(cjk.end().toString('utf8')), expected, 'three-byte characters');
@@ -48,12 +48,12 @@ test('lines of every size: growing past the first buffer, in non-ASCII text, and
 test('a line grown by a burst gives its memory back once lines are small again; an empty line is []', () => {
   const line = new JournalLine();
   const big = 'x'.repeat(1024 * 1024);
-  for (let i = 0; i < 10; i++) line.addItem('c', 's0', JSON.stringify(itemOf(i, big)));
+  for (let i = 0; i < 10; i++) line.addItem(JournalLine.itemHead('c', 's0'), JSON.stringify(itemOf(i, big)));
   assert.ok(line.end().length > 10 * 1024 * 1024);
   const bytesOf = (l: JournalLine) => (l as unknown as { bytes: Buffer }).bytes.length;
   assert.ok(bytesOf(line) > 8 * 1024 * 1024);
   line.clear();
-  line.addItem('c', 's0', JSON.stringify(itemOf(10, 'small')));
+  line.addItem(JournalLine.itemHead('c', 's0'), JSON.stringify(itemOf(10, 'small')));
   line.end();
   line.clear(); // the burst's buffer went with the burst's line (it was ten times this line)
   assert.ok(bytesOf(line) <= 64 * 1024, `${bytesOf(line)} bytes kept`);
