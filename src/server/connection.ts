@@ -123,7 +123,7 @@ export class ServerConnection implements Session, FrameSink, UnwrapRequester, Re
   private handling = false;
   private ended = false;
   private readonly gate: MessageGate | null;
-  /** Slow-consumer watch: bytes the socket had handed on at the last check, and since when it has been stuck past the cap. */
+  /** Slow-consumer watch: bytes the socket had handed on at the last check past the cap, and since when it has been stuck past it. */
   private handedOn = 0;
   private stuckSince: number | null = null;
 
@@ -388,13 +388,14 @@ export class ServerConnection implements Session, FrameSink, UnwrapRequester, Re
   checkBacklog(now = this.ctx.now()): void {
     if (this.state !== 'open' && this.state !== 'closing') return;
     const queued = this.socket.writableLength;
-    const handedOn = this.socket.bytesWritten - queued;
-    const progressed = handedOn > this.handedOn;
-    this.handedOn = handedOn;
     if (queued <= this.ctx.maxQueuedBytes) {
       this.stuckSince = null;
       return;
     }
+    // Read only past the cap: Node's bytesWritten copies the socket's queue into an array each time.
+    const handedOn = this.socket.bytesWritten - queued;
+    const progressed = handedOn > this.handedOn;
+    this.handedOn = handedOn;
     if (progressed || this.stuckSince === null) this.stuckSince = now;
     const hard = Math.max(4 * this.ctx.maxQueuedBytes, HARD_QUEUE_FLOOR);
     if (queued <= hard && now - this.stuckSince < SLOW_CONSUMER_GRACE_MS) return;
