@@ -35,7 +35,7 @@ const DRAIN_BYTES = 2 * 1024 * 1024;
  * and a 1:1 send is its own (hub.ts, PrivateSend).
  */
 export interface LiveDelivery {
-  /** the message as sent; a fan-out's recipients share one object */
+  /** the message as sent (a fan-out's recipients share one object), read when it is stored */
   readonly message: Record<string, unknown>;
   /** performance.now() when it was queued, for the ack timeout */
   sentAt: number;
@@ -195,13 +195,13 @@ export class Delivery {
 
   /** Sends live (returns null) or stores (returns the mailbox write). */
   private send(user: string, ackId: string, json: string, record: LiveDelivery): Promise<DeliveryStatus> | null {
-    const { message } = record;
     const recipient = this.online.get(user);
-    if (!recipient) return this.store(user, { ackId, message });
+    // record.message only where it is stored: a 1:1 send makes it when asked (hub.ts, PrivateSend).
+    if (!recipient) return this.store(user, { ackId, message: record.message });
     const state = this.state(recipient, user);
     // While older messages still drain from the mailbox, newer ones queue behind them, so that
     // the recipient sees everything in order (an edit never arrives before its message).
-    if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, { ackId, message });
+    if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, { ackId, message: record.message });
     state.live.push(ackId, record);
     this.waiting.add(state);
     if (this.sweeper === null) {

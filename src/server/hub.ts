@@ -126,9 +126,19 @@ class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, Re
   constructor(
     private readonly log: Logger,
     private readonly session: Session,
-    readonly message: ServerMessageOf<'msg'>,
+    private readonly record: HistoryRecord,
   ) {
     super();
+  }
+
+  /**
+   * The `msg` as sent, made when a delivery needs it as an object (one that goes to the mailbox:
+   * the recipient is offline, or did not acknowledge in time), not for every message: the record
+   * is what a message keeps until its acknowledgement.
+   */
+  get message(): ServerMessageOf<'msg'> {
+    const { msgId, from, to, text, ts } = this.record;
+    return { type: 'msg', msgId, scope: 'private', from, to: to!, text, ts };
   }
 
   deliveryEnded(status: DeliveryStatus, err?: ParleyError): void {
@@ -144,11 +154,11 @@ class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, Re
   }
 
   private answer(status: DeliveryStatus): void {
-    const { message } = this;
-    if (this.log.enabled('info')) this.log.info(`conn#${this.session.id} msg ${message.from} → ${message.to} ${Buffer.byteLength(message.text)} B ${status}`);
+    const { record } = this;
+    if (this.log.enabled('info')) this.log.info(`conn#${this.session.id} msg ${record.from} → ${record.to} ${Buffer.byteLength(record.text)} B ${status}`);
     // JSON.stringify({ msgId, status, ts } satisfies SendResult): a message id and a status have
-    // nothing to escape (test/server/hub.test.ts holds the two equal).
-    this.resolveJson(`{"msgId":"${message.msgId}","status":"${status}","ts":${message.ts}}`);
+    // nothing to escape (test/e2e/wire.test.ts holds the two equal).
+    this.resolveJson(`{"msgId":"${record.msgId}","status":"${status}","ts":${record.ts}}`);
   }
 }
 
@@ -475,11 +485,11 @@ export class Hub {
     const ts = this.now();
     const { msgId, text } = message;
     const record: HistoryRecord = { msgId, scope: 'private', from, to, text, ts };
-    const msg: ServerMessageOf<'msg'> = { type: 'msg', msgId, scope: 'private', from, to, text, ts };
-    // JSON.stringify(msg), written out for the relay's hottest serialisation (route.msgFields).
-    // The message is its record with a type: this one text serves the recipient and the store.
+    // JSON.stringify of the `msg` (PrivateSend.message), written out for the relay's hottest
+    // serialisation (route.msgFields). The message is its record with a type: this one text
+    // serves the recipient and the store.
     const json = `{"type":"msg","msgId":"${msgId}${route.msgFields}${JSON.stringify(text)},"ts":${ts}}`;
-    const send = new PrivateSend(this.log, session, msg);
+    const send = new PrivateSend(this.log, session, record);
     this.histories.appendFor(route.conversation, record, message.resend === true, send, recordTextOf(json));
     this.delivery.deliver(to, msgId, json, send);
     return send;

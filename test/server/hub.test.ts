@@ -219,18 +219,21 @@ test('send to an online user delivers a msg; the reply says delivered once the r
   assert.equal(alice.of('msg'), []);
 });
 
-test('send to an offline registered user is stored and delivered at their next login', async () => {
-  const { hub, handle, online, accounts } = await setup();
+test('send to an offline registered user is stored and delivered at their next login, as the msg a live recipient gets', async () => {
+  const { hub, handle, online, accounts, now } = await setup();
   const alice = await online('alice');
   await accounts.register('dave', PASSWORD);
   const id = msgId();
+  const ts = now();
   const stored = (await reply(handle(alice, { type: 'send', msgId: id, to: 'dave', text: 'read this later' }))) as Record<string, unknown>;
   assert.is(stored.status, 'stored');
   assert.is(stored.msgId, id);
   const dave = new RecordingSession();
   await handle(dave, { type: 'login', user: 'dave', password: PASSWORD });
   await until(() => dave.of('msg').length === 1, 'the mailbox drains at login');
-  assert.equal(dave.of('msg').map((m) => [m.msgId, m.from, m.to, m.text]), [[id, 'alice', 'dave', 'read this later']]);
+  // Same keys in the same order as a live msg (the mailbox stores the message the send makes then).
+  const live = { type: 'msg', msgId: id, scope: 'private', from: 'alice', to: 'dave', text: 'read this later', ts };
+  assert.is(JSON.stringify(dave.of('msg')[0]), JSON.stringify(live));
   hub.handle(dave, { type: 'received', ids: [id] });
 });
 
@@ -265,6 +268,11 @@ test('a recipient who leaves before acknowledging gets the message stored', asyn
   await until(() => bob.of('msg').length === 1, 'bob receives the msg');
   hub.detach(bob, 'closed');
   assert.equal(((await reply(result)) as Record<string, unknown>).status, 'stored');
+  // At the next login the stored copy is the msg as first sent.
+  const again = new RecordingSession();
+  await handle(again, { type: 'login', user: 'bob', password: PASSWORD });
+  await until(() => again.of('msg').length === 1, 'the mailbox drains at login');
+  assert.is(JSON.stringify(again.of('msg')[0]), JSON.stringify(bob.of('msg')[0]));
 });
 
 test('send to an unknown user or yourself is refused', async () => {
