@@ -16,6 +16,16 @@ import { Store } from '../../src/store/store.ts';
 const record = (msgId: string, from: string, to: string): HistoryRecord => ({ msgId, scope: 'private', from, to, text: `text of ${msgId}`, ts: 1 });
 const ids = async (histories: Histories, conversation: string) => (await histories.page(conversation, undefined, 100_000)).messages.map((m) => m.msgId);
 
+/** Runs `use` with a fresh directory for a store on disk, removed afterwards. */
+async function inTempDir(use: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-histories-'));
+  try {
+    await use(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('a resend is recorded once, before or after its first send; one id in two conversations is two messages', async () => {
   const histories = new Histories(Store.memory());
   const ab = conversationOf('ann', 'bob');
@@ -34,9 +44,8 @@ test('a resend is recorded once, before or after its first send; one id in two c
   assert.equal(await ids(histories, ab), ['m1', 'm2', 'm3', 'm3']);
 });
 
-test('copies that arrive while the log is still being opened are recorded once, in either order', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-histories-'));
-  try {
+test('copies that arrive while the log is still being opened are recorded once, in either order', () =>
+  inTempDir(async (dir) => {
     const store = await Store.open(dir);
     const histories = new Histories(store);
     const ab = conversationOf('ann', 'bob');
@@ -48,14 +57,11 @@ test('copies that arrive while the log is still being opened are recorded once, 
       histories.append(ab, record('m2', 'ann', 'bob')),
     ]);
     assert.equal(await ids(histories, ab), ['m1', 'm2']);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('a resend is found in the log however many resends came since; the resent ids kept are the newest', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-histories-'));
-  try {
+test('a resend is found in the log however many resends came since; the resent ids kept are the newest', () =>
+  inTempDir(async (dir) => {
     let store = await Store.open(dir);
     let histories = new Histories(store);
     const ab = conversationOf('ann', 'bob');
@@ -81,14 +87,11 @@ test('a resend is found in the log however many resends came since; the resent i
     await histories.append(ab, record('late', 'ann', 'bob'));
     assert.equal(await ids(histories, ab), ['old', 'late', 'late'], 'forgotten once RESENT_IDS newer resends came');
     await store.flush();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('past the memory budget idle conversations are closed; they reopen with every message, in order, each seq once', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-histories-'));
-  try {
+test('past the memory budget idle conversations are closed; they reopen with every message, in order, each seq once', () =>
+  inTempDir(async (dir) => {
     const store = await Store.open(dir);
     const histories = new Histories(store, 2 * LOG_WEIGHT + 20);
     const peers = Array.from({ length: 12 }, (_, i) => `p${i}`);
@@ -117,10 +120,8 @@ test('past the memory budget idle conversations are closed; they reopen with eve
     }
     assert.ok(closedSome, 'logs with messages weigh more than empty ones');
     await store.flush();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
 
 test('a record text cut from its msg is JSON.stringify of the record, in every scope and for any text', () => {
@@ -134,9 +135,8 @@ test('a record text cut from its msg is JSON.stringify of the record, in every s
   throwsCode(() => recordTextOf(JSON.stringify({ type: 'update', msgId: 'm1' })), 'E_INTERNAL');
 });
 
-test('messages recorded with their texts are journaled as their records, and read back the same after a crash', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-histories-'));
-  try {
+test('messages recorded with their texts are journaled as their records, and read back the same after a crash', () =>
+  inTempDir(async (dir) => {
     const store = await Store.open(dir, { checkpointMs: 60_000 });
     const histories = new Histories(store);
     const conversation = conversationOf('ann', 'bob');
@@ -147,8 +147,6 @@ test('messages recorded with their texts are journaled as their records, and rea
     assert.equal(journaled.map((entry) => entry.i), sent.map((entry, seq) => ({ seq, entry })));
     const log = await SegmentedLog.open(await Store.open(dir), conversation, HistoryRecord);
     assert.equal((await log.read(0, 10)).map((item) => item.entry), sent);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 test.run();
