@@ -126,7 +126,12 @@ export class RawClient {
 
   /** Sends texts (JSON or not) as records of one sealed frame. */
   sendRaw(texts: string[]): void {
-    this.socket.write(encodeFrame(this.channel!.seal(packJson(texts))));
+    this.sendPlaintext(packJson(texts));
+  }
+
+  /** Seals `plaintext` (records, or not) as one frame and sends it. */
+  sendPlaintext(plaintext: Buffer): void {
+    this.socket.write(encodeFrame(this.channel!.seal(plaintext)));
   }
 
   /** Sends one request and waits for its answer (`ok` or `error`). */

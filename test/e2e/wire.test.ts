@@ -9,6 +9,7 @@ import { SERVER_CIPHERS } from '../../src/crypto/aead.ts';
 import { Channel } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame } from '../../src/protocol/frame.ts';
+import { packJson, RECORD_BINARY } from '../../src/protocol/records.ts';
 import { KeyUnwraps } from '../../src/server/unwraps.ts';
 import { PASSWORD, registered, sleep, startServer, waitFor, record, type TestServer } from './helpers.ts';
 import { RawClient } from './raw-client.ts';
@@ -128,6 +129,11 @@ test('bad JSON, unknown types and wrong fields get coded replies and the connect
   raw.send([{ type: 'ping', id: 'p1' }, { type: 'ping', id: 'p2' }]);
   const pongs = await raw.nextMessages();
   assert.equal(pongs.map((m) => m.id), ['p1', 'p2']);
+  // a record of a kind this server does not read is answered too, and the frame's others are read
+  const fileChunk = Buffer.from([RECORD_BINARY, 0, 0, 0, 3, 1, 2, 3]);
+  raw.sendPlaintext(Buffer.concat([packJson([JSON.stringify({ type: 'ping', id: 'p3' })]), fileChunk, packJson([JSON.stringify({ type: 'ping', id: 'p4' })])]));
+  const mixed = await raw.nextMessages();
+  assert.equal(mixed.map((m) => m.id ?? m.code), ['p3', 'E_UNKNOWN_TYPE', 'p4']);
   assert.not.ok(raw.closed);
   raw.destroy();
 });
