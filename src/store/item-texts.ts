@@ -7,28 +7,30 @@
  * adds nothing for the garbage collector to trace; a conversation's tail segment is held as its
  * texts alone (Store.appendText).
  *
- * The texts are for consecutive seqs, comma-separated in one buffer. A text for a seq that does
- * not follow the last starts them afresh (the items between are not here, so the run is
- * broken); the store calls `clear` when the items themselves change (a put, a replaced array).
+ * The texts are for consecutive seqs, comma-separated, in chunks: a text that does not fit in the
+ * last chunk starts the next one, twice its size (up to CHUNK_MAX), so what is written is never
+ * copied to make room. A single growing buffer copied its bytes four times over on the way to a
+ * full 1,024-entry segment (growing by a quarter), and that copying cost more than the segment
+ * files bigger segments saved (docs/BENCHMARKS.md, nineteenth session). A text for a seq that does
+ * not follow the last starts them afresh (the items between are not here, so the run is broken);
+ * the store calls `clear` when the items themselves change (a put, a replaced array).
  */
 
-import { withRoomFor, type GrowthPolicy } from './room.ts';
-
-/** The smallest buffer: a few messages' texts. It grows by a quarter as texts come. */
-const FIRST_BYTES = 2048;
-
-/**
- * By a quarter, not double: a log's tail may be held as its texts alone for as long as its
- * conversation is open, and doubling left a third of such texts' memory unused
- * (bench/idle-logs), for copies of half as many bytes.
- */
-const growByAQuarter: GrowthPolicy = (needed, length) => Math.max(FIRST_BYTES, needed, Math.ceil(1.25 * length));
+/** The first chunk: a few messages' texts. */
+const FIRST_CHUNK = 2048;
+/** Chunks double up to this; a text bigger than it gets a chunk of its own size. */
+const CHUNK_MAX = 64 * 1024;
 
 export class ItemTexts {
-  private bytes: Buffer | null = null;
-  /** bytes in use */
+  /** The chunks, oldest first; only the last has texts added to it. */
+  private chunks: Buffer[] = [];
+  /** Index (into `ends`) of the first text of each chunk. */
+  private chunkFirst: number[] = [];
+  /** Bytes in use in the last chunk. */
   private used = 0;
-  /** where each text ends, in order: text k is bytes [ends[k-1] + 1 (past its comma), ends[k]) */
+  /** Where the first text held starts in the first chunk (texts before it were dropped). */
+  private headStart = 0;
+  /** Where each text ends in its chunk, in order; a text after another in its chunk starts past a comma. */
   private ends: number[] = [];
   /** seq of the first text held */
   private firstSeq = 0;
@@ -42,16 +44,39 @@ export class ItemTexts {
   add(seq: number, text: string): void {
     if (this.ends.length > 0 && seq !== this.firstSeq + this.ends.length) this.clear();
     if (this.ends.length === 0) this.firstSeq = seq;
-    const comma = this.ends.length > 0 ? 1 : 0;
-    this.bytes = withRoomFor(this.bytes, this.used + comma, text, growByAQuarter);
-    if (comma) this.bytes[this.used++] = 0x2c;
-    this.used += this.bytes.write(text, this.used);
+    let last = this.chunks.length === 0 ? null : this.chunks[this.chunks.length - 1];
+    const comma = last !== null && this.chunkFirst[this.chunkFirst.length - 1] < this.ends.length ? 1 : 0;
+    // At most 3 bytes a UTF-16 unit: the exact size (a pass over the text) only when that might not fit.
+    if (last === null || (this.used + comma + 3 * text.length > last.length && this.used + comma + Buffer.byteLength(text) > last.length)) {
+      const size = Buffer.byteLength(text);
+      const next = last === null ? FIRST_CHUNK : Math.min(Math.max(2 * last.length, FIRST_CHUNK), CHUNK_MAX);
+      last = Buffer.allocUnsafeSlow(Math.max(next, size));
+      this.chunks.push(last);
+      this.chunkFirst.push(this.ends.length);
+      this.used = last.write(text, 0);
+    } else {
+      if (comma) last[this.used++] = 0x2c;
+      this.used += last.write(text, this.used);
+    }
     this.ends.push(this.used);
   }
 
   /** Whether the texts of the items with seqs `from` to `to` (inclusive) are all held. */
   holds(from: number, to: number): boolean {
-    return this.bytes !== null && from >= this.firstSeq && to < this.firstSeq + this.ends.length && from <= to;
+    return this.ends.length > 0 && from >= this.firstSeq && to < this.firstSeq + this.ends.length && from <= to;
+  }
+
+  /** The chunk holding text `k` (an index into `ends`). */
+  private chunkOf(k: number): number {
+    let c = this.chunkFirst.length - 1;
+    while (this.chunkFirst[c] > k) c--;
+    return c;
+  }
+
+  /** Where text `k`, the first of the run wanted from chunk `c`, starts. */
+  private startOf(k: number, c: number): number {
+    if (k === 0) return this.headStart;
+    return k === this.chunkFirst[c] ? 0 : this.ends[k - 1] + 1;
   }
 
   /**
@@ -63,12 +88,23 @@ export class ItemTexts {
     if (!this.holds(from, to)) return null;
     const first = from - this.firstSeq;
     const last = to - this.firstSeq;
-    const start = first === 0 ? 0 : this.ends[first - 1] + 1;
-    const end = this.ends[last];
-    const out = Buffer.allocUnsafe(prefix.length + 1 + (end - start) + 2);
+    const firstChunk = this.chunkOf(first);
+    const lastChunk = this.chunkOf(last);
+    let size = prefix.length + 3;
+    for (let c = firstChunk, k = first; c <= lastChunk; c++) {
+      const end = c === lastChunk ? last : this.chunkFirst[c + 1] - 1;
+      size += this.ends[end] - this.startOf(k, c) + (c > firstChunk ? 1 : 0);
+      k = end + 1;
+    }
+    const out = Buffer.allocUnsafe(size);
     let at = out.write(prefix, 0, 'latin1');
     out[at++] = 0x5b; // [
-    at += this.bytes!.copy(out, at, start, end);
+    for (let c = firstChunk, k = first; c <= lastChunk; c++) {
+      const end = c === lastChunk ? last : this.chunkFirst[c + 1] - 1;
+      if (c > firstChunk) out[at++] = 0x2c;
+      at += this.chunks[c].copy(out, at, this.startOf(k, c), this.ends[end]);
+      k = end + 1;
+    }
     out[at++] = 0x5d; // ]
     out[at] = 0x0a; // \n
     return out;
@@ -77,30 +113,37 @@ export class ItemTexts {
   /** Lets go of the texts of the items up to seq `to` (inclusive): they are in the file. */
   dropThrough(to: number): void {
     const dropped = to - this.firstSeq + 1;
-    if (dropped <= 0 || this.bytes === null) return;
+    if (dropped <= 0 || this.ends.length === 0) return;
     if (dropped >= this.ends.length) return this.clear();
-    const start = this.ends[dropped - 1] + 1;
-    this.bytes.copy(this.bytes, 0, start, this.used);
-    this.used -= start;
-    this.ends = this.ends.slice(dropped).map((end) => end - start);
+    // Whole chunks go; in the chunk that holds the first text kept, the bytes before it stay unused.
+    const keep = this.chunkOf(dropped);
+    this.headStart = this.startOf(dropped, keep);
+    this.chunks = this.chunks.slice(keep);
+    this.chunkFirst = this.chunkFirst.slice(keep).map((k) => Math.max(k - dropped, 0));
+    this.ends = this.ends.slice(dropped);
     this.firstSeq += dropped;
   }
 
   /**
-   * Moves the texts to a buffer of their size, where growing left a quarter or more of it
+   * Moves the last chunk's texts to a buffer of their size, where a quarter or more of it is
    * unused: texts that will only be read from now on (a shelved segment's) need no room to grow.
    */
   trim(): void {
-    if (this.bytes === null || this.bytes.length - this.used < this.bytes.length / 4) return;
+    const lastChunk = this.chunks.length - 1;
+    if (lastChunk < 0) return;
+    const bytes = this.chunks[lastChunk];
+    if (bytes.length - this.used < bytes.length / 4) return;
     const trimmed = Buffer.allocUnsafeSlow(this.used);
-    this.bytes.copy(trimmed, 0, 0, this.used);
-    this.bytes = trimmed;
+    bytes.copy(trimmed, 0, 0, this.used);
+    this.chunks[lastChunk] = trimmed;
   }
 
-  /** Holds nothing (and gives its buffer back). */
+  /** Holds nothing (and gives its chunks back). */
   clear(): void {
-    this.bytes = null;
+    this.chunks = [];
+    this.chunkFirst = [];
     this.used = 0;
+    this.headStart = 0;
     this.ends = [];
   }
 }

@@ -93,4 +93,37 @@ test('texts of every size and script, past the first buffer, come back byte for 
   assert.is(texts.line(0, 0, ''), null);
 });
 
+test('chunked: lines across chunks, drops inside a chunk, texts bigger than a chunk, trims between, as a list of the texts has them', () => {
+  // A seeded generator: the same cases every run.
+  let state = 7;
+  const next = (n: number) => ((state = (state * 1103515245 + 12345) % 2 ** 31), Math.floor((state / 2 ** 31) * n));
+  const texts = new ItemTexts();
+  const model: string[] = [];
+  let first = 0;
+  const samples = ['a', 'é🙂中', '"\\'];
+  for (let step = 0; step < 3000; step++) {
+    const op = next(100);
+    if (op < 80) {
+      const size = next(50) === 0 ? 70_000 + next(5000) : next(400);
+      const seq = first + model.length;
+      model.push(textOf(seq, samples[next(3)].repeat(size)));
+      texts.add(seq, model[model.length - 1]);
+    } else if (op < 82 && model.length > 0) {
+      const through = first + next(Math.ceil(model.length / 4));
+      texts.dropThrough(through);
+      model.splice(0, through - first + 1);
+      first = through + 1;
+    } else if (op < 88) {
+      texts.trim();
+    } else if (model.length > 0) {
+      const a = next(model.length);
+      const b = a + next(model.length - a);
+      assert.is(lineText(texts, first + a, first + b, '\n'), `\n[${model.slice(a, b + 1).join(',')}]\n`, `step ${step}`);
+    }
+    assert.is(texts.count, model.length);
+  }
+  assert.ok(model.length > 100, `the run ended with texts over many chunks (${model.length})`);
+  assert.is(lineText(texts, first, first + model.length - 1), `[${model.join(',')}]\n`);
+});
+
 test.run();
