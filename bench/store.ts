@@ -22,7 +22,7 @@ import { DEFAULT_CONFIG, type ServerConfig } from '../src/server/config.ts';
 import { createLogger } from '../src/server/log.ts';
 import { Mailboxes, type MailboxEntry } from '../src/server/mailboxes.ts';
 import { ParleyServer } from '../src/server/server.ts';
-import { SEGMENT } from '../src/store/log.ts';
+import { SEGMENT, segmentKey } from '../src/store/log.ts';
 import { Store } from '../src/store/store.ts';
 
 const SIZES = [1_000, 100_000, 1_000_000];
@@ -52,7 +52,7 @@ function entry(id: string, from: string, to: string): MailboxEntry {
 
 /**
  * Writes `count` entries into `<storeDir>/mailbox/<user>/` as SegmentedLog stores them:
- * `s%012d.json` = compact JSON array of {seq, entry} (SEGMENT per file), `meta.json` = {"first":0}.
+ * `segmentKey(index).json` = compact JSON array of {seq, entry} (SEGMENT per file), `meta.json` = {"first":0}.
  */
 function preloadMailbox(storeDir: string, user: string, count: number, from = 'alice'): void {
   const dir = join(storeDir, 'mailbox', user);
@@ -61,7 +61,7 @@ function preloadMailbox(storeDir: string, user: string, count: number, from = 'a
   for (let start = 0, index = 0; start < count; start += SEGMENT, index++) {
     const items: Array<{ seq: number; entry: MailboxEntry }> = [];
     for (let seq = start; seq < Math.min(start + SEGMENT, count); seq++) items.push({ seq, entry: entry(msgId(`p${user}x`, seq), from, user) });
-    writeFileSync(join(dir, `s${String(index).padStart(12, '0')}.json`), JSON.stringify(items));
+    writeFileSync(join(dir, `${segmentKey(index)}.json`), JSON.stringify(items));
   }
 }
 

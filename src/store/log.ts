@@ -1,39 +1,58 @@
 /**
  * An append-only log on the sharded store, cut into fixed-size segments:
  *
- *   <collection>/meta.json           { first }   the oldest kept seq (moved by dropBefore)
- *   <collection>/s000000000042.json  entries with seq 42*SEGMENT .. 43*SEGMENT-1 (JSON arrays, one a line)
+ *   <collection>/meta.json                { first }   the oldest kept seq (moved by dropBefore)
+ *   <collection>/s1024-000000000042.json  entries with seq 42*1024 .. 43*1024-1 (JSON arrays, one a line)
  *
  * Appending touches only the tail segment (one journal line, Store.append; checkpoints append to
  * the segment's file), so storing one entry costs the same whether the log holds a thousand entries or
  * a million (lowdb rewrites whole files; this keeps every file small). The next seq is not stored: it is read from the newest segment at open, so a kill
  * between two file writes can never leave a counter that disagrees with the entries. Reading
  * old segments does not keep them in memory. Mailboxes and conversation histories are logs.
+ *
+ * A segment file's name gives its log's segment size. Logs started before the nineteenth session
+ * have 256-entry segments named without it (`s000000000042.json`: seqs 42*256 .. 43*256-1), and
+ * keep them; a log with no segment file starts with SEGMENT.
  */
 import { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
 import type { Store } from './store.ts';
 
 /**
- * Entries per segment. Appends are journal lines; a checkpoint creates each new segment's file
- * (~150-320 µs of CPU here; a temporary file and a rename before the sixteenth session) and
- * appends to the file of each it wrote before, so a segment costs a file write per checkpoint
- * that touched it, while draining a backlog reads one file per segment. 64 was chosen when
- * every append rewrote its tail (before the journal); with the journal 256 cut the relay's
- * server CPU per message by a seventh and met every bench/store target (docs/BENCHMARKS.md).
+ * Entries per segment of a new log. Appends are journal lines; a checkpoint creates each new
+ * segment's file and appends to the file of each it wrote before, so a segment costs a file
+ * creation once and a write per checkpoint that touched it, while draining a backlog reads one
+ * file per segment. Creating a file is what costs: ~40 µs of kernel time on a quiet disk here, and
+ * ten times that after many deletions (ext4 without a journal looks past every inode deleted
+ * lately to allocate one: docs/BENCHMARKS.md, nineteenth session). 1,024 made a fourth as many
+ * files as 256 and took the relays' server CPU to 0.72x and 0.93x (with chunked ItemTexts; 256 was
+ * chosen when every append rewrote its tail, 64 before the journal).
  */
-export const SEGMENT = 256;
+export const SEGMENT = 1024;
+/** The segment size of logs whose files are named without one (before the nineteenth session). */
+const UNNAMED_SIZE = 256;
 
 const Meta = z.object({ first: z.number().int().nonnegative() });
 type Meta = z.infer<typeof Meta>;
-const SEGMENT_KEY = /^s\d{12}$/;
+/** `s<size>-<index>`, or `s<index>` for a log of UNNAMED_SIZE segments. */
+const SEGMENT_KEY = /^s(?:([1-9]\d{0,6})-)?(\d{12})$/;
+
+/** The store key of segment `index` of a log of `size`-entry segments. */
+export function segmentKey(index: number, size = SEGMENT): string {
+  const padded = String(index).padStart(12, '0');
+  return size === UNNAMED_SIZE ? `s${padded}` : `s${size}-${padded}`;
+}
+
+/** A segment's size and index from its store key; null for a key that is no segment's. */
+function parseSegmentKey(key: string): { size: number; index: number } | null {
+  const match = SEGMENT_KEY.exec(key);
+  return match ? { size: match[1] === undefined ? UNNAMED_SIZE : Number(match[1]), index: Number(match[2]) } : null;
+}
 
 export interface LogEntry<E> {
   seq: number;
   entry: E;
 }
-
-const segmentKey = (index: number) => `s${String(index).padStart(12, '0')}`;
 
 /**
  * One segment schema per entry schema, shared by every log of that kind: a zod schema is a few
@@ -68,7 +87,7 @@ export class SegmentedLog<E> {
    * hand out validated copies), or are held by the store as texts until a read or an edit asks
    * for them as an array (tailItems).
    */
-  private tail: Tail<E> = { index: 0, key: segmentKey(0), count: 0, items: [] };
+  private tail: Tail<E> = { index: 0, key: '', count: 0, items: [] };
   /** Rewrites of older segments run one at a time (read, change, write). */
   private updating: Promise<unknown> = SETTLED;
   /** close() was called: another instance may own the log now (src/store/log-pool.ts). */
@@ -80,24 +99,40 @@ export class SegmentedLog<E> {
     private readonly meta: Meta,
     private nextSeq: number,
     private readonly segmentSchema: z.ZodType<Array<LogEntry<E>>>,
+    /** entries per segment: as its files are named, SEGMENT for a log that has none */
+    readonly segmentSize: number,
   ) {}
 
   /** Opens (or starts) the log stored under `collection`. */
   static async open<E>(store: Store, collection: string, entrySchema: z.ZodType<E>): Promise<SegmentedLog<E>> {
     const segmentSchema = segmentSchemaOf(entrySchema);
     const meta = (await store.get(collection, 'meta', Meta)) ?? { first: 0 };
-    const segments = (await store.keys(collection)).filter((key) => SEGMENT_KEY.test(key)).sort();
+    const segments: Array<{ key: string; size: number; index: number }> = [];
+    for (const key of await store.keys(collection)) {
+      const parsed = parseSegmentKey(key);
+      if (parsed) segments.push({ key, ...parsed });
+    }
+    const size = segments[0]?.size ?? SEGMENT;
+    if (segments.some((segment) => segment.size !== size)) {
+      throw new ParleyError('E_STORE_CORRUPT', `the log ${collection} has segment files of different sizes (${[...new Set(segments.map((s) => s.size))].join(', ')})`);
+    }
+    segments.sort((a, b) => a.index - b.index);
     const newest = segments.at(-1);
-    const items = newest === undefined ? [] : ((await store.get(collection, newest, segmentSchema)) ?? []);
+    const items = newest === undefined ? [] : ((await store.get(collection, newest.key, segmentSchema)) ?? []);
     const last = items.at(-1);
     const next = Math.max(meta.first, last ? last.seq + 1 : 0);
-    const log = new SegmentedLog(store, collection, meta, next, segmentSchema);
+    const log = new SegmentedLog(store, collection, meta, next, segmentSchema, size);
     // Segments wholly before the start are what a kill during dropBefore left behind.
-    const stale = segments.filter((key) => (Number(key.slice(1)) + 1) * SEGMENT <= meta.first && key !== newest);
-    await Promise.all(stale.map((key) => store.remove(collection, key)));
-    const tailIndex = last ? Number(newest!.slice(1)) : Math.floor(next / SEGMENT);
-    log.tail = { index: tailIndex, key: segmentKey(tailIndex), count: last ? items.length : 0, items: last ? items : [] };
+    const stale = segments.filter((segment) => (segment.index + 1) * size <= meta.first && segment !== newest);
+    await Promise.all(stale.map((segment) => store.remove(collection, segment.key)));
+    const tailIndex = last ? newest!.index : Math.floor(next / size);
+    log.tail = { index: tailIndex, key: log.keyOf(tailIndex), count: last ? items.length : 0, items: last ? items : [] };
     return log;
+  }
+
+  /** The store key of this log's segment `index`. */
+  private keyOf(index: number): string {
+    return segmentKey(index, this.segmentSize);
   }
 
   /** Seq of the oldest kept entry. */
@@ -122,7 +157,7 @@ export class SegmentedLog<E> {
 
   private async segment(index: number): Promise<Array<LogEntry<E>>> {
     if (index === this.tail.index) return this.tailItems();
-    return (await this.store.get(this.collection, segmentKey(index), this.segmentSchema)) ?? [];
+    return (await this.store.get(this.collection, this.keyOf(index), this.segmentSchema)) ?? [];
   }
 
   /**
@@ -146,12 +181,12 @@ export class SegmentedLog<E> {
     // A closed instance appending beside a reopened one would give out its seqs a second time.
     if (this.closed) throw new ParleyError('E_INTERNAL', `append to the closed log ${this.collection}`);
     const seq = this.nextSeq++;
-    const index = Math.floor(seq / SEGMENT);
+    const index = Math.floor(seq / this.segmentSize);
     if (index !== this.tail.index) {
       // The full segment is done with: the store forgets it once written (a server's memory must
       // not grow with every message it ever relayed). Reads load it again from its file.
       if (this.tail.count > 0) this.store.evict(this.collection, this.tail.key);
-      this.tail = { index, key: segmentKey(index), count: 0, items: [] };
+      this.tail = { index, key: this.keyOf(index), count: 0, items: [] };
     }
     // An empty segment is held as its first entry comes: as texts if it comes with one.
     if (this.tail.count++ === 0) this.tail.items = entryText === undefined ? [] : null;
@@ -167,12 +202,12 @@ export class SegmentedLog<E> {
     const out: Array<LogEntry<E>> = [];
     let seq = Math.max(from, this.meta.first);
     while (seq < this.nextSeq && out.length < limit) {
-      const index = Math.floor(seq / SEGMENT);
+      const index = Math.floor(seq / this.segmentSize);
       for (const item of await this.segment(index)) {
         if (item.seq >= seq && out.length < limit) out.push(item);
       }
       this.release(index);
-      seq = (index + 1) * SEGMENT;
+      seq = (index + 1) * this.segmentSize;
     }
     return out;
   }
@@ -182,11 +217,11 @@ export class SegmentedLog<E> {
     const out: Array<LogEntry<E>> = [];
     let end = Math.min(before, this.nextSeq); // exclusive
     while (end > this.meta.first && out.length < limit) {
-      const index = Math.floor((end - 1) / SEGMENT);
+      const index = Math.floor((end - 1) / this.segmentSize);
       const items = (await this.segment(index)).filter((item) => item.seq < end && item.seq >= this.meta.first);
       out.unshift(...items.slice(-(limit - out.length)));
       this.release(index);
-      end = index * SEGMENT;
+      end = index * this.segmentSize;
     }
     return out;
   }
@@ -196,13 +231,13 @@ export class SegmentedLog<E> {
     let end = this.nextSeq;
     const stop = Math.max(this.meta.first, this.nextSeq - maxEntries);
     while (end > stop) {
-      const index = Math.floor((end - 1) / SEGMENT);
+      const index = Math.floor((end - 1) / this.segmentSize);
       const items = await this.segment(index);
       this.release(index);
       for (let i = items.length - 1; i >= 0; i--) {
         if (items[i].seq < end && items[i].seq >= stop && predicate(items[i].entry)) return items[i];
       }
-      end = index * SEGMENT;
+      end = index * this.segmentSize;
     }
     return undefined;
   }
@@ -210,13 +245,13 @@ export class SegmentedLog<E> {
   /** Replaces the entry at `seq` (edits, deletions). Resolves when written. */
   update(seq: number, change: (entry: E) => E): Promise<void> {
     const run = async () => {
-      const index = Math.floor(seq / SEGMENT);
+      const index = Math.floor(seq / this.segmentSize);
       try {
         const segment = await this.segment(index);
         const position = segment.findIndex((item) => item.seq === seq);
         if (position < 0) return;
         segment[position] = { seq, entry: change(segment[position].entry) };
-        await this.store.put(this.collection, segmentKey(index), segment);
+        await this.store.put(this.collection, this.keyOf(index), segment);
       } finally {
         this.release(index); // an edited old segment is not kept once written
       }
@@ -238,8 +273,8 @@ export class SegmentedLog<E> {
     await this.store.put(this.collection, 'meta', this.meta);
     const everything = target >= this.nextSeq;
     const removals: Promise<void>[] = [];
-    for (let index = Math.floor(from / SEGMENT); (index + 1) * SEGMENT <= target || (everything && index <= this.tail.index); index++) {
-      removals.push(this.store.remove(this.collection, segmentKey(index)));
+    for (let index = Math.floor(from / this.segmentSize); (index + 1) * this.segmentSize <= target || (everything && index <= this.tail.index); index++) {
+      removals.push(this.store.remove(this.collection, this.keyOf(index)));
     }
     // Emptied: nothing delivered lingers on disk, and `first` alone tells where the log goes on.
     if (everything) this.tail = { ...this.tail, count: 0, items: [] };
@@ -259,6 +294,6 @@ export class SegmentedLog<E> {
 
   /** Old segments are read once and let go. */
   private release(index: number): void {
-    if (index !== this.tail.index) this.store.evict(this.collection, segmentKey(index));
+    if (index !== this.tail.index) this.store.evict(this.collection, this.keyOf(index));
   }
 }

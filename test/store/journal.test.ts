@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { SEGMENT, SegmentedLog } from '../../src/store/log.ts';
+import { SEGMENT, SegmentedLog, segmentKey } from '../../src/store/log.ts';
 import { Store } from '../../src/store/store.ts';
 import { waitFor, within } from '../e2e/helpers.ts';
 import { rejectsCode } from '../helpers/codes.ts';
@@ -94,7 +94,7 @@ test('a crash: a second store sees every awaited append exactly once, and the lo
   assert.equal(await second.collections('mailbox'), ['bob']);
   const reopened = await SegmentedLog.open(second, 'mailbox/bob', Entry);
   assert.is(reopened.next, total + 1);
-  const all = await reopened.read(0, 1000);
+  const all = await reopened.read(0, total + 1);
   assert.equal(all.map((e) => e.entry.n), Array.from({ length: total + 1 }, (_, i) => i));
   assert.equal(all.map((e) => e.seq), Array.from({ length: total + 1 }, (_, i) => i));
   assert.is(reopened.append({ n: -1 }).seq, total + 1);
@@ -132,9 +132,9 @@ test('a tombstone: a segment dropped after its appends is not brought back by a 
   for (let i = 0; i < SEGMENT + 5; i++) log.append({ n: i });
   await log.append({ n: SEGMENT + 5 }).written;
   await log.dropBefore(SEGMENT); // the first segment goes (it only ever was in the journal)
-  assert.ok(journalLines(dir).some((line) => line.k === 's000000000000' && line.removed === true));
+  assert.ok(journalLines(dir).some((line) => line.k === segmentKey(0) && line.removed === true));
   const second = await Store.open(dir, NO_CHECKPOINT);
-  assert.equal((await second.keys('c')).sort(), ['meta', 's000000000001']);
+  assert.equal((await second.keys('c')).sort(), ['meta', segmentKey(1)]);
   const reopened = await SegmentedLog.open(second, 'c', Entry);
   assert.is(reopened.first, SEGMENT);
   assert.equal((await reopened.read(0, 100)).map((e) => e.seq), Array.from({ length: 6 }, (_, i) => SEGMENT + i));
@@ -221,7 +221,7 @@ test('checkpoints: lazy documents reach their files and old journals go; flush l
   const log = await SegmentedLog.open(store, 'c', Entry);
   await log.append({ n: 0 }).written;
   assert.equal(journals(dir), ['0.jsonl']);
-  const file = join(dir, 'c', 's000000000000.json');
+  const file = join(dir, 'c', `${segmentKey(0)}.json`);
   assert.not.ok(existsSync(file));
   for (let i = 1; i < 20; i++) {
     await log.append({ n: i }).written;
@@ -288,7 +288,7 @@ test('an item text given with an append is copied into the journal line and, at 
 test('a checkpoint writes each segment as it is: appended to a reopened log, changed in place, emptied and appended to again', async () => {
   const dir = freshDir();
   const Text = z.object({ t: z.string() });
-  const segmentFile = (store: Store) => join(store.dir!, 'history', 'y', 's000000000000.json');
+  const segmentFile = (store: Store) => join(store.dir!, 'history', 'y', `${segmentKey(0)}.json`);
   const onDisk = (store: Store) => readFileSync(segmentFile(store), 'utf8');
   const first = await Store.open(dir, NO_CHECKPOINT);
   const log = await SegmentedLog.open(first, 'history/y', Text);
@@ -319,7 +319,7 @@ test('a checkpoint writes each segment as it is: appended to a reopened log, cha
 
 test('a checkpoint appends to a segment file only what it lacks; a line torn by a kill is dropped, its items replayed from the journal', async () => {
   const dir = freshDir();
-  const file = join(dir, 'h', 's000000000000.json');
+  const file = join(dir, 'h', `${segmentKey(0)}.json`);
   const first = await Store.open(dir, NO_CHECKPOINT);
   const log = await SegmentedLog.open(first, 'h', Entry);
   for (let n = 0; n < 3; n++) await log.append({ n }).written;
@@ -344,7 +344,7 @@ test('a checkpoint appends to a segment file only what it lacks; a line torn by 
     await abandoned.append({ n: 0 }).written;
     await abandoned.append({ n: 1 }).written;
     mkdirSync(join(crashed, 'h'), { recursive: true });
-    writeFileSync(join(crashed, 'h', 's000000000000.json'), torn);
+    writeFileSync(join(crashed, 'h', `${segmentKey(0)}.json`), torn);
     const recovered = await SegmentedLog.open(await Store.open(crashed), 'h', Entry);
     assert.equal((await recovered.read(0, 10)).map((e) => e.entry.n), [0, 1], `torn as ${JSON.stringify(torn)}`);
   }
@@ -366,7 +366,7 @@ test('a checkpoint appends to a segment file only what it lacks; a line torn by 
 async function stallCheckpointOf(store: Store, log: SegmentedLog<{ n: number }>): Promise<{ fifo: string; release(): Promise<string>; abandon(): void }> {
   await log.append({ n: 0 }).written;
   await store.flush();
-  const fifo = join(store.dir!, log.collection, 's000000000000.json');
+  const fifo = join(store.dir!, log.collection, `${segmentKey(0)}.json`);
   rmSync(fifo);
   execFileSync('mkfifo', [fifo]);
   let released = false;
@@ -418,18 +418,18 @@ test('a running checkpoint holds up no batch: appends go to a new journal, and t
     for (let n = appended; n < appended + 3; n++) await within(other.append({ n }).written, 2000, 'an append while the checkpoint is stuck');
     assert.is(journals(dir).length, 2);
     assert.ok(journals(dir).includes(retired), 'the appends went to a new journal, the retired one stays');
-    assert.equal(await store.keys('slow'), ['s000000000000'], 'a segment being checkpointed is still listed');
+    assert.equal(await store.keys('slow'), [segmentKey(0)], 'a segment being checkpointed is still listed');
     assert.equal(JSON.parse(await stall.release()), [itemOf(1)], 'the checkpoint appends only the item the file lacks');
     await waitFor(() => !journals(dir).includes(retired), 5000, 'the checkpoint to delete the journal it retired');
     // The FIFO stays at the segment's path: make it the file the real appends would have left.
-    const segment = join(dir, 'slow', 's000000000000.json');
+    const segment = join(dir, 'slow', `${segmentKey(0)}.json`);
     rmSync(segment);
     writeFileSync(segment, `\n${JSON.stringify([itemOf(0)])}\n${JSON.stringify([itemOf(1)])}\n`);
     await slow.append({ n: 2 }).written;
     await store.flush();
     assert.equal(journals(dir), []);
     assert.equal(segmentLines(segment), [[itemOf(0)], [itemOf(1)], [itemOf(2)]], 'appended as a line of its own');
-    assert.equal(itemsIn(join(dir, 'other', 's000000000000.json')), Array.from({ length: appended + 3 }, (_, n) => itemOf(n)));
+    assert.equal(itemsIn(join(dir, 'other', `${segmentKey(0)}.json`)), Array.from({ length: appended + 3 }, (_, n) => itemOf(n)));
   } finally {
     stall.abandon();
   }
@@ -448,7 +448,7 @@ test('a segment deleted while a checkpoint is writing it is not brought back whe
     assert.equal(JSON.parse(await stall.release()), [itemOf(1)]); // the checkpoint's append lands, and only then the deletion
     await dropped;
     await store.flush();
-    assert.not.ok(existsSync(join(dir, 'gone', 's000000000000.json')), 'the deleted segment stays deleted');
+    assert.not.ok(existsSync(join(dir, 'gone', `${segmentKey(0)}.json`)), 'the deleted segment stays deleted');
     assert.equal(journals(dir), []);
     const reopened = await SegmentedLog.open(await Store.open(dir), 'gone', Entry);
     assert.is(reopened.next, 2);
@@ -475,7 +475,7 @@ test('a checkpoint that cannot write a segment loses nothing: flush reports it, 
     const store = await Store.open(dir, NO_CHECKPOINT);
     const log = await SegmentedLog.open(store, 'h', Entry);
     for (let n = 0; n < 3; n++) await log.append({ n }).written;
-    const file = join(dir, 'h', 's000000000000.json');
+    const file = join(dir, 'h', `${segmentKey(0)}.json`);
     mkdirSync(file, { recursive: true });
     return { dir, store, log, file };
   };
@@ -526,7 +526,7 @@ test('a log segment whose entries come with their texts is held only as the text
   assert.equal(await log.read(0, 3), expected(0, 3));
   assert.equal((await log.read(SEGMENT - 2, 4)).map((e) => e.seq), [SEGMENT - 2, SEGMENT - 1, SEGMENT, SEGMENT + 1]);
   await store.flush();
-  const file = join(dir, 'h', 's000000000000.json');
+  const file = join(dir, 'h', `${segmentKey(0)}.json`);
   assert.is(readFileSync(file, 'utf8'), `\n[${Array.from({ length: SEGMENT }, (_, n) => `{"seq":${n},"entry":${textOf(n)}}`).join(',')}]\n`, 'the texts, copied');
   assert.equal(journals(dir), []);
 
@@ -535,7 +535,7 @@ test('a log segment whose entries come with their texts is held only as the text
   const otherStore = await Store.open(other, NO_CHECKPOINT);
   appendAll(await SegmentedLog.open(otherStore, 'h', Texted), SEGMENT + 1);
   await otherStore.flush();
-  assert.is(readFileSync(join(other, 'h', 's000000000000.json'), 'utf8'), readFileSync(file, 'utf8'));
+  assert.is(readFileSync(join(other, 'h', `${segmentKey(0)}.json`), 'utf8'), readFileSync(file, 'utf8'));
   const reopened = await SegmentedLog.open(await Store.open(other), 'h', Texted);
   assert.equal(await reopened.read(0, SEGMENT + 1), expected(0, SEGMENT + 1));
 
@@ -545,9 +545,9 @@ test('a log segment whose entries come with their texts is held only as the text
   const inTheWayStore = await Store.open(inTheWay, NO_CHECKPOINT);
   appendAll(await SegmentedLog.open(inTheWayStore, 'h', Texted), SEGMENT + 1);
   await sleep(20);
-  writeFileSync(join(inTheWay, 'h', 's000000000000.json'), '\n[{"seq":0,"entry":{"n":0,"t":""}}]\n[{"seq":1,');
+  writeFileSync(join(inTheWay, 'h', `${segmentKey(0)}.json`), '\n[{"seq":0,"entry":{"n":0,"t":""}}]\n[{"seq":1,');
   await inTheWayStore.flush();
-  assert.equal(itemsIn(join(inTheWay, 'h', 's000000000000.json')), expected(0, SEGMENT));
+  assert.equal(itemsIn(join(inTheWay, 'h', `${segmentKey(0)}.json`)), expected(0, SEGMENT));
 
   // A kill before the checkpoint: the journal has it all.
   const killed = freshDir();
@@ -608,7 +608,7 @@ test('a segment shelved while its first write is under way keeps its texts, and 
   } finally {
     for (const fd of readers) closeSync(fd);
   }
-  const file = join(dir, 'target', 's000000000000.json');
+  const file = join(dir, 'target', `${segmentKey(0)}.json`);
   assert.equal(segmentLines(file).map((line) => line.length), [1, SEGMENT - 1], 'the first write, then the rest from the texts');
   assert.equal(itemsIn(file), Array.from({ length: SEGMENT }, (_, n) => ({ seq: n, entry: { n } })));
   assert.equal(journals(dir), []);

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { SEGMENT, SegmentedLog } from '../../src/store/log.ts';
+import { SEGMENT, SegmentedLog, segmentKey } from '../../src/store/log.ts';
 import { Store } from '../../src/store/store.ts';
 
 const Entry = z.object({ n: z.number() });
@@ -29,13 +29,47 @@ test('appends get consecutive seqs and read back in order across segments', asyn
   assert.equal((await log.read(SEGMENT - 1, 3)).map((e) => e.seq), [SEGMENT - 1, SEGMENT, SEGMENT + 1]);
 });
 
+test('a new log names its segment files with their size; a log of unnamed 256-entry files keeps that size, and files of two sizes are refused', async () => {
+  const store = await tempStore();
+  const fresh = await SegmentedLog.open(store, 'history/private/n.m', Entry);
+  for (let n = 0; n <= SEGMENT; n++) fresh.append({ n });
+  await store.flush();
+  assert.is(fresh.segmentSize, SEGMENT);
+  assert.equal((await store.keys('history/private/n.m')).sort(), [`s${SEGMENT}-000000000000`, `s${SEGMENT}-000000000001`]);
+
+  // Written before segment files named their size: seqs 0-255 in s000000000000, 256-299 in s000000000001.
+  const dir = join(store.dir!, 'history/private/o.p');
+  mkdirSync(dir, { recursive: true });
+  const items = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ seq: from + i, entry: { n: from + i } }));
+  writeFileSync(join(dir, 's000000000000.json'), JSON.stringify(items(0, 256)));
+  writeFileSync(join(dir, 's000000000001.json'), JSON.stringify(items(256, 300)));
+  const old = await SegmentedLog.open(store, 'history/private/o.p', Entry);
+  assert.is(old.segmentSize, 256);
+  assert.is(old.next, 300);
+  for (let n = 300; n < 600; n++) assert.is(old.append({ n }).seq, n);
+  await store.flush();
+  assert.equal((await store.keys('history/private/o.p')).sort(), ['s000000000000', 's000000000001', 's000000000002']);
+  assert.equal(JSON.parse(readFileSync(join(dir, 's000000000002.json'), 'utf8').trim().split('\n').at(-1)!).at(-1).seq, 599, 'seqs 512-599 went to the third 256-entry file');
+  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'history/private/o.p', Entry);
+  assert.equal((await reopened.read(0, 1000)).map((e) => e.entry.n), Array.from({ length: 600 }, (_, n) => n));
+  assert.equal((await reopened.readBefore(600, 3)).map((e) => e.seq), [597, 598, 599]);
+
+  writeFileSync(join(dir, `${segmentKey(1)}.json`), JSON.stringify(items(1024, 1025)));
+  try {
+    await SegmentedLog.open(await Store.open(store.dir!), 'history/private/o.p', Entry);
+    assert.unreachable('opened a log with segment files of two sizes');
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'E_STORE_CORRUPT');
+  }
+});
+
 test('a full segment is forgotten once written: a read loads it again from its file', async () => {
   const store = await tempStore();
   const log = await SegmentedLog.open(store, 'history/private/a.b', Entry);
   for (let n = 0; n <= SEGMENT; n++) log.append({ n });
   await store.flush();
   // Change the full segment's file behind the store's back: a cached copy would hide this.
-  const file = join(store.dir!, 'history/private/a.b', 's000000000000.json');
+  const file = join(store.dir!, 'history/private/a.b', `${segmentKey(0)}.json`);
   const items = JSON.parse(readFileSync(file, 'utf8')) as Array<{ seq: number; entry: { n: number } }>;
   items[0].entry.n = -1;
   writeFileSync(file, JSON.stringify(items));
@@ -50,7 +84,7 @@ test('an old segment an update rewrote is forgotten once written, as one only re
   for (let n = 0; n <= SEGMENT; n++) log.append({ n });
   await store.flush();
   await log.update(3, () => ({ n: 33 }));
-  const file = join(store.dir!, 'history/private/a.b', 's000000000000.json');
+  const file = join(store.dir!, 'history/private/a.b', `${segmentKey(0)}.json`);
   const items = JSON.parse(readFileSync(file, 'utf8')) as Array<{ seq: number; entry: { n: number } }>;
   assert.is(items[3].entry.n, 33, 'written');
   items[0].entry.n = -1;
@@ -100,8 +134,8 @@ test('dropBefore deletes whole segments and moves the start', async () => {
   assert.is(log.first, SEGMENT + 3);
   assert.is(log.size, SEGMENT * 3 - SEGMENT - 3);
   const keys = await store.keys('c');
-  assert.not.ok(keys.includes('s000000000000'), 'the first segment file is gone');
-  assert.ok(keys.includes('s000000000001'), 'a partly dropped segment stays');
+  assert.not.ok(keys.includes(segmentKey(0)), 'the first segment file is gone');
+  assert.ok(keys.includes(segmentKey(1)), 'a partly dropped segment stays');
   assert.is((await log.read(0, 1))[0].seq, SEGMENT + 3);
   assert.is((await log.readBefore(SEGMENT + 5, 10))[0].seq, SEGMENT + 3);
   const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
@@ -111,12 +145,12 @@ test('dropBefore deletes whole segments and moves the start', async () => {
 test('update rewrites one entry; findLast searches from the newest within a window', async () => {
   const log = await SegmentedLog.open(Store.memory(), 'c', Entry);
   for (let n = 0; n < SEGMENT + 10; n++) log.append({ n });
-  await log.update(3, () => ({ n: 1000 }));
-  await log.update(SEGMENT + 1, () => ({ n: 2000 }));
-  assert.is((await log.read(3, 1))[0].entry.n, 1000);
-  assert.is((await log.read(SEGMENT + 1, 1))[0].entry.n, 2000);
-  assert.is((await log.findLast((e) => e.n === 1000))?.seq, 3);
-  assert.is(await log.findLast((e) => e.n === 1000, 20), undefined, 'outside the window');
+  await log.update(3, () => ({ n: -1000 }));
+  await log.update(SEGMENT + 1, () => ({ n: -2000 }));
+  assert.is((await log.read(3, 1))[0].entry.n, -1000);
+  assert.is((await log.read(SEGMENT + 1, 1))[0].entry.n, -2000);
+  assert.is((await log.findLast((e) => e.n === -1000))?.seq, 3);
+  assert.is(await log.findLast((e) => e.n === -1000, 20), undefined, 'outside the window');
   assert.is(await log.findLast((e) => e.n === -1), undefined);
 });
 
