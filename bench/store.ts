@@ -22,7 +22,7 @@ import { DEFAULT_CONFIG, type ServerConfig } from '../src/server/config.ts';
 import { createLogger } from '../src/server/log.ts';
 import { Mailboxes, type MailboxEntry } from '../src/server/mailboxes.ts';
 import { ParleyServer } from '../src/server/server.ts';
-import { SEGMENT, segmentKey } from '../src/store/log.ts';
+import { MAILBOX_SEGMENT, segmentKey } from '../src/store/log.ts';
 import { Store } from '../src/store/store.ts';
 
 const SIZES = [1_000, 100_000, 1_000_000];
@@ -52,16 +52,17 @@ function entry(id: string, from: string, to: string): MailboxEntry {
 
 /**
  * Writes `count` entries into `<storeDir>/mailbox/<user>/` as SegmentedLog stores them:
- * `segmentKey(index).json` = compact JSON array of {seq, entry} (SEGMENT per file), `meta.json` = {"first":0}.
+ * `segmentKey(index, MAILBOX_SEGMENT).json` = compact JSON array of {seq, entry} (MAILBOX_SEGMENT per file),
+ * `meta.json` = {"first":0}.
  */
 function preloadMailbox(storeDir: string, user: string, count: number, from = 'alice'): void {
   const dir = join(storeDir, 'mailbox', user);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, 'meta.json'), JSON.stringify({ first: 0 }));
-  for (let start = 0, index = 0; start < count; start += SEGMENT, index++) {
+  for (let start = 0, index = 0; start < count; start += MAILBOX_SEGMENT, index++) {
     const items: Array<{ seq: number; entry: MailboxEntry }> = [];
-    for (let seq = start; seq < Math.min(start + SEGMENT, count); seq++) items.push({ seq, entry: entry(msgId(`p${user}x`, seq), from, user) });
-    writeFileSync(join(dir, `${segmentKey(index)}.json`), JSON.stringify(items));
+    for (let seq = start; seq < Math.min(start + MAILBOX_SEGMENT, count); seq++) items.push({ seq, entry: entry(msgId(`p${user}x`, seq), from, user) });
+    writeFileSync(join(dir, `${segmentKey(index, MAILBOX_SEGMENT)}.json`), JSON.stringify(items));
   }
 }
 
@@ -84,7 +85,7 @@ interface PutFigures {
   concurrentUs: number;
   preloadS: number;
   openS: number;
-  /** mean entries in the tail segment each timed put appended to (at most SEGMENT; a checkpoint rewrites it) */
+  /** mean entries in the tail segment each timed put appended to (at most MAILBOX_SEGMENT; a checkpoint rewrites it) */
   tail: number;
 }
 
@@ -119,7 +120,7 @@ async function prepare(layout: Layout, total: number): Promise<Bench> {
     const n = next++;
     const user = users[n % users.length]; // round-robin over the existing mailboxes
     const seq = await mailboxes.put(user, entry(msgId('b', n), 'alice', user));
-    tail.sum += (seq % SEGMENT) + 1; // the tail segment this put appended to now holds this many
+    tail.sum += (seq % MAILBOX_SEGMENT) + 1; // the tail segment this put appended to now holds this many
     tail.count++;
     return seq;
   };
@@ -263,7 +264,7 @@ async function main(): Promise<void> {
   console.log(`of a layout measured in alternation; "1 at a time" = one put after another, "${CONCURRENCY} concurrent" = ${CONCURRENCY} puts`);
   console.log(`in flight (they share flush batches). "stored" = preloaded before timing (the timed puts add ${((ROUNDS * 2 + 2) * PUTS).toLocaleString('en')} more).`);
   console.log(`ratio = vs the ${SIZES[0].toLocaleString('en')} figure of the same layout; avg tail = entries in the tail segment each put appended to
-(at most ${SEGMENT}; a put journals one line, a checkpoint rewrites the segment); preload = writing the segment files; open = checkAll at start\n`);
+(at most ${MAILBOX_SEGMENT}; a put journals one line, a checkpoint rewrites the segment); preload = writing the segment files; open = checkAll at start\n`);
 
   const results = new Map<string, PutFigures>();
   const header = `${pad('layout', 30)} ${lpad('stored', 10)} ${lpad('1 at a time', 13)} ${lpad('ratio', 6)} ${lpad(`${CONCURRENCY} concurrent`, 14)} ${lpad('ratio', 6)} ${lpad('avg tail', 9)}   ${lpad('preload', 8)} ${lpad('open', 7)}`;

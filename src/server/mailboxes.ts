@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
-import type { SegmentedLog } from '../store/log.ts';
+import { MAILBOX_SEGMENT, type SegmentedLog } from '../store/log.ts';
 import { DEFAULT_CACHED_MESSAGES, LogPool } from '../store/log-pool.ts';
 import type { Store } from '../store/store.ts';
 
@@ -26,7 +26,7 @@ export class Mailboxes {
     /** messages the mailboxes nobody is using may keep in memory (LogPool; those of users online are held by their sessions) */
     cachedMessages = DEFAULT_CACHED_MESSAGES,
   ) {
-    this.logs = new LogPool(store, MailboxEntry, cachedMessages);
+    this.logs = new LogPool(store, MailboxEntry, cachedMessages, MAILBOX_SEGMENT);
   }
 
   /** Mailboxes open now (held or idle). */

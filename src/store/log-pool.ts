@@ -10,7 +10,7 @@
  * document until it is written, and a reopen reads that document.
  */
 import type { z } from 'zod';
-import { SegmentedLog } from './log.ts';
+import { SEGMENT, SegmentedLog } from './log.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -62,6 +62,8 @@ export class LogPool<E> {
     private readonly entrySchema: z.ZodType<E>,
     /** entries (plus LOG_WEIGHT a log) that the logs nobody holds may keep in memory */
     private readonly budget: number,
+    /** entries per segment of a log started here (SegmentedLog.open) */
+    private readonly segmentSize = SEGMENT,
   ) {}
 
   /** Logs open now, held or not. */
@@ -104,7 +106,7 @@ export class LogPool<E> {
   async hold(collection: string): Promise<SegmentedLog<E>> {
     let pooled = this.logs.get(collection);
     if (!pooled) {
-      const fresh: PooledLog<E> = { collection, opening: SegmentedLog.open(this.store, collection, this.entrySchema), log: null, holds: 0, used: true, weight: 0, slot: -1 };
+      const fresh: PooledLog<E> = { collection, opening: SegmentedLog.open(this.store, collection, this.entrySchema, this.segmentSize), log: null, holds: 0, used: true, weight: 0, slot: -1 };
       fresh.opening.then(
         (log) => (fresh.log = log),
         () => this.logs.get(collection) === fresh && this.logs.delete(collection),

@@ -10,9 +10,10 @@
  * between two file writes can never leave a counter that disagrees with the entries. Reading
  * old segments does not keep them in memory. Mailboxes and conversation histories are logs.
  *
- * A segment file's name gives its log's segment size. Logs started before the nineteenth session
- * have 256-entry segments named without it (`s000000000042.json`: seqs 42*256 .. 43*256-1), and
- * keep them; a log with no segment file starts with SEGMENT.
+ * A segment file's name gives its log's segment size, but for 256-entry segments, named without it
+ * (`s000000000042.json`: seqs 42*256 .. 43*256-1): every log started before the nineteenth
+ * session, which keeps that size, and mailboxes. A log with no segment file starts with the size
+ * its opener asks for (SEGMENT, MAILBOX_SEGMENT).
  */
 import { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
@@ -29,8 +30,20 @@ import type { Store } from './store.ts';
  * chosen when every append rewrote its tail, 64 before the journal).
  */
 export const SEGMENT = 1024;
-/** The segment size of logs whose files are named without one (before the nineteenth session). */
+/**
+ * The segment size of logs whose files are named without one: every log before the nineteenth
+ * session, and mailboxes since (MAILBOX_SEGMENT).
+ */
 const UNNAMED_SIZE = 256;
+/**
+ * Entries per segment of a mailbox. A mailbox nobody holds stays open with its tail while the
+ * mailboxes' budget allows (LogPool), so that storing for an offline user reopens nothing; with
+ * 1,024-entry tails a thousand offline users' full tails were four times the budget, and a put to
+ * a mailbox closed for it read and parsed its tail first (bench/store, spread over 1,000
+ * mailboxes: 3.9 ms a put against 41 µs). Mailboxes are drained and deleted, not kept like
+ * histories, so fewer files matter less there.
+ */
+export const MAILBOX_SEGMENT = UNNAMED_SIZE;
 
 const Meta = z.object({ first: z.number().int().nonnegative() });
 type Meta = z.infer<typeof Meta>;
@@ -103,8 +116,8 @@ export class SegmentedLog<E> {
     readonly segmentSize: number,
   ) {}
 
-  /** Opens (or starts) the log stored under `collection`. */
-  static async open<E>(store: Store, collection: string, entrySchema: z.ZodType<E>): Promise<SegmentedLog<E>> {
+  /** Opens (or starts, with `newSegmentSize` entries a segment) the log stored under `collection`. */
+  static async open<E>(store: Store, collection: string, entrySchema: z.ZodType<E>, newSegmentSize = SEGMENT): Promise<SegmentedLog<E>> {
     const segmentSchema = segmentSchemaOf(entrySchema);
     const meta = (await store.get(collection, 'meta', Meta)) ?? { first: 0 };
     const segments: Array<{ key: string; size: number; index: number }> = [];
@@ -112,7 +125,7 @@ export class SegmentedLog<E> {
       const parsed = parseSegmentKey(key);
       if (parsed) segments.push({ key, ...parsed });
     }
-    const size = segments[0]?.size ?? SEGMENT;
+    const size = segments[0]?.size ?? newSegmentSize;
     if (segments.some((segment) => segment.size !== size)) {
       throw new ParleyError('E_STORE_CORRUPT', `the log ${collection} has segment files of different sizes (${[...new Set(segments.map((s) => s.size))].join(', ')})`);
     }

@@ -9,7 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { throwsCode } from '../helpers/codes.ts';
 import { conversationOf, Histories, RESENT_IDS, recordTextOf, HistoryRecord } from '../../src/server/histories.ts';
-import { SegmentedLog } from '../../src/store/log.ts';
+import { MAILBOX_SEGMENT, SEGMENT, SegmentedLog, segmentKey } from '../../src/store/log.ts';
+import { Mailboxes } from '../../src/server/mailboxes.ts';
 import { LOG_WEIGHT } from '../../src/store/log-pool.ts';
 import { Store } from '../../src/store/store.ts';
 
@@ -87,6 +88,22 @@ test('a resend is found in the log however many resends came since; the resent i
     await histories.append(ab, record('late', 'ann', 'bob'));
     assert.equal(await ids(histories, ab), ['old', 'late', 'late'], 'forgotten once RESENT_IDS newer resends came');
     await store.flush();
+  }),
+);
+
+test('a conversation keeps 1,024 messages a file; a mailbox 256, in files named as before', () =>
+  inTempDir(async (dir) => {
+    const store = await Store.open(dir);
+    const histories = new Histories(store);
+    const mailboxes = new Mailboxes(store, 10_000);
+    const ab = conversationOf('ann', 'bob');
+    const writes: Array<Promise<unknown>> = [];
+    for (let i = 0; i <= SEGMENT; i++) writes.push(histories.append(ab, record(`m${i}`, 'ann', 'bob')));
+    for (let i = 0; i <= MAILBOX_SEGMENT; i++) writes.push(mailboxes.put('bob', { ackId: `m${i}`, message: { type: 'msg', msgId: `m${i}` } }));
+    await Promise.all(writes);
+    await store.flush();
+    assert.equal((await store.keys(ab)).sort(), [segmentKey(0), segmentKey(1)]);
+    assert.equal((await store.keys('mailbox/bob')).sort(), ['s000000000000', 's000000000001']);
   }),
 );
 
