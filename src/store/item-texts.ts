@@ -45,7 +45,8 @@ export class ItemTexts {
     if (this.ends.length > 0 && seq !== this.firstSeq + this.ends.length) this.clear();
     if (this.ends.length === 0) this.firstSeq = seq;
     let last = this.chunks.length === 0 ? null : this.chunks[this.chunks.length - 1];
-    const comma = last !== null && this.chunkFirst[this.chunkFirst.length - 1] < this.ends.length ? 1 : 0;
+    // Every chunk holds a text (a chunk starts with one; dropThrough keeps the chunks from the first text kept).
+    const comma = last === null ? 0 : 1;
     // At most 3 bytes a UTF-16 unit: the exact size (a pass over the text) only when that might not fit.
     if (last === null || (this.used + comma + 3 * text.length > last.length && this.used + comma + Buffer.byteLength(text) > last.length)) {
       const size = Buffer.byteLength(text);
