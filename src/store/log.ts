@@ -48,7 +48,7 @@ export const MAILBOX_SEGMENT = UNNAMED_SIZE;
 const Meta = z.object({ first: z.number().int().nonnegative() });
 type Meta = z.infer<typeof Meta>;
 /** `s<size>-<index>`, or `s<index>` for a log of UNNAMED_SIZE segments. */
-const SEGMENT_KEY = /^s(?:([1-9]\d{0,6})-)?(\d{12})$/;
+const SEGMENT_KEY = /^s(?:(\d{1,7})-)?(\d{12})$/;
 
 /** The store key of segment `index` of a log of `size`-entry segments. */
 export function segmentKey(index: number, size = SEGMENT): string {
@@ -56,10 +56,15 @@ export function segmentKey(index: number, size = SEGMENT): string {
   return size === UNNAMED_SIZE ? `s${padded}` : `s${size}-${padded}`;
 }
 
-/** A segment's size and index from its store key; null for a key that is no segment's. */
+/**
+ * A segment's size and index from its store key; null for a key that is no segment's, or not the
+ * one segmentKey gives (`s256-...`, `s01024-...`): one file a segment, so no two keys are read as one.
+ */
 function parseSegmentKey(key: string): { size: number; index: number } | null {
   const match = SEGMENT_KEY.exec(key);
-  return match ? { size: match[1] === undefined ? UNNAMED_SIZE : Number(match[1]), index: Number(match[2]) } : null;
+  if (!match) return null;
+  const segment = { size: match[1] === undefined ? UNNAMED_SIZE : Number(match[1]), index: Number(match[2]) };
+  return segmentKey(segment.index, segment.size) === key ? segment : null;
 }
 
 export interface LogEntry<E> {

@@ -54,6 +54,9 @@ test('a new log names its segment files with their size; a log of unnamed 256-en
   assert.equal((await reopened.read(0, 1000)).map((e) => e.entry.n), Array.from({ length: 600 }, (_, n) => n));
   assert.equal((await reopened.readBefore(600, 3)).map((e) => e.seq), [597, 598, 599]);
 
+  // Not the name segmentKey gives a 256-entry segment: not one of this log's files.
+  writeFileSync(join(dir, 's256-000000000002.json'), JSON.stringify(items(512, 513)));
+  assert.equal((await (await SegmentedLog.open(await Store.open(store.dir!), 'history/private/o.p', Entry)).read(512, 2)).map((e) => e.seq), [512, 513]);
   writeFileSync(join(dir, `${segmentKey(1)}.json`), JSON.stringify(items(1024, 1025)));
   try {
     await SegmentedLog.open(await Store.open(store.dir!), 'history/private/o.p', Entry);
