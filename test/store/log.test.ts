@@ -9,12 +9,20 @@ import { Store } from '../../src/store/store.ts';
 
 const Entry = z.object({ n: z.number() });
 const dirs: string[] = [];
+const stores: Store[] = [];
+/** A store on `dir`, flushed before the directories go: a batch or checkpoint still due would make them again. */
+async function storeIn(dir: string): Promise<Store> {
+  const store = await Store.open(dir);
+  stores.push(store);
+  return store;
+}
 function tempStore(): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-log-'));
   dirs.push(dir);
-  return Store.open(dir);
+  return storeIn(dir);
 }
-test.after(() => {
+test.after(async () => {
+  await Promise.all(stores.map((store) => store.flush()));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -50,16 +58,16 @@ test('a new log names its segment files with their size; a log of unnamed 256-en
   await store.flush();
   assert.equal((await store.keys('history/private/o.p')).sort(), ['s000000000000', 's000000000001', 's000000000002']);
   assert.equal(JSON.parse(readFileSync(join(dir, 's000000000002.json'), 'utf8').trim().split('\n').at(-1)!).at(-1).seq, 599, 'seqs 512-599 went to the third 256-entry file');
-  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'history/private/o.p', Entry);
+  const reopened = await SegmentedLog.open(await storeIn(store.dir!), 'history/private/o.p', Entry);
   assert.equal((await reopened.read(0, 1000)).map((e) => e.entry.n), Array.from({ length: 600 }, (_, n) => n));
   assert.equal((await reopened.readBefore(600, 3)).map((e) => e.seq), [597, 598, 599]);
 
   // Not the name segmentKey gives a 256-entry segment: not one of this log's files.
   writeFileSync(join(dir, 's256-000000000002.json'), JSON.stringify(items(512, 513)));
-  assert.equal((await (await SegmentedLog.open(await Store.open(store.dir!), 'history/private/o.p', Entry)).read(512, 2)).map((e) => e.seq), [512, 513]);
+  assert.equal((await (await SegmentedLog.open(await storeIn(store.dir!), 'history/private/o.p', Entry)).read(512, 2)).map((e) => e.seq), [512, 513]);
   writeFileSync(join(dir, `${segmentKey(1)}.json`), JSON.stringify(items(1024, 1025)));
   try {
-    await SegmentedLog.open(await Store.open(store.dir!), 'history/private/o.p', Entry);
+    await SegmentedLog.open(await storeIn(store.dir!), 'history/private/o.p', Entry);
     assert.unreachable('opened a log with segment files of two sizes');
   } catch (err) {
     assert.is((err as { code?: string }).code, 'E_STORE_CORRUPT');
@@ -100,7 +108,7 @@ test('many appends in one tick all land (none overwrites another)', async () => 
   const log = await SegmentedLog.open(store, 'c', Entry);
   const writes = Array.from({ length: 50 }, (_, n) => log.append({ n }).written);
   await Promise.all(writes);
-  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  const reopened = await SegmentedLog.open(await storeIn(store.dir!), 'c', Entry);
   assert.is((await reopened.read(0, 100)).length, 50);
 });
 
@@ -109,11 +117,11 @@ test('a reopened log keeps its partly filled tail segment and appends after it',
   const log = await SegmentedLog.open(store, 'c', Entry);
   for (let n = 0; n < 10; n++) log.append({ n });
   await store.flush();
-  const second = await Store.open(store.dir!);
+  const second = await storeIn(store.dir!);
   const reopened = await SegmentedLog.open(second, 'c', Entry);
   assert.is(reopened.next, 10);
   await reopened.append({ n: 10 }).written;
-  const third = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  const third = await SegmentedLog.open(await storeIn(store.dir!), 'c', Entry);
   assert.equal((await third.read(0, 100)).map((e) => e.entry.n), Array.from({ length: 11 }, (_, n) => n));
 });
 
@@ -141,7 +149,7 @@ test('dropBefore deletes whole segments and moves the start', async () => {
   assert.ok(keys.includes(segmentKey(1)), 'a partly dropped segment stays');
   assert.is((await log.read(0, 1))[0].seq, SEGMENT + 3);
   assert.is((await log.readBefore(SEGMENT + 5, 10))[0].seq, SEGMENT + 3);
-  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  const reopened = await SegmentedLog.open(await storeIn(store.dir!), 'c', Entry);
   assert.is(reopened.first, SEGMENT + 3);
 });
 
@@ -174,7 +182,7 @@ test('a segment whose entries come with their texts (the store holds them) reads
     assert.is((await log.findLast((e) => e.n === 2000))?.seq, SEGMENT + 1);
     await store.flush();
     if (store.dir !== null) {
-      const reopened = await SegmentedLog.open(await Store.open(store.dir), 'c', Entry);
+      const reopened = await SegmentedLog.open(await storeIn(store.dir), 'c', Entry);
       assert.equal((await reopened.read(0, SEGMENT * 2)).map((e) => e.entry.n), expected);
     }
     // Emptied, then appended to again.
@@ -183,7 +191,7 @@ test('a segment whose entries come with their texts (the store holds them) reads
     await store.flush();
     assert.equal((await log.read(0, SEGMENT * 2)).map((e) => e.entry.n), [-1]);
     if (store.dir !== null) {
-      const reopened = await SegmentedLog.open(await Store.open(store.dir), 'c', Entry);
+      const reopened = await SegmentedLog.open(await storeIn(store.dir), 'c', Entry);
       assert.equal((await reopened.read(0, SEGMENT * 2)).map((e) => e.entry.n), [-1]);
     }
   }
@@ -197,7 +205,7 @@ test('the next seq comes from the entries themselves, so a stale or missing meta
   await store.flush();
   await store.remove('c', 'meta'); // as if the kill came before the meta was written
   await store.flush();
-  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  const reopened = await SegmentedLog.open(await storeIn(store.dir!), 'c', Entry);
   assert.is(reopened.next, SEGMENT + 3);
   assert.is(reopened.append({ n: -1 }).seq, SEGMENT + 3);
 });
@@ -209,7 +217,7 @@ test('dropping everything removes every segment file and keeps counting from the
   await log.dropBefore(10);
   await store.flush();
   assert.equal(await store.keys('c'), ['meta']);
-  const reopened = await SegmentedLog.open(await Store.open(store.dir!), 'c', Entry);
+  const reopened = await SegmentedLog.open(await storeIn(store.dir!), 'c', Entry);
   assert.is(reopened.size, 0);
   assert.is(reopened.append({ n: 10 }).seq, 10);
   assert.equal((await reopened.read(0, 5)).map((e) => e.entry.n), [10]);
