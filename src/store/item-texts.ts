@@ -16,6 +16,8 @@
  * the store calls `clear` when the items themselves change (a put, a replaced array).
  */
 
+import { fitsAfter } from './room.ts';
+
 /** The first chunk: a few messages' texts. */
 const FIRST_CHUNK = 2048;
 /** Chunks double up to this; a text bigger than it gets a chunk of its own size. */
@@ -47,8 +49,7 @@ export class ItemTexts {
     let last = this.chunks.length === 0 ? null : this.chunks[this.chunks.length - 1];
     // Every chunk holds a text (a chunk starts with one; dropThrough keeps the chunks from the first text kept).
     const comma = last === null ? 0 : 1;
-    // At most 3 bytes a UTF-16 unit: the exact size (a pass over the text) only when that might not fit.
-    if (last === null || (this.used + comma + 3 * text.length > last.length && this.used + comma + Buffer.byteLength(text) > last.length)) {
+    if (last === null || !fitsAfter(last, this.used + comma, text)) {
       const size = Buffer.byteLength(text);
       const next = last === null ? FIRST_CHUNK : Math.min(Math.max(2 * last.length, FIRST_CHUNK), CHUNK_MAX);
       last = Buffer.allocUnsafeSlow(Math.max(next, size));

@@ -26,8 +26,8 @@ import type { Store } from './store.ts';
  * file per segment. Creating a file is what costs: ~40 µs of kernel time on a quiet disk here, and
  * ten times that after many deletions (ext4 without a journal looks past every inode deleted
  * lately to allocate one: docs/BENCHMARKS.md, nineteenth session). 1,024 made a fourth as many
- * files as 256 and took the relays' server CPU to 0.72x and 0.93x (with chunked ItemTexts; 256 was
- * chosen when every append rewrote its tail, 64 before the journal).
+ * files as 256 and, with chunked ItemTexts, took the relays' server CPU to 0.84x and 0.81x (256
+ * was chosen when every append rewrote its tail, 64 before the journal).
  */
 export const SEGMENT = 1024;
 /**

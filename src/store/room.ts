@@ -1,7 +1,7 @@
 /**
- * Room in a byte buffer that texts are written into one after another (a log segment's item
- * texts, a batch's journal line): the buffer itself while the next text fits, else a bigger
- * one holding a copy of what is written so far.
+ * Room in a byte buffer that texts are written into one after another (a batch's journal line):
+ * the buffer itself while the next text fits, else a bigger one holding a copy of what is written
+ * so far. `fitsAfter` is also how a log segment's item texts tell when to start a chunk.
  */
 
 /** The size of a grown buffer, at least `needed`, for one of `length` bytes now. */
@@ -17,10 +17,15 @@ export function withRoom(bytes: Buffer | null, used: number, needed: number, gro
 }
 
 /**
- * withRoom for `text` as UTF-8 after `used` bytes. At most 3 bytes a UTF-16 unit: the exact size
- * (a pass over the text) is counted only when that might not fit.
+ * Whether `text` as UTF-8 fits in `bytes` after `used` bytes. At most 3 bytes a UTF-16 unit: the
+ * exact size (a pass over the text) is counted only when that might not fit.
  */
+export function fitsAfter(bytes: Buffer, used: number, text: string): boolean {
+  return used + 3 * text.length <= bytes.length || used + Buffer.byteLength(text) <= bytes.length;
+}
+
+/** withRoom for `text` as UTF-8 after `used` bytes. */
 export function withRoomFor(bytes: Buffer | null, used: number, text: string, grow: GrowthPolicy): Buffer {
-  if (bytes !== null && used + 3 * text.length <= bytes.length) return bytes;
+  if (bytes !== null && fitsAfter(bytes, used, text)) return bytes;
   return withRoom(bytes, used, used + Buffer.byteLength(text), grow);
 }
