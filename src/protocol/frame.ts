@@ -51,10 +51,23 @@ export class FrameDecoder {
     return this.buffered;
   }
 
-  write(chunk: Buffer): void {
+  /**
+   * Reads `chunk`, handing each whole frame to the sink. `transient`: the chunk's memory is
+   * reused once this returns (the server reads every socket into one buffer, shared-reads.ts),
+   * so the bytes of a frame still incomplete are copied out of it; whole frames are handed over
+   * in place, and the sink copies what it keeps.
+   */
+  write(chunk: Buffer, transient = false): void {
     if (this.failed || chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.readFrames();
+    // Only the newest chunk can still be the caller's memory: older ones were copied when they came.
+    const last = this.chunks.length - 1;
+    if (transient && last >= 0 && this.chunks[last].buffer === chunk.buffer) this.chunks[last] = Buffer.from(this.chunks[last]);
+  }
+
+  private readFrames(): void {
     while (!this.failed) {
       if (this.expected < 0) {
         if (this.buffered < FRAME_HEADER_BYTES) return;

@@ -1,7 +1,7 @@
 /**
  * One client connection on the server: handshake, then sealed frames both ways.
  *
- *   bytes → FrameDecoder → (handshake | Channel.open → records → parseClientMessage) → Hub
+ *   bytes (read into one buffer all sockets share) → FrameDecoder → (handshake | Channel.open → records → parseClientMessage) → Hub
  *   Hub → send → outbox → once per event-loop pass: eachJsonBatch → Channel.sealFrame → one socket write a frame
  *
  * Framing and authentication failures close the connection with a coded error; anything wrong
@@ -20,6 +20,7 @@ import { LaterReply, NO_REPLY, type Hub, type Replier } from './hub.ts';
 import type { MessageGate, MessageLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Session } from './session.ts';
+import { readIntoSharedBuffer, type SharedReader } from './shared-reads.ts';
 import type { KeyUnwraps, UnwrapRequester } from './unwraps.ts';
 
 /**
@@ -97,7 +98,7 @@ function isEmpty(record: Record<string, unknown>): boolean {
   return true;
 }
 
-export class ServerConnection implements Session, FrameSink, UnwrapRequester, Replier {
+export class ServerConnection implements Session, FrameSink, SharedReader, UnwrapRequester, Replier {
   private static nextId = 1;
   readonly id = ServerConnection.nextId++;
   readonly remote: string;
@@ -135,7 +136,7 @@ export class ServerConnection implements Session, FrameSink, UnwrapRequester, Re
     this.openedAt = this.lastActive = this.lastHeard = ctx.now();
     this.gate = ctx.messageLimiter?.gate() ?? null;
     this.decoder = new FrameDecoder(this, ctx.maxFrame);
-    socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
+    if (!readIntoSharedBuffer(socket, this)) socket.on('data', (chunk: Buffer) => this.socketOnData(chunk, false));
     socket.on('error', (err) => this.socketOnError(err));
     socket.on('close', () => this.socketOnClose());
     const hello = ctx.identity.hellos.next();
@@ -161,10 +162,16 @@ export class ServerConnection implements Session, FrameSink, UnwrapRequester, Re
     return this.state === 'handshake';
   }
 
-  private socketOnData(chunk: Buffer): void {
+  /** `transient`: `chunk` is the shared read buffer's (shared-reads.ts), reused once this returns. */
+  private socketOnData(chunk: Buffer, transient: boolean): void {
     this.lastHeard = this.ctx.now();
     this.pingSent = false;
-    this.decoder.write(chunk);
+    this.decoder.write(chunk, transient);
+  }
+
+  /** SharedReader: bytes read into the shared buffer. */
+  onSharedRead(chunk: Buffer): void {
+    this.socketOnData(chunk, true);
   }
 
   private socketOnError(err: NodeJS.ErrnoException): void {

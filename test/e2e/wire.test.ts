@@ -10,6 +10,7 @@ import { Channel } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame } from '../../src/protocol/frame.ts';
 import { packJson, RECORD_BINARY } from '../../src/protocol/records.ts';
+import { SHARED_READS } from '../../src/server/shared-reads.ts';
 import { KeyUnwraps } from '../../src/server/unwraps.ts';
 import { PASSWORD, registered, sleep, startServer, waitFor, record, type TestServer } from './helpers.ts';
 import { RawClient } from './raw-client.ts';
@@ -153,6 +154,37 @@ test('a send is answered with the ok JSON.stringify would write, whatever its re
   assert.is(text, JSON.stringify({ type: 'ok', ref: id, result: { msgId: 'okmsg-0001', status: 'delivered', ts: ok.result.ts } }));
   raw.destroy();
   bob.close();
+});
+
+test('frames of several clients, arriving in pieces between each other\'s reads, are each read intact', async () => {
+  // Every socket is read into one buffer (shared-reads.ts): a partial frame must be copied out of
+  // it before the next read, whichever socket that read is for.
+  assert.ok(SHARED_READS, 'this Node lets the server read sockets into one buffer');
+  const clients = [0, 1, 2].map(() => new RawClient(served.port, { open: 'on-arrival' }));
+  for (const raw of clients) {
+    await raw.handshake();
+    raw.socket.setNoDelay(true); // each piece its own segment, not held back for the last one's ack
+  }
+  // Frames of ~50 KB (600 pings with long ids): each spans several reads even as one write.
+  const idsOf = (c: number) => Array.from({ length: 600 }, (_, i) => `c${c}-${i}-`.padEnd(64, String(c)));
+  const frames = clients.map((raw, c) => raw.sealed(idsOf(c).map((id) => ({ type: 'ping', id }))));
+  const from = clients.map(() => 0);
+  for (const cut of [1, 3, 4, 5, 1000, 17_000, 30_000, Infinity]) {
+    for (let c = 0; c < clients.length; c++) {
+      const to = Math.min(cut, frames[c].length);
+      if (to > from[c]) clients[c].socket.write(frames[c].subarray(from[c], to));
+      from[c] = to;
+    }
+    await sleep(20); // each piece its own read
+  }
+  for (let c = 0; c < clients.length; c++) {
+    const raw = clients[c];
+    const pongs = () => raw.messages.filter((m) => m.type === 'pong');
+    await waitFor(() => pongs().length >= 600 || raw.closed, 5000, `client ${c}'s pongs`);
+    assert.equal(pongs().map((m) => m.id), idsOf(c), `client ${c}`);
+    assert.not.ok(raw.closed);
+    raw.destroy();
+  }
 });
 
 test('a tampered frame closes the connection with E_DECRYPT', async () => {

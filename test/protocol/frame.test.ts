@@ -54,6 +54,30 @@ test('decodes frames split at every boundary', () => {
   }
 });
 
+test('transient chunks: what a partial frame holds is copied, since the caller reuses the memory', () => {
+  // As the server reads: every chunk lands in one buffer, overwritten by the next read.
+  for (const size of [1, 3, 7, 64, 301]) {
+    const { decoder, frames } = collect();
+    const shared = Buffer.alloc(size);
+    for (let at = 0; at < stream.length; at += size) {
+      const n = stream.copy(shared, 0, at, at + size);
+      decoder.write(shared.subarray(0, n), true);
+      shared.fill(0xee);
+    }
+    assert.equal(frames, payloads, `reads of ${size}`);
+    assert.is(decoder.pendingBytes, 0);
+  }
+});
+
+test('transient chunks: whole frames are handed over in place, not copied', () => {
+  const seen: Buffer[] = [];
+  const decoder = new FrameDecoder({ onFrame: (p) => seen.push(p), onFrameError: (e) => assert.unreachable(e.message) });
+  const chunk = Buffer.from(stream);
+  decoder.write(chunk, true);
+  assert.is(seen.length, payloads.length);
+  for (const payload of seen) if (payload.length > 0) assert.is(payload.buffer, chunk.buffer);
+});
+
 test('refuses an oversize length before buffering its payload', () => {
   const { decoder, frames, errors } = collect(1024);
   const header = Buffer.alloc(4);
