@@ -92,17 +92,21 @@ test('eachJsonBatch calls its sealer on thisArg, so a method needs no closure', 
 });
 
 test('eachJsonBatch keeps order, fills each batch up to the limit, and sends an oversize text alone', () => {
-  const many = Array.from({ length: 30 }, (_, i) => JSON.stringify({ n: i, text: 'x'.repeat(i * 3) }));
+  // ASCII, 2-byte, 3-byte and 4-byte (two UTF-16 units) characters: texts are measured only when
+  // 3 bytes a unit might not fit, and the batches must come out the same as if all were measured.
   const limit = 200;
-  const batches = packJsonBatches(many, limit);
-  assert.ok(batches.length > 1);
-  for (const batch of batches) assert.ok(batch.length <= limit || unpackRecords(batch).length === 1, `batch of ${batch.length} bytes`);
-  const back = batches.flatMap((b) => unpackRecords(b).map((r) => r.body.toString()));
-  assert.equal(back, many);
-  // greedy: no two neighbouring batches would have fit together
-  for (let i = 1; i < batches.length; i++) {
-    const next = unpackRecords(batches[i])[0];
-    assert.ok(batches[i - 1].length + 5 + next.body.length > limit, `batch ${i - 1} could have taken one more`);
+  for (const filler of ['x', 'é', '語', '😄']) {
+    const many = Array.from({ length: 30 }, (_, i) => JSON.stringify({ n: i, text: filler.repeat(i) + 'x'.repeat(i * 2) }));
+    const batches = packJsonBatches(many, limit);
+    assert.ok(batches.length > 1);
+    for (const batch of batches) assert.ok(batch.length <= limit || unpackRecords(batch).length === 1, `batch of ${batch.length} bytes`);
+    const back = batches.flatMap((b) => unpackRecords(b).map((r) => r.body.toString()));
+    assert.equal(back, many);
+    // greedy: no two neighbouring batches would have fit together
+    for (let i = 1; i < batches.length; i++) {
+      const next = unpackRecords(batches[i])[0];
+      assert.ok(batches[i - 1].length + 5 + next.body.length > limit, `${filler}: batch ${i - 1} could have taken one more`);
+    }
   }
   const big = 'y'.repeat(500);
   const withBig = packJsonBatches(['{"a":1}', big, '{"b":2}'], limit);
