@@ -22,33 +22,45 @@ $(DEPS): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(DEPS)
 
-deps: $(DEPS)
+# The frame ciphers on the OpenSSL inside Node (native/aead.cc; src/crypto/aead.ts says why), built
+# with npm's own node-gyp against Node's headers. Where it cannot be built (no g++, no headers),
+# the ciphers run on libsodium or node:crypto, slower, and this says so.
+NATIVE    := native/build/Release/parley_aead.node
+$(NATIVE): native/aead.cc native/binding.gyp | $(DEPS)
+	@npm run --silent build:native >native/build.log 2>&1 \
+	  && echo "built native/aead.cc (frame ciphers on Node's OpenSSL)" \
+	  || echo "note: native/aead.cc not built (native/build.log says why): frame ciphers run on libsodium or node:crypto"
+
+# What running anything needs: the dependencies, and the native ciphers where they build.
+READY     := $(DEPS) $(NATIVE)
+
+deps: $(READY)
 
 # The server's node flags: one list for make and bench/ (the file says why).
 SERVER_NODE_FLAGS := $(shell sed -e '/^\#/d' -e '/^ *$$/d' bin/parley-server.node-flags)
 
-run-server: $(DEPS)
+run-server: $(READY)
 	$(NODE) $(SERVER_NODE_FLAGS) bin/parley-server.js --host $(HOST) --port $(PORT) $(ARGS)
 
-run-client: $(DEPS)
+run-client: $(READY)
 	$(NODE) bin/parley.js --host $(HOST) --port $(PORT) $(ARGS)
 
-test: $(DEPS)
+test: $(READY)
 	$(NODE) scripts/test.mjs
 
 # Its temporary directories go under one of its own, removed afterwards (as scripts/test.mjs does).
-test-%: $(DEPS)
+test-%: $(READY)
 	@tmp=$$(mktemp -d); TMPDIR=$$tmp NO_COLOR=1 $(NODE) --import tsx node_modules/uvu/bin.js test '(^|/)$*\.test\.ts$$'; status=$$?; rm -rf "$$tmp"; exit $$status
 
 # The long fuzz run: test/fuzz only, many more cases per property, no coverage.
 FUZZ_RUNS ?= 10000
-fuzz: $(DEPS)
+fuzz: $(READY)
 	NO_COLOR=1 PARLEY_FUZZ_RUNS=$(FUZZ_RUNS) $(NODE) --expose-gc --import tsx node_modules/uvu/bin.js test 'fuzz/.*\.test\.ts$$'
 
 typecheck: $(DEPS)
 	npx tsc --noEmit
 
-keys: $(DEPS)
+keys: $(READY)
 	$(NODE) bin/parley-admin.js keys
 
 clean-store:
@@ -60,13 +72,13 @@ clean-store:
 # and installs Debian's ngircd first if it is missing (root, or sudo, and the Debian registry).
 bench: bench-compare bench-connections bench-store
 
-bench-compare: $(DEPS) ngircd
+bench-compare: $(READY) ngircd
 	$(NODE) --import tsx bench/compare.ts
 
-bench-connections: $(DEPS)
+bench-connections: $(READY)
 	$(NODE) --import tsx bench/connections.ts
 
-bench-store: $(DEPS)
+bench-store: $(READY)
 	$(NODE) --import tsx bench/store.ts
 
 ngircd:

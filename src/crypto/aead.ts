@@ -4,17 +4,25 @@
  * them in its hello, in its order of preference, and the client names its choice in its key
  * message; a peer that names none means AES-256-GCM, the only cipher before the choice existed.
  *
- * Why two: node:crypto builds a new OpenSSL context for every frame, and OpenSSL 3 looks the
- * cipher up in its providers at every initialisation, ~3 µs of setup however small the frame
- * (docs/BENCHMARKS.md). libsodium (sodium-native, whose prebuilt addon loads without install
- * scripts) seals from a key with no context to set up: a 200-byte frame in ~1.5 µs against ~4.9,
- * 3.2 KB in ~3.1 against ~6.2. A server that has libsodium prefers ChaCha20-Poly1305; one that does
- * not prefers AES-256-GCM, which node:crypto runs a little faster than its own ChaCha20. Both
- * implementations of ChaCha20-Poly1305 give the same bytes (test/crypto/aead.test.ts), so either
- * side may have libsodium or not.
+ * Three implementations, the fastest that loads first; all give the same bytes
+ * (test/crypto/aead.test.ts), so each side may run any of them:
+ * - native/aead.cc, built by `make` (node-gyp, against Node's own headers): both ciphers on the
+ *   OpenSSL inside Node, with one cipher context per cipher and direction, re-keyed per frame.
+ *   300 bytes sealed in ~0.45 µs (AES-256-GCM) or ~0.67 µs (ChaCha20-Poly1305), 4,000 bytes in
+ *   ~1.1 or ~1.3 µs (docs/BENCHMARKS.md).
+ * - libsodium (sodium-native, whose prebuilt addon loads without install scripts): ChaCha20-
+ *   Poly1305 with no context to set up, but its prebuilt ChaCha20 is the portable C one: ~0.9 µs
+ *   for 300 bytes, ~3.3 µs for 4,000, which was a sixth of the server's CPU in a fan-out to 1,000.
+ * - node:crypto: a new OpenSSL context for every frame, and OpenSSL 3 looks the cipher up in its
+ *   providers at every initialisation, ~2.5 µs of setup however small the frame.
+ *
+ * The server prefers AES-256-GCM where OpenSSL runs it on the CPU's AES instructions (fast, and
+ * constant-time), else ChaCha20-Poly1305 where libsodium or the native addon runs it, else
+ * AES-256-GCM, which node:crypto runs a little faster than its own ChaCha20.
  */
 import { createCipheriv, createDecipheriv, type CipherGCMTypes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 export type CipherName = 'chacha20-poly1305' | 'aes-256-gcm';
 
@@ -91,7 +99,7 @@ export class SodiumChaCha implements Aead {
   }
 }
 
-/** libsodium if its prebuilt addon loads on this platform, else null (node:crypto does it all). */
+/** libsodium if its prebuilt addon loads on this platform, else null. */
 function loadSodium(): Sodium | null {
   if (process.env.PARLEY_NO_SODIUM === '1') return null;
   try {
@@ -101,21 +109,75 @@ function loadSodium(): Sodium | null {
   }
 }
 
+/** native/aead.cc's exports. `cipher`: 0 AES-256-GCM, 1 ChaCha20-Poly1305. */
+interface NativeCiphers {
+  seal(cipher: number, key: Buffer, nonce: Buffer, plaintext: Uint8Array, out: Buffer, offset: number): void;
+  open(cipher: number, key: Buffer, nonce: Buffer, sealed: Buffer, out: Buffer): boolean;
+  /** the CPU has AES and carry-less multiply instructions */
+  readonly hardwareAes: boolean;
+}
+
+const NATIVE_CIPHER_NUMBERS: Record<CipherName, number> = { 'aes-256-gcm': 0, 'chacha20-poly1305': 1 };
+
+/** Both ciphers on the OpenSSL inside Node, through native/aead.cc. */
+export class NativeAead implements Aead {
+  private readonly cipher: number;
+
+  constructor(
+    private readonly native: NativeCiphers,
+    readonly name: CipherName,
+  ) {
+    this.cipher = NATIVE_CIPHER_NUMBERS[name];
+  }
+
+  sealInto(key: Buffer, nonce: Buffer, plaintext: Uint8Array, out: Buffer, offset: number): void {
+    this.native.seal(this.cipher, key, nonce, plaintext, out, offset);
+  }
+
+  open(key: Buffer, nonce: Buffer, sealed: Buffer): Buffer | null {
+    if (sealed.length < AEAD_TAG_BYTES) return null;
+    const plain = Buffer.allocUnsafe(sealed.length - AEAD_TAG_BYTES);
+    return this.native.open(this.cipher, key, nonce, sealed, plain) ? plain : null;
+  }
+}
+
+/** Where `make` builds native/aead.cc. */
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/parley_aead.node', import.meta.url));
+
+/** native/aead.cc if it was built and loads, else null (PARLEY_NO_NATIVE=1: not even tried). */
+function loadNative(): NativeCiphers | null {
+  if (process.env.PARLEY_NO_NATIVE === '1') return null;
+  try {
+    return createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeCiphers;
+  } catch {
+    return null;
+  }
+}
+
+const native = loadNative();
 const sodium = loadSodium();
 
-/** Whether ChaCha20-Poly1305 runs on libsodium in this process. */
-export const HAVE_SODIUM = sodium !== null;
+/** Which implementation runs each cipher in this process. */
+export const AEAD_IMPLEMENTATION: Record<CipherName, 'native' | 'sodium' | 'node:crypto'> = {
+  'chacha20-poly1305': native ? 'native' : sodium ? 'sodium' : 'node:crypto',
+  'aes-256-gcm': native ? 'native' : 'node:crypto',
+};
+
 
 const AEADS: Record<CipherName, Aead> = {
-  'chacha20-poly1305': sodium ? new SodiumChaCha(sodium) : new NodeAead('chacha20-poly1305'),
-  'aes-256-gcm': new NodeAead('aes-256-gcm'),
+  'chacha20-poly1305': native ? new NativeAead(native, 'chacha20-poly1305') : sodium ? new SodiumChaCha(sodium) : new NodeAead('chacha20-poly1305'),
+  'aes-256-gcm': native ? new NativeAead(native, 'aes-256-gcm') : new NodeAead('aes-256-gcm'),
 };
 
 /** Every cipher this process can run. */
 export const CIPHERS = Object.keys(AEADS) as CipherName[];
 
-/** The ciphers a server offers, fastest here first. */
-export const SERVER_CIPHERS: CipherName[] = HAVE_SODIUM ? ['chacha20-poly1305', 'aes-256-gcm'] : ['aes-256-gcm', 'chacha20-poly1305'];
+/** Whether AES-256-GCM runs on OpenSSL through native/aead.cc, on the CPU's AES instructions. */
+export const NATIVE_HARDWARE_AES = native?.hardwareAes === true;
+
+/** The ciphers a server offers, fastest here first (see the top of this file). */
+export const SERVER_CIPHERS: CipherName[] =
+  NATIVE_HARDWARE_AES || AEAD_IMPLEMENTATION['chacha20-poly1305'] === 'node:crypto' ? ['aes-256-gcm', 'chacha20-poly1305'] : ['chacha20-poly1305', 'aes-256-gcm'];
 
 export function isCipherName(name: unknown): name is CipherName {
   return typeof name === 'string' && Object.hasOwn(AEADS, name);

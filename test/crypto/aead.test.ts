@@ -1,74 +1,141 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { AEAD_TAG_BYTES, aeadFor, HAVE_SODIUM, NodeAead, SodiumChaCha } from '../../src/crypto/aead.ts';
+import { AEAD_IMPLEMENTATION, AEAD_TAG_BYTES, aeadFor, NATIVE_ADDON_PATH, NATIVE_HARDWARE_AES, NativeAead, NodeAead, SERVER_CIPHERS, SodiumChaCha, type Aead, type CipherName } from '../../src/crypto/aead.ts';
 
 const key = Buffer.alloc(32, 0x42);
 const nonce = Buffer.from('000000000000000000000007', 'hex');
-const sodium = new SodiumChaCha(createRequire(import.meta.url)('sodium-native'));
-const nodeChaCha = new NodeAead('chacha20-poly1305');
+const require = createRequire(import.meta.url);
+const sodium = new SodiumChaCha(require('sodium-native'));
+const built = existsSync(NATIVE_ADDON_PATH);
+const nativeModule = built ? require(NATIVE_ADDON_PATH) : null;
 
-function seal(aead: { sealInto: SodiumChaCha['sealInto'] }, plaintext: Buffer, offset = 0): Buffer {
+/** Every implementation of `cipher` this machine has. */
+function implementations(cipher: CipherName): Aead[] {
+  const all: Aead[] = [new NodeAead(cipher)];
+  if (cipher === 'chacha20-poly1305') all.push(sodium);
+  if (nativeModule) all.push(new NativeAead(nativeModule, cipher));
+  return all;
+}
+const everyAead = [...implementations('chacha20-poly1305'), ...implementations('aes-256-gcm')];
+const label = (aead: Aead) => `${aead.constructor.name} ${aead.name}`;
+
+function seal(aead: Pick<Aead, 'sealInto'>, plaintext: Buffer, offset = 0): Buffer {
   const out = Buffer.alloc(offset + plaintext.length + AEAD_TAG_BYTES, 0xee);
   aead.sealInto(key, nonce, plaintext, out, offset);
   return out;
 }
 
-test('sodium-native loads here without install scripts (its prebuilt addon), so the server prefers ChaCha20-Poly1305', () => {
-  assert.ok(HAVE_SODIUM);
-  assert.instance(aeadFor('chacha20-poly1305'), SodiumChaCha);
-  assert.instance(aeadFor('aes-256-gcm'), NodeAead);
+test('the fastest implementation that loads runs each cipher: native/aead.cc once `make` has built it, and the server prefers AES-256-GCM on AES instructions', () => {
+  // `make` builds native/aead.cc wherever g++ and Node's headers are (every machine this project runs on).
+  assert.ok(built, `native/aead.cc is built (${NATIVE_ADDON_PATH})`);
+  assert.equal(AEAD_IMPLEMENTATION, { 'chacha20-poly1305': 'native', 'aes-256-gcm': 'native' });
+  assert.instance(aeadFor('chacha20-poly1305'), NativeAead);
+  assert.instance(aeadFor('aes-256-gcm'), NativeAead);
+  assert.is(NATIVE_HARDWARE_AES, /\baes\b/.test(readCpuFlags()) && /\bpclmulqdq\b/.test(readCpuFlags()));
+  assert.is(SERVER_CIPHERS[0], NATIVE_HARDWARE_AES ? 'aes-256-gcm' : 'chacha20-poly1305');
 });
 
-test('ChaCha20-Poly1305: libsodium and node:crypto (OpenSSL) give the same bytes, and each opens the other', () => {
-  for (const size of [0, 1, 63, 64, 65, 200, 3200, 70_000]) {
-    const plaintext = randomBytes(size);
-    const fromSodium = seal(sodium, plaintext);
-    const fromNode = seal(nodeChaCha, plaintext);
-    assert.equal(fromSodium, fromNode, `${size} bytes`);
-    assert.equal(sodium.open(key, nonce, fromNode), plaintext);
-    assert.equal(nodeChaCha.open(key, nonce, fromSodium), plaintext);
+function readCpuFlags(): string {
+  return execFileSync('sh', ['-c', "grep -m1 '^flags' /proc/cpuinfo || true"], { encoding: 'utf8' });
+}
+
+test('every implementation of a cipher gives the same bytes, and each opens what the others seal', () => {
+  for (const cipher of ['chacha20-poly1305', 'aes-256-gcm'] as const) {
+    const aeads = implementations(cipher);
+    assert.ok(aeads.length >= (cipher === 'chacha20-poly1305' ? 3 : 2), `${cipher}: ${aeads.map(label).join(', ')}`);
+    for (const size of [0, 1, 15, 16, 17, 63, 64, 65, 200, 3200, 70_000]) {
+      const plaintext = randomBytes(size);
+      const sealed = aeads.map((aead) => seal(aead, plaintext));
+      for (let i = 1; i < aeads.length; i++) assert.equal(sealed[i], sealed[0], `${label(aeads[i])}, ${size} bytes`);
+      for (const opener of aeads) for (const frame of sealed) assert.equal(opener.open(key, nonce, frame), plaintext, `${label(opener)} opens ${size} bytes`);
+    }
   }
 });
 
-test('AES-256-GCM on node:crypto is what createCipheriv gives', () => {
+test('AES-256-GCM and ChaCha20-Poly1305 are what createCipheriv gives', () => {
   const plaintext = Buffer.from('the same bytes as ever');
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  const expected = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-  assert.equal(seal(new NodeAead('aes-256-gcm'), plaintext), expected);
+  for (const cipher of ['aes-256-gcm', 'chacha20-poly1305'] as const) {
+    const reference = createCipheriv(cipher as 'aes-256-gcm', key, nonce, { authTagLength: 16 });
+    const expected = Buffer.concat([reference.update(plaintext), reference.final(), reference.getAuthTag()]);
+    for (const aead of implementations(cipher)) assert.equal(seal(aead, plaintext), expected, label(aead));
+  }
+});
+
+test('RFC 8439 2.8.2: every ChaCha20-Poly1305 gives the RFC\'s ciphertext', () => {
+  // The RFC's key, nonce and plaintext. Its vector has 12 bytes of additional data, which channels
+  // do not use: they change the tag, not the ciphertext, so the ciphertext is checked here.
+  const rfcKey = Buffer.from('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f', 'hex');
+  const rfcNonce = Buffer.from('070000004041424344454647', 'hex');
+  const plaintext = Buffer.from("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+  const rfcCiphertext = 'd31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116';
+  for (const aead of implementations('chacha20-poly1305')) {
+    const out = Buffer.alloc(plaintext.length + AEAD_TAG_BYTES);
+    aead.sealInto(rfcKey, rfcNonce, plaintext, out, 0);
+    assert.is(out.subarray(0, plaintext.length).toString('hex'), rfcCiphertext, label(aead));
+  }
 });
 
 test('sealInto writes at the offset and leaves the bytes before it alone', () => {
-  for (const aead of [sodium, nodeChaCha, aeadFor('aes-256-gcm')]) {
+  for (const aead of everyAead) {
     const plaintext = Buffer.from('after a 4-byte header');
     const framed = seal(aead, plaintext, 4);
-    assert.equal([...framed.subarray(0, 4)], [0xee, 0xee, 0xee, 0xee], aead.name);
-    assert.equal(framed.subarray(4), seal(aead, plaintext), aead.name);
+    assert.equal([...framed.subarray(0, 4)], [0xee, 0xee, 0xee, 0xee], label(aead));
+    assert.equal(framed.subarray(4), seal(aead, plaintext), label(aead));
   }
 });
 
 test('every implementation refuses a flipped bit, a wrong nonce or key, and a truncated frame with null', () => {
-  for (const aead of [sodium, nodeChaCha, aeadFor('aes-256-gcm')]) {
+  for (const aead of everyAead) {
     const sealed = seal(aead, Buffer.from('pay alice 10 coins'));
     for (const i of [0, 5, sealed.length - AEAD_TAG_BYTES, sealed.length - 1]) {
       const flipped = Buffer.from(sealed);
       flipped[i] ^= 0x80;
-      assert.is(aead.open(key, nonce, flipped), null, `${aead.name}: byte ${i}`);
+      assert.is(aead.open(key, nonce, flipped), null, `${label(aead)}: byte ${i}`);
     }
-    assert.is(aead.open(key, Buffer.alloc(12), sealed), null, `${aead.name}: nonce`);
-    assert.is(aead.open(Buffer.alloc(32), nonce, sealed), null, `${aead.name}: key`);
-    assert.is(aead.open(key, nonce, sealed.subarray(0, sealed.length - 1)), null, `${aead.name}: truncated`);
-    assert.is(aead.open(key, nonce, sealed.subarray(0, AEAD_TAG_BYTES)), null, `${aead.name}: tag alone`);
-    assert.is(aead.open(key, nonce, sealed.subarray(0, AEAD_TAG_BYTES - 1)), null, `${aead.name}: shorter than a tag`);
+    assert.is(aead.open(key, Buffer.alloc(12), sealed), null, `${label(aead)}: nonce`);
+    assert.is(aead.open(Buffer.alloc(32), nonce, sealed), null, `${label(aead)}: key`);
+    assert.is(aead.open(key, nonce, sealed.subarray(0, sealed.length - 1)), null, `${label(aead)}: truncated`);
+    assert.is(aead.open(key, nonce, sealed.subarray(0, AEAD_TAG_BYTES)), null, `${label(aead)}: tag alone`);
+    assert.is(aead.open(key, nonce, sealed.subarray(0, AEAD_TAG_BYTES - 1)), null, `${label(aead)}: shorter than a tag`);
+    // and a good frame still opens after all that (no state left behind by a failure)
+    assert.equal(aead.open(key, nonce, sealed), Buffer.from('pay alice 10 coins'), `${label(aead)}: after failures`);
   }
 });
 
-test('without libsodium (PARLEY_NO_SODIUM=1, or no prebuilt addon for the platform) node:crypto runs ChaCha20-Poly1305 and the server prefers AES-256-GCM', () => {
-  const script = "const m = await import('./src/crypto/aead.ts'); console.log(JSON.stringify([m.HAVE_SODIUM, m.SERVER_CIPHERS, m.aeadFor('chacha20-poly1305').constructor.name]))";
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, PARLEY_NO_SODIUM: '1' }, encoding: 'utf8' });
-  assert.equal(JSON.parse(out), [false, ['aes-256-gcm', 'chacha20-poly1305'], 'NodeAead']);
+test('native/aead.cc trusts no length: wrong sizes and types throw, nothing is written out of bounds', () => {
+  const native = nativeModule!;
+  const plaintext = Buffer.from('sixteen bytes!!!');
+  const out = Buffer.alloc(plaintext.length + AEAD_TAG_BYTES + 8, 0xee);
+  const throwsAll = (call: () => unknown, what: string) => assert.throws(call, (err: Error) => err instanceof TypeError || err instanceof RangeError, what);
+  throwsAll(() => native.seal(2, key, nonce, plaintext, out, 0), 'cipher 2');
+  throwsAll(() => native.seal(-1, key, nonce, plaintext, out, 0), 'cipher -1');
+  throwsAll(() => native.seal(0, key.subarray(1), nonce, plaintext, out, 0), 'short key');
+  throwsAll(() => native.seal(0, key, Buffer.alloc(16), plaintext, out, 0), 'long nonce');
+  throwsAll(() => native.seal(0, key, nonce, plaintext, out, 9), 'no room for the tag at offset 9');
+  throwsAll(() => native.seal(0, key, nonce, plaintext, out, -1), 'negative offset');
+  throwsAll(() => native.seal(0, key, nonce, plaintext, out, 1e12), 'offset past the end');
+  throwsAll(() => native.seal(0, key, nonce, 'a string', out, 0), 'a string for a plaintext');
+  throwsAll(() => native.seal(0, key, nonce, new Uint16Array(4), out, 0), 'a Uint16Array');
+  throwsAll(() => native.seal(0, key, nonce, plaintext, out), 'a missing argument');
+  assert.ok(out.every((byte: number) => byte === 0xee), 'nothing written by a refused seal');
+  native.seal(0, key, nonce, plaintext, out, 8);
+  const sealed = out.subarray(8);
+  throwsAll(() => native.open(0, key, nonce, sealed, Buffer.alloc(plaintext.length - 1)), 'out too short for the plaintext');
+  throwsAll(() => native.open(0, key, nonce, sealed.subarray(0, 15), Buffer.alloc(64)), 'shorter than a tag');
+  const opened = Buffer.alloc(plaintext.length);
+  assert.ok(native.open(0, key, nonce, sealed, opened));
+  assert.equal(opened, plaintext);
+});
+
+test('without the native addon (PARLEY_NO_NATIVE=1, or not built) libsodium runs ChaCha20-Poly1305 and the server prefers it; without libsodium too (PARLEY_NO_SODIUM=1), node:crypto runs both and the server prefers AES-256-GCM', () => {
+  const script = "const m = await import('./src/crypto/aead.ts'); console.log(JSON.stringify([m.AEAD_IMPLEMENTATION, m.SERVER_CIPHERS]))";
+  const run = (env: Record<string, string>) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' }));
+  assert.equal(run({ PARLEY_NO_NATIVE: '1' }), [{ 'chacha20-poly1305': 'sodium', 'aes-256-gcm': 'node:crypto' }, ['chacha20-poly1305', 'aes-256-gcm']]);
+  assert.equal(run({ PARLEY_NO_NATIVE: '1', PARLEY_NO_SODIUM: '1' }), [{ 'chacha20-poly1305': 'node:crypto', 'aes-256-gcm': 'node:crypto' }, ['aes-256-gcm', 'chacha20-poly1305']]);
 });
 
 test.run();
