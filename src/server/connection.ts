@@ -19,6 +19,7 @@ import { TAG_BYTES } from '../crypto/channel.ts';
 import { LaterReply, NO_REPLY, type Hub, type Replier } from './hub.ts';
 import type { MessageGate, MessageLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
+import type { SessionDeliveries } from './delivery.ts';
 import type { Session } from './session.ts';
 import { readIntoSharedBuffer, type SharedReader } from './shared-reads.ts';
 import type { KeyUnwraps, UnwrapRequester } from './unwraps.ts';
@@ -108,6 +109,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   loginAt = 0;
   lastActive: number;
   presence: Session['presence'] = { status: 'available', autoAway: false };
+  deliveryState: SessionDeliveries | null = null;
   /** Last frame received, for liveness (pings count here, unlike lastActive). */
   lastHeard: number;
   pingSent = false;

@@ -129,8 +129,8 @@ export class LiveQueue {
  */
 const NOTHING_DRAINED: Map<string, { seq: number; bytes: number }> = new Map();
 
-/** What is in flight to one session. */
-interface SessionDeliveries {
+/** What is in flight to one session (its `deliveryState`). */
+export interface SessionDeliveries {
   user: string;
   live: LiveQueue;
   /** ackId → mailbox seq of entries sent by the drain and not yet acknowledged */
@@ -142,7 +142,6 @@ interface SessionDeliveries {
 }
 
 export class Delivery {
-  private readonly sessions = new Map<Session, SessionDeliveries>();
   /** Sessions with live deliveries waiting for an acknowledgement. */
   private readonly waiting = new Set<SessionDeliveries>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -157,11 +156,12 @@ export class Delivery {
     private readonly ackTimeoutMs: number,
   ) {}
 
+  /** The session's own record of what is in flight to it: kept on the session, not looked up in a Map per delivery. */
   private state(session: Session, user: string): SessionDeliveries {
-    let state = this.sessions.get(session);
-    if (!state) {
+    let state = session.deliveryState;
+    if (state === null) {
       state = { user, live: new LiveQueue(), drained: NOTHING_DRAINED, drainedBytes: 0, nextSeq: 0, pumping: false, mailbox: null };
-      this.sessions.set(session, state);
+      session.deliveryState = state;
     }
     return state;
   }
@@ -175,27 +175,27 @@ export class Delivery {
   deliver(user: string, ackId: string, json: string, delivery: LiveDelivery & { readonly waiter: DeliveryWaiter }): void {
     delivery.sentAt = performance.now();
     const { waiter } = delivery;
-    this.send(user, ackId, json, delivery)?.then(
+    this.send(user, this.online.get(user), ackId, json, delivery)?.then(
       (status) => waiter.deliveryEnded(status),
       (err: ParleyError) => waiter.deliveryEnded('stored', err),
     );
   }
 
   /**
-   * A fan-out's delivery to one member: nobody waits for the acknowledgement. Returns the mailbox
-   * write when `user` is offline (or still draining), else null; a live delivery that later falls
-   * back to the mailbox is logged if it cannot be stored.
+   * A fan-out's delivery to one member, whose session the caller has looked up (`session`,
+   * undefined when offline): nobody waits for the acknowledgement. Returns the mailbox write when
+   * `user` is offline (or still draining), else null; a live delivery that later falls back to
+   * the mailbox is logged if it cannot be stored.
    */
-  fanOut(user: string, ackId: string, message: Record<string, unknown>, json: string): Promise<DeliveryStatus> | null {
+  fanOut(user: string, session: Session | undefined, ackId: string, message: Record<string, unknown>, json: string): Promise<DeliveryStatus> | null {
     // A fan-out's calls come one after another: its members share one record (it never changes).
     let record = this.fanOutRecord;
     if (record === null || record.message !== message) this.fanOutRecord = record = { message, sentAt: performance.now(), waiter: null };
-    return this.send(user, ackId, json, record);
+    return this.send(user, session, ackId, json, record);
   }
 
-  /** Sends live (returns null) or stores (returns the mailbox write). */
-  private send(user: string, ackId: string, json: string, record: LiveDelivery): Promise<DeliveryStatus> | null {
-    const recipient = this.online.get(user);
+  /** Sends live to `recipient`, `user`'s session (returns null), or stores (returns the mailbox write). */
+  private send(user: string, recipient: Session | undefined, ackId: string, json: string, record: LiveDelivery): Promise<DeliveryStatus> | null {
     // record.message only where it is stored: a 1:1 send makes it when asked (hub.ts, PrivateSend).
     if (!recipient) return this.store(user, { ackId, message: record.message });
     const state = this.state(recipient, user);
@@ -203,7 +203,8 @@ export class Delivery {
     // the recipient sees everything in order (an edit never arrives before its message).
     if (state.mailbox === null || state.drained.size > 0 || state.nextSeq < state.mailbox.next) return this.store(user, { ackId, message: record.message });
     state.live.push(ackId, record);
-    this.waiting.add(state);
+    // A session is in `waiting` from its first live delivery until a sweep finds it has none.
+    if (state.live.size === 1) this.waiting.add(state);
     if (this.sweeper === null) {
       this.sweeper = setInterval(() => this.sweepAcks(), Math.max(10, Math.min(1000, this.ackTimeoutMs / 4)));
       this.sweeper.unref();
@@ -246,8 +247,8 @@ export class Delivery {
 
   /** The recipient's client acknowledged these ids. */
   acknowledge(session: Session, ids: readonly string[]): void {
-    const state = this.sessions.get(session);
-    if (!state) return;
+    const state = session.deliveryState;
+    if (state === null) return;
     let drainedAcked = false;
     for (const id of ids) {
       const live = state.live.take(id);
@@ -294,7 +295,7 @@ export class Delivery {
     const state = this.state(session, user);
     const mailbox = await this.mailboxes.hold(user);
     // Detached (or replaced by a newer login) while the mailbox opened: nobody will release it.
-    if (this.sessions.get(session) !== state || state.mailbox !== null) return this.mailboxes.release(user);
+    if (session.deliveryState !== state || state.mailbox !== null) return this.mailboxes.release(user);
     state.mailbox = mailbox;
     state.nextSeq = state.mailbox.first;
     if (state.mailbox.size > 0) this.log.info(`mailbox of ${user}: ${state.mailbox.size} waiting, delivering`);
@@ -302,13 +303,13 @@ export class Delivery {
   }
 
   private async pump(session: Session): Promise<void> {
-    const state = this.sessions.get(session);
-    if (!state || !state.mailbox || state.pumping) return;
+    const state = session.deliveryState;
+    if (state === null || !state.mailbox || state.pumping) return;
     state.pumping = true;
     this.mailboxes.retain(state.user); // read on after the session ends, it must stay open
     try {
       const mailbox = state.mailbox;
-      while (this.sessions.get(session) === state && state.drained.size < DRAIN_WINDOW && state.drainedBytes < DRAIN_BYTES && state.nextSeq < mailbox.next) {
+      while (session.deliveryState === state && state.drained.size < DRAIN_WINDOW && state.drainedBytes < DRAIN_BYTES && state.nextSeq < mailbox.next) {
         const batch = await mailbox.read(state.nextSeq, Math.min(DRAIN_BATCH, DRAIN_WINDOW - state.drained.size));
         if (batch.length === 0) break;
         let last = state.nextSeq - 1;
@@ -333,9 +334,9 @@ export class Delivery {
 
   /** The session ended: its unacknowledged live deliveries go to the mailbox. */
   detach(session: Session): void {
-    const state = this.sessions.get(session);
-    if (!state) return;
-    this.sessions.delete(session);
+    const state = session.deliveryState;
+    if (state === null) return;
+    session.deliveryState = null;
     this.waiting.delete(state);
     if (state.mailbox !== null) this.mailboxes.release(state.user);
     state.live.takeAll((ackId, pending) => this.fallBack(state.user, ackId, pending));

@@ -560,7 +560,7 @@ export class Hub {
     } else if (peer.startsWith('#')) {
       const json = JSON.stringify(update);
       for (const member of this.groups.get(peer).memberSet) {
-        if (member !== user) this.delivery.fanOut(member, update.updId, update, json)?.catch(() => undefined);
+        if (member !== user) this.delivery.fanOut(member, this.online.get(member), update.updId, update, json)?.catch(() => undefined);
       }
     } else {
       // Like the message itself, the change reaches an offline recipient at their next login.
@@ -648,11 +648,11 @@ export class Hub {
     let recipients = 0;
     for (const member of group.memberSet) {
       if (member === from) continue;
-      const online = this.online.has(member);
-      if (online) recipients++;
-      const delivery = this.delivery.fanOut(member, msg.msgId, msg, json);
+      const memberSession = this.online.get(member);
+      if (memberSession !== undefined) recipients++;
+      const delivery = this.delivery.fanOut(member, memberSession, msg.msgId, msg, json);
       if (delivery === null) continue;
-      if (!online) stored.push(delivery);
+      if (memberSession === undefined) stored.push(delivery);
       delivery.catch((err) => this.log.warn(`#${group.name} message for ${member} not stored: ${(err as Error).message}`));
     }
     if (this.log.enabled('info')) this.log.info(`conn#${session.id} msg ${from} → #${group.name} (${recipients} online, ${stored.length} offline) ${Buffer.byteLength(message.text)} B`);

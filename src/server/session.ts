@@ -4,6 +4,7 @@
  */
 import type { ErrorCode } from '../protocol/errors.ts';
 import type { Presence, ServerMessage } from '../protocol/messages.ts';
+import type { SessionDeliveries } from './delivery.ts';
 
 export interface Session {
   /** Connection number, for logs. */
@@ -22,6 +23,8 @@ export interface Session {
   readonly isOpen: boolean;
   /** available, away or busy, with an optional text; `autoAway` when idleness set it */
   presence: { status: Presence; text?: string; autoAway: boolean };
+  /** What Delivery has in flight to this session (delivery.ts), null when nothing is tracked. */
+  deliveryState: SessionDeliveries | null;
   /** Queues a message; queued messages leave in one sealed frame per event-loop pass. */
   send(message: ServerMessage): void;
   /** Queues an already serialised message, so a fan-out serialises once. */
@@ -42,6 +45,7 @@ export class RecordingSession implements Session {
   loginAt = 0;
   lastActive = 0;
   presence: Session['presence'] = { status: 'available', autoAway: false };
+  deliveryState: SessionDeliveries | null = null;
   readonly sent: ServerMessage[] = [];
   ended: { code: ErrorCode; message: string } | null = null;
   closed = false;

@@ -78,4 +78,44 @@ test('a long queue drops its acknowledged front as it goes and keeps the rest in
   assert.equal(rest, [...Array.from({ length: 10 }, (_, i) => 1050 + i), ...Array.from({ length: 39 }, (_, i) => 1061 + i)]);
 });
 
+
+test('against a list, over many fillings and emptyings (slots reused), acknowledgements in and out of order, and timeouts', () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const queue = new LiveQueue();
+  let model: Array<{ id: string; sentAt: number }> = [];
+  let clock = 0;
+  for (let step = 0; step < 20_000; step++) {
+    const roll = random();
+    if (roll < 0.5 || model.length === 0) {
+      const entry = { id: `m${step}`, sentAt: clock++ };
+      queue.push(entry.id, { message: entry, sentAt: entry.sentAt, waiter: null });
+      model.push(entry);
+    } else if (roll < 0.9) {
+      // mostly the oldest, sometimes one a little later (within the window), sometimes unknown
+      const pick = random() < 0.8 ? 0 : Math.floor(random() * Math.min(model.length, 64));
+      const id = random() < 0.05 ? 'unknown' : model[pick].id;
+      const taken = queue.take(id);
+      if (id === 'unknown') assert.is(taken, undefined);
+      else {
+        assert.is(taken?.message, model[pick], `step ${step}`);
+        model.splice(pick, 1);
+      }
+    } else {
+      const cutoff = clock - Math.floor(random() * 10);
+      const out: string[] = [];
+      queue.takeOlderThan(cutoff, (id) => out.push(id));
+      // the oldest run sent by the cutoff goes, up to the first younger one
+      const young = model.findIndex((e) => e.sentAt > cutoff);
+      const gone = young === -1 ? model.length : young;
+      assert.equal(out, model.slice(0, gone).map((e) => e.id), `step ${step}`);
+      model = model.slice(gone);
+    }
+    assert.is(queue.size, model.length);
+  }
+  const rest: string[] = [];
+  queue.takeAll((id) => rest.push(id));
+  assert.equal(rest, model.map((e) => e.id));
+});
+
 test.run();
