@@ -26,8 +26,12 @@ $(DEPS): package.json package-lock.json
 # with npm's own node-gyp against Node's headers. Where it cannot be built (no g++, no headers),
 # the ciphers run on libsodium or node:crypto, slower, and this says so.
 NATIVE    := native/build/Release/parley_aead.node
+# Node's own headers, where its installation has them (Debian's nodejs, nvm, the official
+# tarballs): node-gyp then needs no npm setting and never tries to download them.
+NODE_HEADERS := $(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')")
+NODEDIR   := $(if $(wildcard $(NODE_HEADERS)/include/node/node_api.h),--nodedir=$(NODE_HEADERS))
 $(NATIVE): native/aead.cc native/binding.gyp | $(DEPS)
-	@npm run --silent build:native >native/build.log 2>&1 \
+	@npm run --silent build:native -- $(NODEDIR) >native/build.log 2>&1 \
 	  && echo "built native/aead.cc (frame ciphers on Node's OpenSSL)" \
 	  || echo "note: native/aead.cc not built (native/build.log says why): frame ciphers run on libsodium or node:crypto"
 
