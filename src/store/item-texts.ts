@@ -63,6 +63,23 @@ export class ItemTexts {
     this.ends.push(this.used);
   }
 
+  /** UTF-8 bytes of the newest text held (0 when none is). */
+  get lastBytes(): number {
+    const k = this.ends.length - 1;
+    return k < 0 ? 0 : this.used - this.startOf(k, this.chunks.length - 1);
+  }
+
+  /**
+   * Copies the newest text's bytes into `target` at `at` (room for lastBytes); returns how many.
+   * The store's journal line takes a message's text from here, encoded once (Store.journalItem).
+   */
+  copyLast(target: Buffer, at: number): number {
+    const k = this.ends.length - 1;
+    if (k < 0) return 0;
+    const c = this.chunks.length - 1;
+    return this.chunks[c].copy(target, at, this.startOf(k, c), this.used);
+  }
+
   /** Whether the texts of the items with seqs `from` to `to` (inclusive) are all held. */
   holds(from: number, to: number): boolean {
     return this.ends.length > 0 && from >= this.firstSeq && to < this.firstSeq + this.ends.length && from <= to;

@@ -6,6 +6,7 @@
  * garbage collector to copy, about half of what a relayed message left it to copy.
  */
 
+import type { ItemTexts } from './item-texts.ts';
 import { withRoom, withRoomFor, type GrowthPolicy } from './room.ts';
 
 /** The least a line's buffer holds; it doubles as entries come. */
@@ -26,23 +27,25 @@ export class JournalLine {
   }
 
   /**
-   * The start of an appended item's entry for the document (collection, key), up to the item:
-   * the same for every append to it, so a document makes it once. Collection names and keys are
-   * safe path segments (the store checks them): nothing in them to escape.
+   * The start of an appended item's entry for the document (collection, key), up to the item, as
+   * bytes: the same for every append to it, so a document makes it once. Collection names and
+   * keys are safe path segments (the store checks them): nothing in them to escape.
    */
-  static itemHead(collection: string, key: string): string {
-    return `{"c":"${collection}","k":"${key}","i":`;
+  static itemHead(collection: string, key: string): Buffer {
+    return Buffer.from(`{"c":"${collection}","k":"${key}","i":`);
   }
 
   /**
    * Adds an appended item's entry, `{"c":collection,"k":key,"i":itemText}`: `head` is its
-   * document's itemHead, `itemText` JSON.stringify of the item.
+   * document's itemHead, and the item's text is the newest one `texts` holds, copied as bytes:
+   * the text is encoded once, for the segment's texts, not a second time for the journal (each
+   * encoding was ~1.5% of the pipelined relay's server CPU).
    */
-  addItem(head: string, itemText: string): void {
+  addItemFrom(head: Buffer, texts: ItemTexts): void {
     this.comma();
-    this.write(head);
-    this.write(itemText);
-    this.ensure(1);
+    this.ensure(head.length + texts.lastBytes + 1);
+    this.used += head.copy(this.bytes, this.used);
+    this.used += texts.copyLast(this.bytes, this.used);
     this.bytes[this.used++] = 0x7d; // }
   }
 

@@ -136,7 +136,7 @@ interface Doc {
    */
   shelved: { from: number; to: number } | null;
   /** JournalLine.itemHead of this document, made at its first appended item */
-  journalHead: string | null;
+  journalHead: Buffer | null;
 }
 
 /** Where a document's chain of file operations starts. */
@@ -526,7 +526,7 @@ export class Store {
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
     if (!this.dirty.has(doc)) {
-      this.journalItem(doc, last, lastText);
+      this.journalItem(doc, last, lastText !== undefined);
       this.lazy.add(doc);
     }
     return this.schedule();
@@ -560,7 +560,7 @@ export class Store {
       return this.append(collection, key, items, itemText);
     }
     doc.removed = false;
-    this.journalItem(doc, item, itemText);
+    this.journalItem(doc, item, true);
     this.lazy.add(doc);
     return this.schedule();
   }
@@ -577,10 +577,13 @@ export class Store {
     return Array.isArray(doc.low.data) ? (doc.low.data as Seqd[]) : undefined;
   }
 
-  /** Adds an appended item to the next batch's journal line: its text, or serialised now. */
-  private journalItem(doc: Doc, item: Seqd, itemText: string | undefined): void {
-    if (itemText === undefined) this.line.addEntry({ c: doc.collection, k: doc.key, i: item });
-    else this.line.addItem((doc.journalHead ??= JournalLine.itemHead(doc.collection, doc.key)), itemText);
+  /**
+   * Adds an appended item to the next batch's journal line: `withText`, the text the document's
+   * texts were just given for it (copied from there), else serialised now.
+   */
+  private journalItem(doc: Doc, item: Seqd, withText: boolean): void {
+    if (!withText) this.line.addEntry({ c: doc.collection, k: doc.key, i: item });
+    else this.line.addItemFrom((doc.journalHead ??= JournalLine.itemHead(doc.collection, doc.key)), doc.texts!);
     this.entryDocs.add(doc);
   }
 

@@ -1,13 +1,26 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ItemTexts } from '../../src/store/item-texts.ts';
 import { JournalLine } from '../../src/store/journal-line.ts';
 
 const itemOf = (seq: number, text: string) => ({ seq, entry: { text } });
 
+/** A segment's texts, as the store holds them: the journal line copies each newest text from here. */
+function textsFor(): { add(line: JournalLine, head: Buffer, text: string): void } {
+  const texts = new ItemTexts();
+  let seq = 0;
+  return {
+    add(line, head, text) {
+      texts.add(seq++, text);
+      line.addItemFrom(head, texts);
+    },
+  };
+}
+
 test('a line is the JSON array of its entries and a newline, item texts copied as given', () => {
   const line = new JournalLine();
   // Key order differs from JSON.stringify's, so a copied text can be told from a serialised item.
-  line.addItem(JournalLine.itemHead('history/private/alice.bob', 's000000000000'), '{"entry":{"text":"hé 👋"},"seq":0}');
+  textsFor().add(line, JournalLine.itemHead('history/private/alice.bob', 's000000000000'), '{"entry":{"text":"hé 👋"},"seq":0}');
   line.addEntry({ c: 'mailbox/bob', k: 's000000000001', i: itemOf(256, 'a "quoted"\nline') });
   line.addEntry({ c: 'mailbox/bob', k: 's000000000001', removed: true });
   assert.is(line.count, 3);
@@ -23,23 +36,25 @@ test('a line is the JSON array of its entries and a newline, item texts copied a
 
 test('lines of every size: growing past the first buffer, in non-ASCII text, and the next line starts afresh', () => {
   const line = new JournalLine();
+  const texts = textsFor(); // its chunks fill and start anew as the lines go on
   for (const count of [1, 2, 700, 3000, 1]) {
     line.clear();
     const expected = [];
     for (let seq = 0; seq < count; seq++) {
       const item = itemOf(seq, `${'é'.repeat(seq % 7)}${'x'.repeat(seq % 200)}🙂`);
       if (seq % 3 === 0) line.addEntry({ c: 'c', k: 's0', i: item });
-      else line.addItem(JournalLine.itemHead('c', 's0'), JSON.stringify(item));
+      else texts.add(line, JournalLine.itemHead('c', 's0'), JSON.stringify(item));
       expected.push({ c: 'c', k: 's0', i: item });
     }
     assert.equal(JSON.parse(line.end().toString('utf8')), expected, `${count} entries`);
   }
   // Texts of three bytes a character, up against the end of a fresh buffer again and again.
   const cjk = new JournalLine();
+  const cjkTexts = textsFor();
   const expected = [];
   for (let seq = 0; seq < 300; seq++) {
     const item = itemOf(seq, '中'.repeat(500 + seq));
-    cjk.addItem(JournalLine.itemHead('c', 's0'), JSON.stringify(item));
+    cjkTexts.add(cjk, JournalLine.itemHead('c', 's0'), JSON.stringify(item));
     expected.push({ c: 'c', k: 's0', i: item });
   }
   assert.equal(JSON.parse(cjk.end().toString('utf8')), expected, 'three-byte characters');
@@ -48,12 +63,13 @@ test('lines of every size: growing past the first buffer, in non-ASCII text, and
 test('a line grown by a burst gives its memory back once lines are small again; an empty line is []', () => {
   const line = new JournalLine();
   const big = 'x'.repeat(1024 * 1024);
-  for (let i = 0; i < 10; i++) line.addItem(JournalLine.itemHead('c', 's0'), JSON.stringify(itemOf(i, big)));
+  const texts = textsFor();
+  for (let i = 0; i < 10; i++) texts.add(line, JournalLine.itemHead('c', 's0'), JSON.stringify(itemOf(i, big)));
   assert.ok(line.end().length > 10 * 1024 * 1024);
   const bytesOf = (l: JournalLine) => (l as unknown as { bytes: Buffer }).bytes.length;
   assert.ok(bytesOf(line) > 8 * 1024 * 1024);
   line.clear();
-  line.addItem(JournalLine.itemHead('c', 's0'), JSON.stringify(itemOf(10, 'small')));
+  texts.add(line, JournalLine.itemHead('c', 's0'), JSON.stringify(itemOf(10, 'small')));
   line.end();
   line.clear(); // the burst's buffer went with the burst's line (it was ten times this line)
   assert.ok(bytesOf(line) <= 64 * 1024, `${bytesOf(line)} bytes kept`);
