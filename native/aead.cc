@@ -60,9 +60,13 @@ bool ReadBytes(napi_env env, napi_value value, Bytes* out) {
   return type == napi_uint8_array;
 }
 
+// A whole number that fits an int32 (napi_get_value_int32 alone would wrap 2^32 + 8 to 8).
 bool ReadInt(napi_env env, napi_value value, int32_t* out) {
-  napi_valuetype type;
-  return napi_typeof(env, value, &type) == napi_ok && type == napi_number && napi_get_value_int32(env, value, out) == napi_ok;
+  double number;
+  if (napi_get_value_double(env, value, &number) != napi_ok) return false;  // not a number
+  if (!(number >= INT32_MIN && number <= INT32_MAX) || number != static_cast<double>(static_cast<int32_t>(number))) return false;
+  *out = static_cast<int32_t>(number);
+  return true;
 }
 
 napi_value Fail(napi_env env, const char* code, const char* message, bool range = false) {

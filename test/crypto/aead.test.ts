@@ -122,6 +122,10 @@ test('native/aead.cc trusts no length: wrong sizes and types throw, nothing is w
   throwsAll(() => native.seal(0, key, nonce, plaintext, out, 9), 'no room for the tag at offset 9');
   throwsAll(() => native.seal(0, key, nonce, plaintext, out, -1), 'negative offset');
   throwsAll(() => native.seal(0, key, nonce, plaintext, out, 1e12), 'offset past the end');
+  throwsAll(() => native.seal(0, key, nonce, plaintext, out, 2 ** 32 + 8), 'an offset that would wrap to 8 as an int32');
+  throwsAll(() => native.seal(0, key, nonce, plaintext, out, 0.5), 'a fractional offset');
+  throwsAll(() => native.seal(0, key, nonce, plaintext, out, Number.NaN), 'NaN');
+  throwsAll(() => native.seal(2 ** 32, key, nonce, plaintext, out, 0), 'a cipher number that would wrap to 0');
   throwsAll(() => native.seal(0, key, nonce, 'a string', out, 0), 'a string for a plaintext');
   throwsAll(() => native.seal(0, key, nonce, new Uint16Array(4), out, 0), 'a Uint16Array');
   throwsAll(() => native.seal(0, key, nonce, plaintext, out), 'a missing argument');
