@@ -5,7 +5,9 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CIPHERS } from '../../src/crypto/aead.ts';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { AEAD_TAG_BYTES, CIPHERS, NATIVE_ADDON_PATH, NativeAead, NodeAead, SodiumChaCha, type Aead, type CipherName } from '../../src/crypto/aead.ts';
 import { Channel, deriveKeys } from '../../src/crypto/channel.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { fuzzOptions } from './settings.ts';
@@ -30,6 +32,43 @@ function assertDecryptFails(open: () => unknown, what: string): void {
   }
   assert.unreachable(`${what} opened`);
 }
+
+const require = createRequire(import.meta.url);
+const native = existsSync(NATIVE_ADDON_PATH) ? require(NATIVE_ADDON_PATH) : null;
+const sodium = new SodiumChaCha(require('sodium-native'));
+function implementations(cipher: CipherName): Aead[] {
+  return [new NodeAead(cipher), ...(cipher === 'chacha20-poly1305' ? [sodium] : []), ...(native ? [new NativeAead(native, cipher)] : [])];
+}
+
+test('every implementation of a cipher seals any plaintext under any key and nonce to the same bytes, opens the others\', and refuses a flipped bit', () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...CIPHERS),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ minLength: 12, maxLength: 12 }),
+      fc.uint8Array({ maxLength: 5000 }),
+      fc.nat(),
+      (cipher, keyBytes, nonceBytes, plaintext, flip) => {
+        const key = Buffer.from(keyBytes);
+        const nonce = Buffer.from(nonceBytes);
+        const aeads = implementations(cipher);
+        const sealed = aeads.map((aead) => {
+          const out = Buffer.alloc(plaintext.length + AEAD_TAG_BYTES);
+          aead.sealInto(key, nonce, plaintext, out, 0);
+          return out;
+        });
+        for (const frame of sealed) assert.equal(frame, sealed[0]);
+        const flipped = Buffer.from(sealed[0]);
+        flipped[flip % flipped.length] ^= 1 << flip % 8;
+        for (const aead of aeads) {
+          assert.equal(aead.open(key, nonce, sealed[0]), Buffer.from(plaintext));
+          assert.is(aead.open(key, nonce, flipped), null);
+        }
+      },
+    ),
+    fuzzOptions(0.3),
+  );
+});
 
 test('seal then open round trips any plaintexts, in order', () => {
   fc.assert(

@@ -65,6 +65,24 @@ test('any sequence of valid frames, chunked any way, decodes to exactly its payl
   );
 });
 
+test('read into one reused buffer (transient writes, as the server reads): the same frames, intact, whatever the chunking', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }), cuts, (payloads, cutPoints) => {
+      const frames: Buffer[] = [];
+      const decoder = new FrameDecoder({ onFrame: (f) => frames.push(Buffer.from(f)), onFrameError: (e) => assert.unreachable(e.message) }, 1024);
+      const shared = Buffer.alloc(8192);
+      for (const piece of chunk(Buffer.concat(payloads.map((p) => encodeFrame(p))), cutPoints)) {
+        piece.copy(shared);
+        decoder.write(shared.subarray(0, piece.length), true);
+        shared.fill(0xa5, 0, piece.length); // the next read lands here
+      }
+      assert.equal(frames, payloads.map((p) => Buffer.from(p)));
+      assert.is(decoder.pendingBytes, 0);
+    }),
+    fuzzOptions(),
+  );
+});
+
 test('arbitrary bytes never throw, stay within maxFrame + 4 buffered, and yield frames or one E_FRAME_TOO_LARGE', () => {
   fc.assert(
     fc.property(hostileStream, fc.oneof(fc.integer({ min: 0, max: 200 }), fc.constant(1024 * 1024)), cuts, (bytes, maxFrame, cutPoints) => {
