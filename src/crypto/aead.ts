@@ -163,7 +163,6 @@ export const AEAD_IMPLEMENTATION: Record<CipherName, 'native' | 'sodium' | 'node
   'aes-256-gcm': native ? 'native' : 'node:crypto',
 };
 
-
 const AEADS: Record<CipherName, Aead> = {
   'chacha20-poly1305': native ? new NativeAead(native, 'chacha20-poly1305') : sodium ? new SodiumChaCha(sodium) : new NodeAead('chacha20-poly1305'),
   'aes-256-gcm': native ? new NativeAead(native, 'aes-256-gcm') : new NodeAead('aes-256-gcm'),
