@@ -38,8 +38,8 @@ export class JournalLine {
   /**
    * Adds an appended item's entry, `{"c":collection,"k":key,"i":itemText}`: `head` is its
    * document's itemHead, and the item's text is the newest one `texts` holds, copied as bytes:
-   * the text is encoded once, for the segment's texts, not a second time for the journal (each
-   * encoding was ~1.5% of the pipelined relay's server CPU).
+   * the text is encoded once, for the segment's texts, not a second time for the journal (the
+   * journal line was 3.05% of the pipelined relay's server CPU encoding its own, 2.48% copying).
    */
   addItemFrom(head: Buffer, texts: ItemTexts): void {
     this.comma();
