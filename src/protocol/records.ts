@@ -8,6 +8,7 @@
  * not base64); a receiver that does not know a kind skips the record.
  */
 import { ParleyError } from './errors.ts';
+import { fitsAfter } from '../store/room.ts';
 import { Scratch } from './scratch.ts';
 
 export const RECORD_JSON = 1;
@@ -45,7 +46,7 @@ const plaintexts = new Scratch(PLAINTEXT_SCRATCH);
  * Packs JSON texts into as few plaintexts as fit `limit` bytes each (a frame's payload less its
  * tag), keeping their order, and hands each to `seal`. A text larger than the limit travels
  * alone. Each text is written straight into the plaintext and measured only when it might not
- * fit (at most 3 bytes a UTF-16 unit, as room.ts reckons): measuring every text first was a pass
+ * fit (fitsAfter: at most 3 bytes a UTF-16 unit, else measure): measuring every text first was a pass
  * over each message sent, ~2% of the relay with 1 in flight. The plaintexts share one scratch
  * buffer: `seal` must be done with each before it returns (sealing copies it). `seal` is called
  * on `thisArg`, as Array.prototype.forEach does, so that a server connection passes a method of
@@ -64,19 +65,16 @@ export function eachJsonBatch<T>(texts: readonly string[], limit: number, seal: 
   let sealed = 0;
   for (let i = 0; i < texts.length; i++) {
     const text = texts[i];
-    if (used + RECORD_HEADER + 3 * text.length > room) {
-      const bytes = RECORD_HEADER + Buffer.byteLength(text);
-      if (used + bytes > room) {
-        if (used > 0) {
-          seal.call(thisArg as T, out.subarray(0, used));
-          sealed++;
-          used = 0;
-        }
-        if (bytes > room) {
-          seal.call(thisArg as T, packJson([text])); // alone, in a buffer of its own
-          sealed++;
-          continue;
-        }
+    if (!fitsAfter(out, used + RECORD_HEADER, text)) {
+      if (used > 0) {
+        seal.call(thisArg as T, out.subarray(0, used));
+        sealed++;
+        used = 0;
+      }
+      if (!fitsAfter(out, RECORD_HEADER, text)) {
+        seal.call(thisArg as T, packJson([text])); // alone, in a buffer of its own
+        sealed++;
+        continue;
       }
     }
     used = packText(text, out, used);

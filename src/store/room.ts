@@ -1,7 +1,8 @@
 /**
  * Room in a byte buffer that texts are written into one after another (a batch's journal line):
  * the buffer itself while the next text fits, else a bigger one holding a copy of what is written
- * so far. `fitsAfter` is also how a log segment's item texts tell when to start a chunk.
+ * so far. `fitsAfter` is also how a log segment's item texts tell when to start a chunk, and how
+ * a frame's plaintext tells when to start the next (protocol/records.ts).
  */
 
 /** The size of a grown buffer, at least `needed`, for one of `length` bytes now. */
