@@ -28,8 +28,8 @@ $(DEPS): package.json package-lock.json
 NATIVE    := native/build/Release/parley_aead.node
 # Node's own headers, where its installation has them (Debian's nodejs, nvm, the official
 # tarballs): node-gyp then needs no npm setting and never tries to download them.
-NODE_HEADERS := $(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')")
-NODEDIR   := $(if $(wildcard $(NODE_HEADERS)/include/node/node_api.h),--nodedir=$(NODE_HEADERS))
+NODE_HEADERS = $(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')")
+NODEDIR   = $(if $(wildcard $(NODE_HEADERS)/include/node/node_api.h),--nodedir=$(NODE_HEADERS))
 $(NATIVE): native/aead.cc native/binding.gyp | $(DEPS)
 	@npm run --silent build:native -- $(NODEDIR) >native/build.log 2>&1 \
 	  && echo "built native/aead.cc (frame ciphers on Node's OpenSSL)" \
