@@ -2,7 +2,8 @@
  * The encrypted channel: an AEAD (ChaCha20-Poly1305 or AES-256-GCM, chosen in the handshake:
  * aead.ts) with one key per direction and a 96-bit frame counter as nonce. Because the receiver
  * computes the nonce it expects, a replayed, dropped, reordered or altered frame fails
- * authentication. Runs on libsodium or node:crypto (hot path; see docs/ARCHITECTURE.md).
+ * authentication. Runs on native/aead.cc (the OpenSSL inside Node), libsodium or node:crypto,
+ * the fastest that loads (hot path; aead.ts and docs/ARCHITECTURE.md say why).
  */
 import { createHmac } from 'node:crypto';
 import { ParleyError } from '../protocol/errors.ts';
