@@ -44,6 +44,8 @@ const storeKey = (name: string) => name.replace(':', '.');
 
 export class Groups {
   private readonly byName = new Map<string, GroupRecord & { memberSet: Set<string> }>();
+  /** Counts changes to any group's members (memberChanges). */
+  private changes = 0;
 
   constructor(private readonly store: Store) {}
 
@@ -53,6 +55,15 @@ export class Groups {
       const record = await this.store.get(COLLECTION, key, GroupRecord);
       if (record) this.byName.set(record.name, { ...record, memberSet: new Set(record.members) });
     }
+    this.changes++;
+  }
+
+  /**
+   * Changes so far to who is in which group: while it stays the same, so does every member set,
+   * and what was worked out from them holds (Hub's recipientsOf).
+   */
+  get memberChanges(): number {
+    return this.changes;
   }
 
   private save(group: GroupRecord & { memberSet: Set<string> }): Promise<void> {
@@ -93,6 +104,7 @@ export class Groups {
     if (this.byName.has(name)) throw new ParleyError('E_GROUP_EXISTS', `the group #${name} already exists`);
     const group = { name, owner, visibility, members: [owner], invited: [], createdAt: now, memberSet: new Set([owner]) };
     this.byName.set(name, group);
+    this.changes++;
     await this.save(group);
     return group;
   }
@@ -111,6 +123,7 @@ export class Groups {
       throw new ParleyError('E_FORBIDDEN', `#${name} is private: ask its owner ${group.owner} for an invitation`);
     }
     group.memberSet.add(user);
+    this.changes++;
     group.invited = group.invited.filter((u) => u !== user);
     await this.save(group);
     return group;
@@ -119,6 +132,7 @@ export class Groups {
   async leave(rawName: string, user: string): Promise<GroupRecord> {
     const group = this.requireMember(rawName, user) as GroupRecord & { memberSet: Set<string> };
     group.memberSet.delete(user);
+    this.changes++;
     // An owner who leaves hands the group to the longest-standing member.
     if (group.owner === user) group.owner = [...group.memberSet][0] ?? null;
     await this.save(group);
@@ -143,6 +157,7 @@ export class Groups {
     const group = this.requireOwner(rawName, owner);
     if (user === owner) throw new ParleyError('E_FORBIDDEN', 'the owner cannot kick themselves; /group leave hands the group on');
     if (!group.memberSet.delete(user)) throw new ParleyError('E_NOT_MEMBER', `${user} is not in #${group.name}`);
+    this.changes++;
     group.invited = group.invited.filter((u) => u !== user);
     await this.save(group);
     return group;

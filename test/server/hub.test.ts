@@ -552,4 +552,57 @@ test('every history record goes to the store with its text, cut from the message
   for (const json of raw) assert.is(json, JSON.stringify(JSON.parse(json)), 'sent as JSON.stringify writes it');
 });
 
+test('a group message reaches each member\'s session of the moment, through logins, replacements, departures, joins, leaves and kicks', async () => {
+  const { hub, handle, online, now } = await setup();
+  const alice = await online('alice');
+  let bob = await online('bob');
+  let carol = await online('carol');
+  const dave = await online('dave');
+  await reply(handle(alice, { type: 'group_create', name: 'lab' }));
+  await reply(handle(bob, { type: 'group_join', name: 'lab' }));
+  await reply(handle(carol, { type: 'group_join', name: 'lab' }));
+  const got = (text: string) => Object.entries({ alice, bob, carol, dave }).filter(([, session]) => session.of('msg').some((msg) => msg.text === text)).map(([name]) => name);
+  /** alice sends `text` to #lab; who (of the sessions now) has it as the send returns: members online get it live. */
+  let lastReply: HandlerResult | Promise<HandlerResult> = NO_REPLY;
+  const send = (text: string): string[] => {
+    lastReply = hub.handle(alice, { type: 'group_send', id: `r-${text}`, msgId: msgId(), group: 'lab', text });
+    return got(text);
+  };
+  /**
+   * The same, for a member who has just logged in (`session`): a fan-out waits behind their
+   * mailbox's drain, which ends once they acknowledge what it brought.
+   */
+  const sendAfterLogin = async (text: string, expected: string[], session: RecordingSession): Promise<string[]> => {
+    send(text);
+    await until(() => got(text).join() === expected.join(), `${text} reaches ${expected.join(', ')}`);
+    hub.handle(session, { type: 'received', ids: session.of('msg').map((msg) => msg.msgId) });
+    return got(text);
+  };
+  assert.equal(send('one'), ['bob', 'carol']);
+  assert.equal(send('two'), ['bob', 'carol'], 'the same members again');
+
+  const gone = bob;
+  hub.detach(bob, 'closed');
+  assert.equal(send('three'), ['carol'], 'bob is offline');
+  assert.equal(await reply(lastReply), { msgId: `msg-${String(msgCounter).padStart(6, '0')}`, status: 'sent', ts: now(), recipients: 1, stored: 1 }, 'one online, one stored');
+  bob = await online('bob');
+  assert.equal(await sendAfterLogin('four', ['bob', 'carol'], bob), ['bob', 'carol'], 'bob is back, on his new session');
+  assert.equal(send('five'), ['bob', 'carol'], 'and gets the next one live');
+  assert.not.ok(gone.of('msg').some((msg) => msg.text === 'four' || msg.text === 'five'), 'nothing on his old session');
+
+  const replaced = carol;
+  carol = new RecordingSession();
+  await handle(carol, { type: 'login', user: 'carol', password: PASSWORD });
+  assert.equal(await sendAfterLogin('six', ['bob', 'carol'], carol), ['bob', 'carol'], 'carol on the connection that replaced hers');
+  assert.equal(send('seven'), ['bob', 'carol']);
+  assert.not.ok(replaced.of('msg').some((msg) => msg.text === 'six' || msg.text === 'seven'));
+
+  await reply(handle(dave, { type: 'group_join', name: 'lab' }));
+  assert.equal(send('eight'), ['bob', 'carol', 'dave'], 'dave joined');
+  await reply(handle(carol, { type: 'group_leave', name: 'lab' }));
+  assert.equal(send('nine'), ['bob', 'dave'], 'carol left');
+  await reply(handle(alice, { type: 'group_kick', name: 'lab', user: 'dave' }));
+  assert.equal(send('ten'), ['bob'], 'dave was kicked');
+});
+
 test.run();
