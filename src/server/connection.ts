@@ -12,6 +12,7 @@ import { Channel } from '../crypto/channel.ts';
 import type { Hellos } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
 import { encodeFrame, FrameDecoder, type FrameSink } from '../protocol/frame.ts';
+import { jsonString } from '../protocol/json-string.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
 import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { Scratch } from '../protocol/scratch.ts';
@@ -334,7 +335,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
     if (reply.err !== null) this.replyError(reply.ref, toParleyError(reply.err), reply.requestType);
     else if (reply.json === null) this.reply(reply.ref, reply.value!);
     // JSON.stringify({ type: 'ok', ref, result }) with the result already serialised.
-    else if (reply.ref !== undefined) this.sendSerialized(`{"type":"ok","ref":${JSON.stringify(reply.ref)},"result":${reply.json}}`);
+    else if (reply.ref !== undefined) this.sendSerialized(`{"type":"ok","ref":${jsonString(reply.ref)},"result":${reply.json}}`);
   }
 
   private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {

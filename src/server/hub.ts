@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../protocol/errors.ts';
+import { jsonString } from '../protocol/json-string.ts';
 import {
   normalizeUsername,
   type ClientMessage,
@@ -505,7 +506,7 @@ export class Hub {
     // JSON.stringify of the `msg` (PrivateSend.message), written out for the relay's hottest
     // serialisation (route.msgFields). The message is its record with a type: this one text
     // serves the recipient and the store.
-    const json = `{"type":"msg","msgId":"${msgId}${route.msgFields}${JSON.stringify(text)},"ts":${ts}}`;
+    const json = `{"type":"msg","msgId":"${msgId}${route.msgFields}${jsonString(text)},"ts":${ts}}`;
     const send = new PrivateSend(this.log, session, record);
     this.histories.appendFor(route.conversation, record, message.resend === true, send, recordTextOf(json));
     this.delivery.deliver(to, msgId, json, send);

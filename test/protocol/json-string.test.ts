@@ -1,0 +1,48 @@
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { jsonString } from '../../src/protocol/json-string.ts';
+import { fuzzOptions } from '../fuzz/settings.ts';
+
+test('jsonString is JSON.stringify of a string: plain texts, each character JSON escapes, emoji, lone surrogates', () => {
+  const cases = [
+    '',
+    'hello, world',
+    'a "quoted" word',
+    'back\\slash',
+    'tab\tnewline\ncarriage\r',
+    '\u0000\u0001\u001f',
+    '\u007f delete is not escaped',
+    '\u2028\u2029 line separators are not escaped',
+    'emoji 😄 (a surrogate pair)',
+    'a lone \ud800 high surrogate',
+    'a lone \udc00 low surrogate',
+    'reversed \udc00\ud800 pair',
+    '</script>',
+    'é, ß, 中文',
+  ];
+  for (const text of cases) assert.is(jsonString(text), JSON.stringify(text), JSON.stringify(text));
+});
+
+/** Any UTF-16 string, lone surrogates and control characters included, mostly printable ASCII. */
+const anyUtf16 = fc.array(
+  fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1f }) },
+    { weight: 1, arbitrary: fc.constantFrom(0x22, 0x5c) },
+    { weight: 1, arbitrary: fc.integer({ min: 0xd800, max: 0xdfff }) },
+    { weight: 2, arbitrary: fc.integer({ min: 0x7f, max: 0xffff }) },
+  ),
+  { maxLength: 300 },
+).map((units) => String.fromCharCode(...units));
+
+test('jsonString equals JSON.stringify on any string', () => {
+  fc.assert(
+    fc.property(fc.oneof(anyUtf16, fc.string({ unit: 'binary', maxLength: 200 })), (text) => {
+      assert.is(jsonString(text), JSON.stringify(text));
+    }),
+    fuzzOptions(3),
+  );
+});
+
+test.run();
