@@ -562,8 +562,9 @@ test('a group message reaches each member\'s session of the moment, through logi
   await reply(handle(bob, { type: 'group_join', name: 'lab' }));
   await reply(handle(carol, { type: 'group_join', name: 'lab' }));
   const got = (text: string) => Object.entries({ alice, bob, carol, dave }).filter(([, session]) => session.of('msg').some((msg) => msg.text === text)).map(([name]) => name);
-  /** alice sends `text` to #lab; who (of the sessions now) has it as the send returns: members online get it live. */
+  /** What the last `send` returned (its LaterReply). */
   let lastReply: HandlerResult | Promise<HandlerResult> = NO_REPLY;
+  /** alice sends `text` to #lab; who (of the sessions now) has it as the send returns: members online get it live. */
   const send = (text: string): string[] => {
     lastReply = hub.handle(alice, { type: 'group_send', id: `r-${text}`, msgId: msgId(), group: 'lab', text });
     return got(text);
