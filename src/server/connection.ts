@@ -66,6 +66,8 @@ export interface ConnectionContext {
   messageLimiter: MessageLimiter | null;
   /** Key unwraps (RSA) run through this: on the thread pool, or on the loop a few per pass. */
   unwraps: KeyUnwraps;
+  /** Told when a connection's handshake completes (its channel made): scavenges are paced by it (scavenges.ts). */
+  keyed(): void;
   /** Asks the server to call `flush` on this connection in this event-loop pass's check phase. */
   scheduleFlush(connection: ServerConnection): void;
   /** Counts what is written, for the server's stats. */
@@ -231,6 +233,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
         this.channel = Channel.forServer(keys);
         this.helloNonce = null;
         this.state = 'open';
+        this.ctx.keyed();
         this.ctx.log.info(`conn#${this.id} handshake complete`);
         // The first sealed frame proves the server holds the private key.
         this.send({ type: 'welcome', server: identity.name, protocol: PROTOCOL_VERSION, maxFrame: this.ctx.maxFrame, maxText: TEXT_MAX, ackTimeout: Math.round(this.ctx.ackTimeoutMs) });

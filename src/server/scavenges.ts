@@ -6,15 +6,19 @@
  * within the young generation and then into the old one. In a reconnect storm about 1,000
  * resumes fill the server's 32 MB young generation (bin/parley-server.node-flags) between two
  * scavenges, which then copy 2-5 MB at once: passes of 15-47 ms, most of the storm's event-loop
- * delay p99 (docs/BENCHMARKS.md). A minor collection every SCAVENGE_EVERY admitted connections
- * copies the same bytes in steps a few times smaller. Messages never trigger one: a relay's young
- * generation is mostly messages that die within 100 ms, which the large young generation lets die
- * uncopied (a 4 MB one cost the relays 14-22% of their CPU).
+ * delay p99 (docs/BENCHMARKS.md). A minor collection every SCAVENGE_EVERY steps of connection
+ * setup copies the same bytes in steps a few times smaller. A connection takes two steps, as its
+ * state comes in two waves: when it is admitted (its socket and hello), and when its handshake
+ * completes (its channel, then its login), which in a storm comes seconds after the accepts,
+ * once the thread pool has unwrapped the keys: counting admissions alone left that second wave
+ * to V8's own scavenges of 10-17 ms. Messages never trigger one: a relay's young generation is
+ * mostly messages that die within 100 ms, which the large young generation lets die uncopied (a
+ * 4 MB one cost the relays 14-22% of their CPU).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** Admitted connections between two minor collections: ~1 MB of new connection state. */
+/** Steps of connection setup between two minor collections: ~1 MB of new connection state. */
 export const SCAVENGE_EVERY = 256;
 
 export class ScavengePacer {
@@ -27,8 +31,18 @@ export class ScavengePacer {
     private readonly scavenge: () => void = minorCollection(),
   ) {}
 
-  /** Counts a connection the server took on; every `every`th runs a minor collection. */
+  /** The server took a connection on: a step. */
   connectionAdmitted(): void {
+    this.step();
+  }
+
+  /** A connection's handshake completed, and its channel and session come next: a step. */
+  connectionKeyed(): void {
+    this.step();
+  }
+
+  /** Every `every`th step runs a minor collection. */
+  private step(): void {
     if (++this.sinceLast < this.every) return;
     this.sinceLast = 0;
     this.count++;

@@ -69,7 +69,7 @@ export interface StartOptions {
   scrypt?: { N: number; r: number; p: number };
   /** Cores the process may run on, which decides where RSA unwraps run (tests; server/unwraps.ts). */
   cores?: () => number;
-  /** Admitted connections between two minor collections (tests; server/scavenges.ts). */
+  /** Steps of connection setup (an admission, a handshake) between two minor collections (tests; server/scavenges.ts). */
   scavengeEvery?: number;
 }
 
@@ -153,6 +153,7 @@ export class ParleyServer {
       messageLimiter: parley.messageLimiter,
       unwraps: new KeyUnwraps(unwrapKey, keys.modulusBytes, options.cores),
       scheduleFlush: (connection) => parley.scheduleFlush(connection),
+      keyed: () => parley.scavenges.connectionKeyed(),
       sent: parley.sent,
       now: Date.now,
     };

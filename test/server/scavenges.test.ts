@@ -1,13 +1,13 @@
 /**
- * server/scavenges.ts: a minor collection every N connections the server takes on, and the
- * collection it runs is V8's real one.
+ * server/scavenges.ts: a minor collection every N steps of connection setup (admissions and
+ * completed handshakes), and the collection it runs is V8's real one.
  */
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { minorCollection, ScavengePacer } from '../../src/server/scavenges.ts';
 
-test('a pacer runs its collection once every N connections, and counts them', () => {
+test('a pacer runs its collection once every N steps, and counts them', () => {
   let runs = 0;
   const pacer = new ScavengePacer(3, () => runs++);
   for (let i = 0; i < 2; i++) pacer.connectionAdmitted();
@@ -17,6 +17,17 @@ test('a pacer runs its collection once every N connections, and counts them', ()
   for (let i = 0; i < 5; i++) pacer.connectionAdmitted();
   assert.is(runs, 2, 'the sixth, not the eighth');
   assert.is(pacer.count, 2);
+});
+
+test('a completed handshake is a step too: a connection takes two', () => {
+  let runs = 0;
+  const pacer = new ScavengePacer(4, () => runs++);
+  pacer.connectionAdmitted();
+  pacer.connectionKeyed();
+  pacer.connectionAdmitted();
+  assert.is(runs, 0);
+  pacer.connectionKeyed();
+  assert.is(runs, 1, 'two connections set up, four steps');
 });
 
 test('minorCollection runs a scavenge of the young generation, not a full collection', async () => {
