@@ -18,7 +18,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** Steps of connection setup between two minor collections: ~1 MB of new connection state. */
+/** Steps of connection setup between two minor collections: ~128 connections, ~0.5 MB of their lasting state. */
 export const SCAVENGE_EVERY = 256;
 
 export class ScavengePacer {
