@@ -182,8 +182,8 @@ export class Delivery {
   }
 
   /**
-   * A fan-out's delivery to one member, whose session the caller has looked up (`session`,
-   * undefined when offline): nobody waits for the acknowledgement. Returns the mailbox write when
+   * A fan-out's delivery to one member, whose session the caller passes (`session`, from
+   * Hub.recipientsOf; undefined when offline): nobody waits for the acknowledgement. Returns the mailbox write when
    * `user` is offline (or still draining), else null; a live delivery that later falls back to
    * the mailbox is logged if it cannot be stored.
    */

@@ -577,8 +577,9 @@ export class Hub {
       for (const [name, other] of this.online) if (name !== user && !this.blocks.blocks(name, user)) other.sendSerialized(json);
     } else if (peer.startsWith('#')) {
       const json = JSON.stringify(update);
-      for (const member of this.groups.get(peer).memberSet) {
-        if (member !== user) this.delivery.fanOut(member, this.online.get(member), update.updId, update, json)?.catch(() => undefined);
+      const { names, sessions } = this.recipientsOf(this.groups.get(peer));
+      for (let i = 0; i < names.length; i++) {
+        if (names[i] !== user) this.delivery.fanOut(names[i], sessions[i], update.updId, update, json)?.catch(() => undefined);
       }
     } else {
       // Like the message itself, the change reaches an offline recipient at their next login.
