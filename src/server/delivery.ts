@@ -80,8 +80,7 @@ export class LiveQueue {
     for (let i = this.front; i < end; i++) {
       const record = this.records[i];
       if (record === null || this.ids[i] !== ackId) continue;
-      this.records[i] = null;
-      this.size--;
+      this.forget(i);
       if (i === this.front) this.advance();
       return record;
     }
@@ -94,8 +93,7 @@ export class LiveQueue {
       const record = this.records[this.front]!; // the front is never an acknowledged entry
       if (record.sentAt > cutoff) return; // oldest first: the rest are younger
       const ackId = this.ids[this.front];
-      this.records[this.front] = null;
-      this.size--;
+      this.forget(this.front);
       this.advance();
       each(ackId, record);
     }
@@ -104,6 +102,17 @@ export class LiveQueue {
   /** Removes every entry, oldest first, handing each to `each`. */
   takeAll(each: (ackId: string, record: LiveDelivery) => void): void {
     this.takeOlderThan(Infinity, each);
+  }
+
+  /**
+   * Lets go of entry `i`'s record and id. Its slot stays until the front moves past it, which may
+   * be a thousand messages later (a busy conversation's queue is never empty): an id held until
+   * then outlived two scavenges and was promoted, every message's, for the major GC to collect.
+   */
+  private forget(i: number): void {
+    this.records[i] = null;
+    this.ids[i] = '';
+    this.size--;
   }
 
   /** Moves the front past acknowledged entries; the arrays start over once all are. */

@@ -24,6 +24,22 @@ test('acknowledged in the order sent: each comes off the front', () => {
   assert.is(queue.take('m2'), undefined, 'once only');
 });
 
+test('a busy queue, never empty, holds no acknowledged id or record while its front catches up', () => {
+  const { queue } = filled(2);
+  const held = () => {
+    const { ids, records } = queue as unknown as { ids: string[]; records: unknown[] };
+    return ids.filter((id, i) => id !== '' || records[i] !== null).length;
+  };
+  for (let i = 2; i < 600; i++) {
+    queue.push(`m${i}`, record(i));
+    assert.ok(queue.take(`m${i - 2}`));
+  }
+  assert.is(queue.size, 2);
+  assert.is(held(), 2, 'only the two in flight; every slot behind the front let go');
+  assert.ok(queue.take('m599')); // out of order: the front stays at m598
+  assert.is(held(), 1);
+});
+
 test('out of order near the front: found, and the front moves past it later', () => {
   const { queue, records } = filled(4);
   assert.is(queue.take('m2'), records[2]);
