@@ -24,7 +24,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Histories, recordTextOf, type HistoryRecord, type RecordWaiter } from '../src/server/histories.ts';
+import { Histories, type HistoryRecord, type RecordWaiter } from '../src/server/histories.ts';
 import { Store } from '../src/store/store.ts';
 import { numberArg } from './lib/proc.ts';
 
@@ -54,7 +54,7 @@ try {
         const record: HistoryRecord = { msgId: `m${String(n).padStart(21, '0')}`, scope: 'private', from: `alice${pair}`, to: `bob${pair}`, text, ts: Date.now() };
         // As the hub does: the message is serialised for its recipient, and its record is cut from that text.
         const json = JSON.stringify({ type: 'msg', ...record });
-        histories.appendFor(conversations[pair], record, false, waiter, recordTextOf(json));
+        histories.appendFor(conversations[pair], record, false, waiter, json);
       }
       await new Promise((resolve) => setImmediate(resolve));
     }

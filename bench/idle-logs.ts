@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { conversationOf, Histories, recordTextOf, type HistoryRecord } from '../src/server/histories.ts';
+import { conversationOf, Histories, type HistoryRecord } from '../src/server/histories.ts';
 import { DEFAULT_CACHED_MESSAGES } from '../src/store/log-pool.ts';
 import { Store } from '../src/store/store.ts';
 import { numberArg, sleep } from './lib/proc.ts';
@@ -53,7 +53,7 @@ async function run(budget: number, label: string): Promise<void> {
           for (let m = round; m < Math.min(round + 10, MESSAGES); m++) {
             const record: HistoryRecord = { msgId: `m${n++}`, scope: 'private', from: `a${k}`, to: `b${k}`, text: TEXT, ts: 1_760_000_000_000 };
             // With its text cut from the message's, as the hub records it.
-            writes.push(histories.append(conversationOf(`a${k}`, `b${k}`), record, false, recordTextOf(JSON.stringify({ type: 'msg', ...record }))));
+            writes.push(histories.append(conversationOf(`a${k}`, `b${k}`), record, false, JSON.stringify({ type: 'msg', ...record })));
           }
         }
         await Promise.all(writes);

@@ -10,5 +10,10 @@
 const MIGHT_NEED_ESCAPING = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 export function jsonString(value: string): string {
-  return MIGHT_NEED_ESCAPING.test(value) ? JSON.stringify(value) : `"${value}"`;
+  return escapedJsonString(value) ?? `"${value}"`;
+}
+
+/** JSON.stringify(value) where it might escape something; null where it is `value` in quotes. */
+export function escapedJsonString(value: string): string | null {
+  return MIGHT_NEED_ESCAPING.test(value) ? JSON.stringify(value) : null;
 }

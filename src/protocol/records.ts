@@ -9,6 +9,7 @@
  */
 import { ParleyError } from './errors.ts';
 import { fitsAfter } from '../store/room.ts';
+import { maxBytesOf, writeJson, type JsonOut } from './json-bytes.ts';
 import { Scratch } from './scratch.ts';
 
 export const RECORD_JSON = 1;
@@ -20,22 +21,27 @@ export interface RawRecord {
   body: Buffer;
 }
 
-/** Packs JSON texts (already serialised) into one plaintext. */
-export function packJson(texts: readonly string[]): Buffer {
+/** Packs JSON texts (serialised, or written here: JsonBytes) into one plaintext. */
+export function packJson(texts: readonly JsonOut[]): Buffer {
   let size = 0;
-  for (const text of texts) size += RECORD_HEADER + Buffer.byteLength(text);
+  for (const text of texts) size += RECORD_HEADER + maxBytesOf(text);
   const out = Buffer.allocUnsafe(size);
   let offset = 0;
   for (const text of texts) offset = packText(text, out, offset);
-  return out;
+  return offset === size ? out : out.subarray(0, offset);
 }
 
 /** Writes `text`'s record into `out` at `offset`, where it fits; returns the offset after it. */
-function packText(text: string, out: Buffer, offset: number): number {
-  const length = out.write(text, offset + RECORD_HEADER, 'utf8');
-  out.writeUInt8(RECORD_JSON, offset);
-  out.writeUInt32BE(length, offset + 1);
-  return offset + RECORD_HEADER + length;
+function packText(text: JsonOut, out: Buffer, offset: number): number {
+  const end = writeJson(text, out, offset + RECORD_HEADER);
+  out[offset] = RECORD_JSON;
+  out.writeUInt32BE(end - offset - RECORD_HEADER, offset + 1);
+  return end;
+}
+
+/** Whether `text`'s record fits in `out` after `used` bytes. */
+function fitsRecord(out: Buffer, used: number, text: JsonOut): boolean {
+  return typeof text === 'string' ? fitsAfter(out, used + RECORD_HEADER, text) : used + RECORD_HEADER + text.maxBytes <= out.length;
 }
 
 /** Plaintexts are packed here, one after another, each sealed before the next is packed. */
@@ -52,7 +58,7 @@ const plaintexts = new Scratch(PLAINTEXT_SCRATCH);
  * on `thisArg`, as Array.prototype.forEach does, so that a server connection passes a method of
  * its own rather than holding a closure for it.
  */
-export function eachJsonBatch<T>(texts: readonly string[], limit: number, seal: (this: T, plaintext: Buffer) => void, thisArg?: T): void {
+export function eachJsonBatch<T>(texts: readonly JsonOut[], limit: number, seal: (this: T, plaintext: Buffer) => void, thisArg?: T): void {
   // Reused only where packing anew would give the same one plaintext: it fits this caller's limit,
   // or it is a single text, which travels alone whatever the limit.
   if (lastPlaintext !== null && (lastPlaintext.length <= limit || texts.length === 1) && sameTexts(texts, lastTexts)) return seal.call(thisArg as T, lastPlaintext);
@@ -65,13 +71,13 @@ export function eachJsonBatch<T>(texts: readonly string[], limit: number, seal: 
   let sealed = 0;
   for (let i = 0; i < texts.length; i++) {
     const text = texts[i];
-    if (!fitsAfter(out, used + RECORD_HEADER, text)) {
+    if (!fitsRecord(out, used, text)) {
       if (used > 0) {
         seal.call(thisArg as T, out.subarray(0, used));
         sealed++;
         used = 0;
       }
-      if (!fitsAfter(out, RECORD_HEADER, text)) {
+      if (!fitsRecord(out, 0, text)) {
         seal.call(thisArg as T, packJson([text])); // alone, in a buffer of its own
         sealed++;
         continue;
@@ -96,10 +102,10 @@ export function eachJsonBatch<T>(texts: readonly string[], limit: number, seal: 
  * thousand times). Texts equal in content pack to equal bytes, so `===` is the test; for
  * batches that differ it fails at the first text.
  */
-let lastTexts: readonly string[] = [];
+let lastTexts: readonly JsonOut[] = [];
 let lastPlaintext: Buffer | null = null;
 
-function sameTexts(a: readonly string[], b: readonly string[]): boolean {
+function sameTexts(a: readonly JsonOut[], b: readonly JsonOut[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -12,7 +12,8 @@ import { Channel } from '../crypto/channel.ts';
 import type { Hellos } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
 import { encodeFrame, FrameDecoder, type FrameSink } from '../protocol/frame.ts';
-import { jsonString } from '../protocol/json-string.ts';
+import { jsonStringBytesMax, putBytes, putJsonString, type JsonBytes, type JsonOut } from '../protocol/json-bytes.ts';
+import { escapedJsonString, jsonString } from '../protocol/json-string.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
 import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { Scratch } from '../protocol/scratch.ts';
@@ -123,7 +124,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   /** the nonce of the hello sent, until the key derivation has used it */
   private helloNonce: Buffer | null;
   private earlyFrames: Buffer[] = [];
-  private outbox: string[] = [];
+  private outbox: JsonOut[] = [];
   /** Messages (or why one could not be read) in arrival order: replies keep that order. */
   private inbox: Array<ClientMessage | MessageError> = [];
   private handling = false;
@@ -337,8 +338,8 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   replySettled(reply: LaterReply): void {
     if (reply.err !== null) this.replyError(reply.ref, toParleyError(reply.err), reply.requestType);
     else if (reply.json === null) this.reply(reply.ref, reply.value!);
-    // JSON.stringify({ type: 'ok', ref, result }) with the result already serialised.
-    else if (reply.ref !== undefined) this.sendSerialized(`{"type":"ok","ref":${jsonString(reply.ref)},"result":${reply.json}}`);
+    // JSON.stringify({ type: 'ok', ref, result }) with the result already serialised, or writing itself.
+    else if (reply.ref !== undefined) this.sendSerialized(typeof reply.json === 'string' ? `{"type":"ok","ref":${jsonString(reply.ref)},"result":${reply.json}}` : new OkJson(reply.ref, reply.json));
   }
 
   private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {
@@ -362,7 +363,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
     this.sendSerialized(JSON.stringify(message));
   }
 
-  sendSerialized(json: string): void {
+  sendSerialized(json: JsonOut): void {
     if (this.state !== 'open' && this.state !== 'closing') return;
     if (this.outbox.length === 0) this.ctx.scheduleFlush(this);
     this.outbox.push(json);
@@ -451,5 +452,34 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   destroy(): void {
     this.state = 'closed';
     this.socket.destroy();
+  }
+}
+
+const OK_HEAD = Buffer.from('{"type":"ok","ref":');
+const RESULT_KEY = Buffer.from(',"result":');
+
+/**
+ * JSON.stringify({ type: 'ok', ref, result }) for a result that writes itself (a 1:1 send's, one
+ * a message): written around it, with no string made for the line.
+ */
+class OkJson implements JsonBytes {
+  /** JSON.stringify(ref) where it must escape something; null where it is the ref in quotes */
+  private readonly escapedRef: string | null;
+
+  constructor(
+    private readonly ref: string,
+    private readonly result: JsonBytes,
+  ) {
+    this.escapedRef = escapedJsonString(ref);
+  }
+
+  get maxBytes(): number {
+    return OK_HEAD.length + jsonStringBytesMax(this.ref, this.escapedRef) + RESULT_KEY.length + this.result.maxBytes + 1;
+  }
+
+  writeTo(out: Buffer, at: number): number {
+    at = this.result.writeTo(out, putBytes(out, putJsonString(out, putBytes(out, at, OK_HEAD), this.ref, this.escapedRef), RESULT_KEY));
+    out[at] = 0x7d; // }
+    return at + 1;
   }
 }

@@ -11,6 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ParleyError } from '../protocol/errors.ts';
+import type { JsonOut } from '../protocol/json-bytes.ts';
 import type { DeliveryStatus } from '../protocol/messages.ts';
 import type { SegmentedLog } from '../store/log.ts';
 import type { Logger } from './log.ts';
@@ -181,7 +182,7 @@ export class Delivery {
    * neither. Not a promise: this runs once per private message, and it may wait seconds for the
    * ack. `delivery` is the live record from here on (its sentAt is set now).
    */
-  deliver(user: string, ackId: string, json: string, delivery: LiveDelivery & { readonly waiter: DeliveryWaiter }): void {
+  deliver(user: string, ackId: string, json: JsonOut, delivery: LiveDelivery & { readonly waiter: DeliveryWaiter }): void {
     delivery.sentAt = performance.now();
     const { waiter } = delivery;
     this.send(user, this.online.get(user), ackId, json, delivery)?.then(
@@ -204,7 +205,7 @@ export class Delivery {
   }
 
   /** Sends live to `recipient`, `user`'s session (returns null), or stores (returns the mailbox write). */
-  private send(user: string, recipient: Session | undefined, ackId: string, json: string, record: LiveDelivery): Promise<DeliveryStatus> | null {
+  private send(user: string, recipient: Session | undefined, ackId: string, json: JsonOut, record: LiveDelivery): Promise<DeliveryStatus> | null {
     // record.message only where it is stored: a 1:1 send makes it when asked (hub.ts, PrivateSend).
     if (!recipient) return this.store(user, { ackId, message: record.message });
     const state = this.state(recipient, user);

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
+import type { JsonOut } from '../protocol/json-bytes.ts';
 import { StoredMessage, type HistoryItem } from '../protocol/messages.ts';
 import type { LogEntry } from '../store/log.ts';
 import { DEFAULT_CACHED_MESSAGES, LogPool } from '../store/log-pool.ts';
@@ -19,17 +20,21 @@ export function conversationOf(user: string, peer: string): string {
   return user < peer ? `history/private/${user}.${peer}` : `history/private/${peer}.${user}`;
 }
 
-/** What JSON.stringify of a `msg` starts with: the history record is the rest (hub.ts builds both alike). */
-const MSG_PREFIX = '{"type":"msg",';
+/**
+ * What JSON.stringify of a `msg` has after its brace: its type. Its history record is the rest
+ * (hub.ts builds both alike, and writes its PrivateSend's JSON after it).
+ */
+export const MSG_TYPE = '"type":"msg",';
 
 /**
- * The text of a message's history record, cut from the `msg` text sent to its recipients: the
- * record is the message without its type, in the same key order, so the store need not
- * serialise it again (Store.append).
+ * The characters the store leaves out of a `msg`'s JSON, after its brace, to make its history
+ * record's (ItemTexts.add): the record is the message without its type, in the same key order,
+ * so a message is serialised once, for its recipients, and the store copies that text (or writes
+ * it once more, where it writes itself: JsonBytes).
  */
-export function recordTextOf(msgText: string): string {
-  if (!msgText.startsWith(MSG_PREFIX)) throw new ParleyError('E_INTERNAL', 'a history record text must be cut from a msg');
-  return `{${msgText.slice(MSG_PREFIX.length)}`;
+function typeLength(msg: JsonOut): number {
+  if (typeof msg === 'string' && !msg.startsWith(MSG_TYPE, 1)) throw new ParleyError('E_INTERNAL', 'a history record text must be cut from a msg');
+  return MSG_TYPE.length;
 }
 
 /** How far back in its conversation a resent message is looked for, to record it only once. */
@@ -107,22 +112,23 @@ export class Histories {
    * twice without `resend` is two records.
    *
    * A failed write is not forgotten: the entry stays in the log's tail and the store writes it at
-   * its next checkpoint, so the sender's retry (a resend) finds it there. `recordText`, when the
-   * caller has it, is JSON.stringify(record) (recordTextOf).
+   * its next checkpoint, so the sender's retry (a resend) finds it there. `msgText`, when the
+   * caller has it, is JSON.stringify({ type: 'msg', ...record }), or writes it (JsonBytes): the
+   * store takes the record's text from it.
    */
-  append(conversation: string, record: HistoryRecord, resend = false, recordText?: string): Promise<void> {
-    return new Promise((resolve, reject) => this.appendFor(conversation, record, resend, { recordEnded: (err) => (err === null ? resolve() : reject(err)) }, recordText));
+  append(conversation: string, record: HistoryRecord, resend = false, msgText?: JsonOut): Promise<void> {
+    return new Promise((resolve, reject) => this.appendFor(conversation, record, resend, { recordEnded: (err) => (err === null ? resolve() : reject(err)) }, msgText));
   }
 
   /**
    * append for the hot path (every private message): `waiter` hears when the record is on disk.
    * The messages of one store batch share one reaction to its promise, not one each.
    */
-  appendFor(conversation: string, record: HistoryRecord, resend: boolean, waiter: RecordWaiter, recordText?: string): void {
+  appendFor(conversation: string, record: HistoryRecord, resend: boolean, waiter: RecordWaiter, msgText?: JsonOut): void {
     if (resend ? !this.rememberResend(conversation, record.msgId) : this.resentLately(conversation, record.msgId)) return waiter.recordEnded(null);
     const log = this.logs.peek(conversation);
-    if (log !== undefined && !resend) return this.waitForBatch(this.logs.append(log, record, recordText).written, waiter);
-    this.appendSlowly(conversation, record, resend, recordText).then(
+    if (log !== undefined && !resend) return this.waitForBatch(this.logs.append(log, record, msgText, msgText === undefined ? 0 : typeLength(msgText)).written, waiter);
+    this.appendSlowly(conversation, record, resend, msgText).then(
       () => waiter.recordEnded(null),
       (err: unknown) => waiter.recordEnded(err),
     );
@@ -148,10 +154,10 @@ export class Histories {
   }
 
   /** append, when the log still has to be opened or a resend has to be looked for. */
-  private appendSlowly(conversation: string, record: HistoryRecord, resend: boolean, recordText: string | undefined): Promise<void> {
+  private appendSlowly(conversation: string, record: HistoryRecord, resend: boolean, msgText: JsonOut | undefined): Promise<void> {
     return this.logs.with(conversation, async (log) => {
       if (resend && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
-      await this.logs.append(log, record, recordText).written;
+      await this.logs.append(log, record, msgText, msgText === undefined ? 0 : typeLength(msgText)).written;
     });
   }
 

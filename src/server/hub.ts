@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../protocol/errors.ts';
-import { jsonString } from '../protocol/json-string.ts';
+import { jsonStringBytesMax, jsonText, NUMBER_BYTES_MAX, putAscii, putBytes, putJsonString, putNumber, type JsonBytes, type JsonOut } from '../protocol/json-bytes.ts';
+import { escapedJsonString } from '../protocol/json-string.ts';
 import {
   normalizeUsername,
   type ClientMessage,
@@ -19,7 +20,7 @@ import {
 import { Store } from '../store/store.ts';
 import type { Accounts } from './accounts.ts';
 import { Delivery, type DeliveryWaiter, type LiveDelivery } from './delivery.ts';
-import { conversationOf, Histories, recordTextOf, type HistoryRecord, type RecordWaiter } from './histories.ts';
+import { conversationOf, Histories, MSG_TYPE, type HistoryRecord, type RecordWaiter } from './histories.ts';
 import type { Logger } from './log.ts';
 import { Groups } from './groups.ts';
 import { Mailboxes } from './mailboxes.ts';
@@ -47,8 +48,8 @@ export class LaterReply {
   err: unknown = null;
   /** the `ok` result (once settled without an error), or null where it came serialised (`json`) */
   value: Record<string, unknown> | null = null;
-  /** the `ok` result as JSON, where the handler wrote it out (resolveJson); else null */
-  json: string | null = null;
+  /** the `ok` result as JSON, where the handler wrote it out or has it write itself (resolveJson); else null */
+  json: JsonOut | null = null;
   /** the id of the request this answers, for the reply (replyTo) */
   ref: string | undefined = undefined;
   /** the type of the request this answers, for the log (replyTo) */
@@ -67,10 +68,11 @@ export class LaterReply {
   }
 
   /**
-   * The `ok` result, serialised (JSON of an object) by the handler: the 1:1 send path writes its
-   * result out, as it does its `msg`, rather than have JSON.stringify walk an object per message.
+   * The `ok` result, serialised (JSON of an object) by the handler, or writing itself (JsonBytes):
+   * the 1:1 send path has its result written out, as its `msg` is, rather than have
+   * JSON.stringify walk an object per message.
    */
-  resolveJson(json: string): void {
+  resolveJson(json: JsonOut): void {
     this.settle(null, null, json);
   }
 
@@ -79,7 +81,7 @@ export class LaterReply {
     this.settle(err ?? new Error('rejected without a reason'), null, null);
   }
 
-  private settle(err: unknown, value: Record<string, unknown> | null, json: string | null): void {
+  private settle(err: unknown, value: Record<string, unknown> | null, json: JsonOut | null): void {
     if (this.settled) return;
     this.settled = true;
     this.err = err;
@@ -106,30 +108,53 @@ export class LaterReply {
   /** The outcome as a promise (tests). */
   get result(): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) =>
-      this.replyTo({ replySettled: (reply) => (reply.err === null ? resolve(reply.value ?? (JSON.parse(reply.json!) as Record<string, unknown>)) : reject(reply.err)) }, undefined, ''),
+      this.replyTo({ replySettled: (reply) => (reply.err === null ? resolve(reply.value ?? (JSON.parse(jsonText(reply.json!)) as Record<string, unknown>)) : reject(reply.err)) }, undefined, ''),
     );
   }
 }
+
+/** How a private `msg`'s JSON starts, up to its msgId (the type first: histories.ts cuts it out of the record). */
+const MSG_HEAD = Buffer.from(`{${MSG_TYPE}"msgId":"`);
+const TS_KEY = Buffer.from(',"ts":');
 
 /**
  * One private message from its arrival to the sender's `ok`. Delivery and the history write run
  * side by side and the `ok` goes when both are done; this one object hears both outcomes, and is
  * the delivery's live record too, so a message holds no closures or promises while it waits for
  * its acknowledgement, and no second object (those were much of what the garbage collector had
- * to copy: docs/BENCHMARKS.md).
+ * to copy: docs/BENCHMARKS.md). It is also the `msg`'s JSON (JsonBytes), written into the
+ * recipient's frame and the conversation's history, with no string made for it.
  */
-class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, RecordWaiter {
+class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, RecordWaiter, JsonBytes {
   sentAt = 0;
   readonly waiter: DeliveryWaiter = this;
   private status: DeliveryStatus | null = null;
   private recorded = false;
+  /** JSON.stringify(text) where it must escape something; null where it is the text in quotes */
+  private readonly escapedText: string | null;
 
   constructor(
     private readonly log: Logger,
     private readonly session: Session,
     private readonly record: HistoryRecord,
+    private readonly route: PrivateRoute,
   ) {
     super();
+    this.escapedText = escapedJsonString(record.text);
+  }
+
+  get maxBytes(): number {
+    const { msgId, text } = this.record;
+    return MSG_HEAD.length + msgId.length + this.route.msgFieldBytes.length + jsonStringBytesMax(text, this.escapedText) + TS_KEY.length + NUMBER_BYTES_MAX + 1;
+  }
+
+  /** JsonBytes: JSON.stringify(this.message), written out (test/server/hub.test.ts holds the two equal). */
+  writeTo(out: Buffer, at: number): number {
+    const { msgId, text, ts } = this.record;
+    at = putBytes(out, putAscii(out, putBytes(out, at, MSG_HEAD), msgId), this.route.msgFieldBytes);
+    at = putNumber(out, putBytes(out, putJsonString(out, at, text, this.escapedText), TS_KEY), ts);
+    out[at] = 0x7d; // }
+    return at + 1;
   }
 
   /**
@@ -157,27 +182,50 @@ class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, Re
   private answer(status: DeliveryStatus): void {
     const { record } = this;
     if (this.log.enabled('info')) this.log.info(`conn#${this.session.id} msg ${record.from} → ${record.to} ${Buffer.byteLength(record.text)} B ${status}`);
-    // JSON.stringify({ msgId, status, ts } satisfies SendResult): a message id and a status have
-    // nothing to escape (test/e2e/wire.test.ts holds the two equal).
-    this.resolveJson(`{"msgId":"${record.msgId}","status":"${status}","ts":${record.ts}}`);
+    this.resolveJson(new SendResultJson(record, status));
+  }
+}
+
+const RESULT_HEAD = Buffer.from('{"msgId":"');
+const STATUS_KEY = Buffer.from('","status":"');
+const STATUS_END = Buffer.from('","ts":');
+
+/**
+ * JSON.stringify({ msgId, status, ts } satisfies SendResult), written out: a message id and a
+ * status are ASCII with nothing to escape (test/e2e/wire.test.ts holds the two equal).
+ */
+class SendResultJson implements JsonBytes {
+  constructor(
+    private readonly record: HistoryRecord,
+    private readonly status: DeliveryStatus,
+  ) {}
+
+  get maxBytes(): number {
+    return RESULT_HEAD.length + this.record.msgId.length + STATUS_KEY.length + this.status.length + STATUS_END.length + NUMBER_BYTES_MAX + 1;
+  }
+
+  writeTo(out: Buffer, at: number): number {
+    at = putBytes(out, putAscii(out, putBytes(out, at, RESULT_HEAD), this.record.msgId), STATUS_KEY);
+    at = putNumber(out, putBytes(out, putAscii(out, at, this.status), STATUS_END), this.record.ts);
+    out[at] = 0x7d; // }
+    return at + 1;
   }
 }
 
 /**
  * How one user's private messages reach one other: their conversation's history, and the middle
- * of each `msg`'s JSON, from the end of the msgId to the text (the names are accounts', which
- * USERNAME_PATTERN leaves nothing to escape in): a message's JSON is then five pieces, not
- * fifteen.
+ * of each `msg`'s JSON as bytes, from the end of the msgId to the text (the names are accounts',
+ * which USERNAME_PATTERN leaves nothing to escape in), copied as they are (PrivateSend.writeTo).
  */
 class PrivateRoute {
-  readonly msgFields: string;
+  readonly msgFieldBytes: Buffer;
 
   constructor(
     from: string,
     to: string,
     readonly conversation: string,
   ) {
-    this.msgFields = `","scope":"private","from":"${from}","to":"${to}","text":`;
+    this.msgFieldBytes = Buffer.from(`","scope":"private","from":"${from}","to":"${to}","text":`);
   }
 }
 
@@ -503,13 +551,10 @@ export class Hub {
     const ts = this.now();
     const { msgId, text } = message;
     const record: HistoryRecord = { msgId, scope: 'private', from, to, text, ts };
-    // JSON.stringify of the `msg` (PrivateSend.message), written out for the relay's hottest
-    // serialisation (route.msgFields). The message is its record with a type: this one text
-    // serves the recipient and the store.
-    const json = `{"type":"msg","msgId":"${msgId}${route.msgFields}${jsonString(text)},"ts":${ts}}`;
-    const send = new PrivateSend(this.log, session, record);
-    this.histories.appendFor(route.conversation, record, message.resend === true, send, recordTextOf(json));
-    this.delivery.deliver(to, msgId, json, send);
+    // The `msg` writes itself, for the recipient and (less its type, the record) for the store.
+    const send = new PrivateSend(this.log, session, record, route);
+    this.histories.appendFor(route.conversation, record, message.resend === true, send, send);
+    this.delivery.deliver(to, msgId, send, send);
     return send;
   }
 
@@ -526,7 +571,7 @@ export class Hub {
       recipients++;
     }
     this.log.info(`msg ${from} → * (${recipients} online) ${Buffer.byteLength(message.text)} B`);
-    const recorded = this.histories.append(conversationOf(from, '*'), record, message.resend === true, recordTextOf(json));
+    const recorded = this.histories.append(conversationOf(from, '*'), record, message.resend === true, json);
     const result: SendResult = { msgId: message.msgId, status: 'sent', ts, recipients };
     return LaterReply.of(recorded.then(() => ({ ...result })));
   }
@@ -662,7 +707,7 @@ export class Hub {
     const record: HistoryRecord = { msgId: message.msgId, scope: 'group', from, group: group.name, text: message.text, ts };
     const msg: ServerMessageOf<'msg'> = { type: 'msg', ...record };
     const json = JSON.stringify(msg);
-    const recorded = this.histories.append(conversationOf(from, `#${group.name}`), record, message.resend === true, recordTextOf(json));
+    const recorded = this.histories.append(conversationOf(from, `#${group.name}`), record, message.resend === true, json);
     const stored: Array<Promise<unknown>> = [];
     let recipients = 0;
     const { names, sessions } = this.recipientsOf(group);

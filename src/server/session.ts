@@ -3,6 +3,7 @@
  * so handlers are tested with a stub session (see test/server/hub.test.ts).
  */
 import type { ErrorCode } from '../protocol/errors.ts';
+import { jsonText, type JsonOut } from '../protocol/json-bytes.ts';
 import type { Presence, ServerMessage } from '../protocol/messages.ts';
 import type { SessionDeliveries } from './delivery.ts';
 
@@ -27,8 +28,8 @@ export interface Session {
   deliveryState: SessionDeliveries | null;
   /** Queues a message; queued messages leave in one sealed frame per event-loop pass. */
   send(message: ServerMessage): void;
-  /** Queues an already serialised message, so a fan-out serialises once. */
-  sendSerialized(json: string): void;
+  /** Queues an already serialised message (or one that writes itself), so a fan-out serialises once. */
+  sendSerialized(json: JsonOut): void;
   /** Tells the client why its session ends (a `notice`), then closes the connection. */
   end(code: ErrorCode, message: string): void;
   /** Closes the connection once queued replies are written. */
@@ -57,8 +58,8 @@ export class RecordingSession implements Session {
   send(message: ServerMessage): void {
     this.sent.push(message);
   }
-  sendSerialized(json: string): void {
-    this.sent.push(JSON.parse(json) as ServerMessage);
+  sendSerialized(json: JsonOut): void {
+    this.sent.push(JSON.parse(jsonText(json)) as ServerMessage);
   }
   end(code: ErrorCode, message: string): void {
     this.ended = { code, message };

@@ -16,12 +16,23 @@
  * the store calls `clear` when the items themselves change (a put, a replaced array).
  */
 
+import { maxBytesOf, NUMBER_BYTES_MAX, putBytes, putNumber, writeJson, type JsonOut } from '../protocol/json-bytes.ts';
 import { fitsAfter } from './room.ts';
 
 /** The first chunk: a few messages' texts. */
 const FIRST_CHUNK = 2048;
 /** Chunks double up to this; a text bigger than it gets a chunk of its own size. */
 const CHUNK_MAX = 64 * 1024;
+/** What an item's text holds around its entry's. */
+const ITEM_HEAD = Buffer.from('{"seq":');
+const ENTRY_KEY = Buffer.from(',"entry":');
+/** The most bytes an item's text adds to its entry's: the head, the seq, the key, `}`. */
+const ITEM_BYTES_MAX = ITEM_HEAD.length + NUMBER_BYTES_MAX + ENTRY_KEY.length + 1;
+
+/** Whether `entry` fits in `bytes` after `used` bytes. */
+function fitsEntry(bytes: Buffer, used: number, entry: JsonOut): boolean {
+  return typeof entry === 'string' ? fitsAfter(bytes, used, entry) : used + entry.maxBytes <= bytes.length;
+}
 
 export class ItemTexts {
   /** The chunks, oldest first; only the last has texts added to it. */
@@ -42,25 +53,38 @@ export class ItemTexts {
     return this.ends.length;
   }
 
-  /** Holds `text` as the item with `seq`. */
-  add(seq: number, text: string): void {
+  /**
+   * Holds the text of the log item `{"seq":seq,"entry":ENTRY}`, where ENTRY is the JSON `entry`
+   * writes with the first `leaveOut` bytes after its opening brace left out (ASCII, as a JSON
+   * object's leading keys are here): a relayed message's history record is its `msg` without the
+   * type (Histories.appendFor), cut out here as it is written. Built as bytes in the chunk: the
+   * item's text as a string (a wrapper around the record, itself cut from the `msg`) was two more
+   * strings a message, each flattened (copied) before it was encoded, ~600 bytes a message for the
+   * garbage collector.
+   */
+  add(seq: number, entry: JsonOut, leaveOut = 0): void {
     if (this.ends.length > 0 && seq !== this.firstSeq + this.ends.length) this.clear();
     if (this.ends.length === 0) this.firstSeq = seq;
     let last = this.chunks.length === 0 ? null : this.chunks[this.chunks.length - 1];
     // Every chunk holds a text (a chunk starts with one; dropThrough keeps the chunks from the first text kept).
-    const comma = last === null ? 0 : 1;
-    if (last === null || !fitsAfter(last, this.used + comma, text)) {
-      const size = Buffer.byteLength(text);
+    let at = last === null ? 0 : this.used + 1;
+    if (last === null || !fitsEntry(last, at + ITEM_BYTES_MAX, entry)) {
+      const size = ITEM_BYTES_MAX + maxBytesOf(entry);
       const next = last === null ? FIRST_CHUNK : Math.min(Math.max(2 * last.length, FIRST_CHUNK), CHUNK_MAX);
       last = Buffer.allocUnsafeSlow(Math.max(next, size));
       this.chunks.push(last);
       this.chunkFirst.push(this.ends.length);
-      this.used = last.write(text, 0);
+      at = 0;
     } else {
-      if (comma) last[this.used++] = 0x2c;
-      this.used += last.write(text, this.used);
+      last[this.used] = 0x2c; // ,
     }
-    this.ends.push(this.used);
+    at = putBytes(last, putNumber(last, putBytes(last, at, ITEM_HEAD), seq), ENTRY_KEY);
+    const end = writeJson(entry, last, at);
+    if (leaveOut > 0) last.copyWithin(at + 1, at + 1 + leaveOut, end);
+    at = end - leaveOut;
+    last[at++] = 0x7d; // }
+    this.used = at;
+    this.ends.push(at);
   }
 
   /** UTF-8 bytes of the newest text held (0 when none is). */

@@ -10,6 +10,7 @@
  * document until it is written, and a reopen reads that document.
  */
 import type { z } from 'zod';
+import type { JsonOut } from '../protocol/json-bytes.ts';
 import { SEGMENT, SegmentedLog } from './log.ts';
 import type { Store } from './store.ts';
 
@@ -83,9 +84,9 @@ export class LogPool<E> {
     return pooled.log;
   }
 
-  /** Appends to a log from `peek` (or one held), counting the entry against the budget (`entryText`: SegmentedLog.append). */
-  append(log: SegmentedLog<E>, entry: E, entryText?: string): { seq: number; written: Promise<void> } {
-    const appended = log.append(entry, entryText);
+  /** Appends to a log from `peek` (or one held), counting the entry against the budget (`entryText`, `leaveOut`: SegmentedLog.append). */
+  append(log: SegmentedLog<E>, entry: E, entryText?: JsonOut, leaveOut = 0): { seq: number; written: Promise<void> } {
+    const appended = log.append(entry, entryText, leaveOut);
     const pooled = this.logs.get(log.collection);
     // A held log is weighed when its last hold ends.
     if (pooled !== undefined && pooled.slot >= 0) {

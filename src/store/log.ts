@@ -17,6 +17,7 @@
  */
 import { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
+import type { JsonOut } from '../protocol/json-bytes.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -191,11 +192,12 @@ export class SegmentedLog<E> {
 
   /**
    * Appends one entry. `written` resolves when it is on disk. `entryText`, when the caller has
-   * it, is JSON.stringify(entry): the store copies it rather than serialising the entry again,
-   * and a segment whose first entry comes with its text is held by the store as texts
-   * (Store.appendText), an entry without one then serialised here.
+   * it, is JSON.stringify(entry), less `leaveOut` characters after its brace (ItemTexts.add): the
+   * store copies it rather than serialising the entry again, and a segment whose first entry
+   * comes with its text is held by the store as texts (Store.appendText), an entry without one
+   * then serialised here.
    */
-  append(entry: E, entryText?: string): { seq: number; written: Promise<void> } {
+  append(entry: E, entryText?: JsonOut, leaveOut = 0): { seq: number; written: Promise<void> } {
     // A closed instance appending beside a reopened one would give out its seqs a second time.
     if (this.closed) throw new ParleyError('E_INTERNAL', `append to the closed log ${this.collection}`);
     const seq = this.nextSeq++;
@@ -209,10 +211,9 @@ export class SegmentedLog<E> {
     // An empty segment is held as its first entry comes: as texts if it comes with one.
     if (this.tail.count++ === 0) this.tail.items = entryText === undefined ? [] : null;
     const item = { seq, entry };
-    const itemText = entryText === undefined ? undefined : `{"seq":${seq},"entry":${entryText}}`;
-    if (this.tail.items === null) return { seq, written: this.store.appendText(this.collection, this.tail.key, item, itemText ?? JSON.stringify(item)) };
+    if (this.tail.items === null) return { seq, written: this.store.appendText(this.collection, this.tail.key, item, entryText ?? JSON.stringify(entry), leaveOut) };
     this.tail.items.push(item);
-    return { seq, written: this.store.append(this.collection, this.tail.key, this.tail.items, itemText) };
+    return { seq, written: this.store.append(this.collection, this.tail.key, this.tail.items, entryText, leaveOut) };
   }
 
   /** Up to `limit` entries with seq >= `from`, oldest first. */

@@ -40,6 +40,7 @@ import { Low, Memory, type Adapter } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { z } from 'zod';
 import { ParleyError } from '../protocol/errors.ts';
+import type { JsonOut } from '../protocol/json-bytes.ts';
 import { ItemTexts } from './item-texts.ts';
 import { JournalLine } from './journal-line.ts';
 
@@ -507,11 +508,12 @@ export class Store {
    * The array document (collection, key) is now `items`, whose last element was just appended
    * (and has the greatest seq). Only that element goes to disk, as a journal line; the document
    * itself is written at the next checkpoint. Resolves when the batch holding the line is on disk.
-   * `lastText`, when the caller has it, is JSON.stringify(that element): the line copies it (a
-   * relayed message is serialised for its recipient, and its history record is that text less its
-   * type: serialising each message again for the journal was a seventh of recording it).
+   * `entryText`, when the caller has it, is the JSON of that element's `entry` (a log's item,
+   * `{seq, entry}`), less `leaveOut` characters after its brace (ItemTexts.add): the line copies
+   * it (a relayed message is serialised for its recipient, and its history record is that text
+   * less its type: serialising each message again for the journal was a seventh of recording it).
    */
-  append<T extends Seqd>(collection: string, key: string, items: T[], lastText?: string): Promise<void> {
+  append<T extends Seqd>(collection: string, key: string, items: T[], entryText?: JsonOut, leaveOut = 0): Promise<void> {
     const last = items.at(-1);
     if (this.dir === null || last === undefined) return this.put(collection, key, items);
     const doc = this.docForWrite(collection, key);
@@ -520,13 +522,13 @@ export class Store {
       doc.texts?.clear();
       doc.shelved = null;
     }
-    if (lastText !== undefined) (doc.texts ??= new ItemTexts()).add(last.seq, lastText);
+    if (entryText !== undefined) (doc.texts ??= new ItemTexts()).add(last.seq, entryText, leaveOut);
     else doc.texts?.clear();
     doc.low.data = items;
     doc.removed = false;
     // A document already due to be written whole in this batch needs no line.
     if (!this.dirty.has(doc)) {
-      this.journalItem(doc, last, lastText !== undefined);
+      this.journalItem(doc, last, entryText !== undefined);
       this.lazy.add(doc);
     }
     return this.schedule();
@@ -535,29 +537,29 @@ export class Store {
   /**
    * Appends `item` (whose seq follows the document's last) to the array document (collection,
    * key), which the store holds for its owner: a log's tail segment whose appends come with their
-   * texts (`itemText`, JSON.stringify(item)). A segment started here is held as the texts alone
+   * entries' texts (`entryText` and `leaveOut`, as for append). A segment started here is held as the texts alone
    * (shelved from its first item): the relayed messages of a busy relay are then no objects on
    * the V8 heap for the garbage collector to copy until their checkpoint, and the checkpoint
    * writes the texts. Reads parse them (get). A document that is an array already (read from its
    * file, written whole, changed by a put) has the item pushed onto it instead.
    */
-  appendText(collection: string, key: string, item: Seqd, itemText: string): Promise<void> {
+  appendText(collection: string, key: string, item: Seqd, entryText: JsonOut, leaveOut = 0): Promise<void> {
     const doc = this.docForWrite(collection, key);
     const shelved = doc.shelved;
     if (shelved !== null && item.seq === shelved.to + 1) {
-      doc.texts!.add(item.seq, itemText);
+      doc.texts!.add(item.seq, entryText, leaveOut);
       shelved.to = item.seq;
     } else if (shelved === null && doc.low.data === null && this.dir !== null && !this.dirty.has(doc)) {
       // A segment nothing holds yet: new, or removed and its removal written.
       (doc.texts ??= new ItemTexts()).clear();
-      doc.texts.add(item.seq, itemText);
+      doc.texts.add(item.seq, entryText, leaveOut);
       doc.shelved = { from: item.seq, to: item.seq };
       doc.itemsOnDisk = -1;
     } else {
       unshelve(doc);
       const items = Array.isArray(doc.low.data) ? (doc.low.data as Seqd[]) : [];
       items.push(item);
-      return this.append(collection, key, items, itemText);
+      return this.append(collection, key, items, entryText, leaveOut);
     }
     doc.removed = false;
     this.journalItem(doc, item, true);

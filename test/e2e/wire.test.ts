@@ -152,6 +152,9 @@ test('a send is answered with the ok JSON.stringify would write, whatever its re
   assert.is(ok.result.status, 'delivered');
   const text = raw.texts[raw.messages.indexOf(ok)];
   assert.is(text, JSON.stringify({ type: 'ok', ref: id, result: { msgId: 'okmsg-0001', status: 'delivered', ts: ok.result.ts } }));
+  raw.send([{ type: 'send', id: 's2', msgId: 'okmsg-0002', to: 'okbob', text: 'hi' }]);
+  const plain = await raw.expect((m) => m.ref === 's2', 5000);
+  assert.is(raw.texts[raw.messages.indexOf(plain)], JSON.stringify({ type: 'ok', ref: 's2', result: { msgId: 'okmsg-0002', status: 'delivered', ts: plain.result.ts } }));
   raw.destroy();
   bob.close();
 });

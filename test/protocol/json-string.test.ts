@@ -3,6 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { jsonString } from '../../src/protocol/json-string.ts';
 import { fuzzOptions } from '../fuzz/settings.ts';
+import { anyUtf16 } from '../helpers/utf16.ts';
 
 test('jsonString is JSON.stringify of a string: plain texts, each character JSON escapes, emoji, lone surrogates', () => {
   const cases = [
@@ -23,18 +24,6 @@ test('jsonString is JSON.stringify of a string: plain texts, each character JSON
   ];
   for (const text of cases) assert.is(jsonString(text), JSON.stringify(text), JSON.stringify(text));
 });
-
-/** Any UTF-16 string, lone surrogates and control characters included, mostly printable ASCII. */
-const anyUtf16 = fc.array(
-  fc.oneof(
-    { weight: 8, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
-    { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1f }) },
-    { weight: 1, arbitrary: fc.constantFrom(0x22, 0x5c) },
-    { weight: 1, arbitrary: fc.integer({ min: 0xd800, max: 0xdfff }) },
-    { weight: 2, arbitrary: fc.integer({ min: 0x7f, max: 0xffff }) },
-  ),
-  { maxLength: 300 },
-).map((units) => String.fromCharCode(...units));
 
 test('jsonString equals JSON.stringify on any string', () => {
   fc.assert(

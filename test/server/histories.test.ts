@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { throwsCode } from '../helpers/codes.ts';
-import { conversationOf, Histories, RESENT_IDS, recordTextOf, HistoryRecord } from '../../src/server/histories.ts';
+import { rejectsCode } from '../helpers/codes.ts';
+import { conversationOf, Histories, RESENT_IDS, HistoryRecord } from '../../src/server/histories.ts';
 import { MAILBOX_SEGMENT, SEGMENT, SegmentedLog, segmentKey } from '../../src/store/log.ts';
 import { Mailboxes } from '../../src/server/mailboxes.ts';
 import { LOG_WEIGHT } from '../../src/store/log-pool.ts';
@@ -141,16 +141,25 @@ test('past the memory budget idle conversations are closed; they reopen with eve
 );
 
 
-test('a record text cut from its msg is JSON.stringify of the record, in every scope and for any text', () => {
-  const texts = ['plain', 'quote " and \\ backslash', 'line\nbreak \u2028 \u0000', 'emoji 🎉 and é', '{"type":"msg",'];
-  const records: HistoryRecord[] = texts.flatMap((text) => [
-    { msgId: 'm1', scope: 'private', from: 'ann', to: 'bob', text, ts: 1 },
-    { msgId: 'm2', scope: 'broadcast', from: 'ann', text, ts: 2 },
-    { msgId: 'm3', scope: 'group', from: 'ann', group: 'lab', text, ts: 3 },
-  ]);
-  for (const record of records) assert.is(recordTextOf(JSON.stringify({ type: 'msg', ...record })), JSON.stringify(record));
-  throwsCode(() => recordTextOf(JSON.stringify({ type: 'update', msgId: 'm1' })), 'E_INTERNAL');
-});
+test('a record cut from its msg text is the record, in every scope and for any text; a text that is no msg is refused', () =>
+  inTempDir(async (dir) => {
+    const texts = ['plain', 'quote " and \\ backslash', 'line\nbreak \u2028 \u0000', 'emoji 🎉 and é', '{"type":"msg",'];
+    const records: HistoryRecord[] = texts.flatMap((text) => [
+      { msgId: 'm1', scope: 'private', from: 'ann', to: 'bob', text, ts: 1 },
+      { msgId: 'm2', scope: 'broadcast', from: 'ann', text, ts: 2 },
+      { msgId: 'm3', scope: 'group', from: 'ann', group: 'lab', text, ts: 3 },
+    ]);
+    const store = await Store.open(dir, { checkpointMs: 60_000 });
+    const histories = new Histories(store);
+    for (const r of records) await histories.append('history/lobby', r, false, JSON.stringify({ type: 'msg', ...r }));
+    const journaled = readFileSync(join(dir, 'journal', '0.jsonl'), 'utf8').trim().split('\n').flatMap((line) => JSON.parse(line) as Array<{ i: unknown }>);
+    assert.equal(journaled.map((entry) => entry.i), records.map((entry, seq) => ({ seq, entry })));
+    await rejectsCode(histories.append('history/lobby', records[0], false, JSON.stringify({ type: 'update', ...records[0] })), 'E_INTERNAL');
+    await store.flush();
+    const log = await SegmentedLog.open(await Store.open(dir), 'history/lobby', HistoryRecord);
+    assert.equal((await log.read(0, 100)).map((item) => item.entry), records);
+  }),
+);
 
 test('messages recorded with their texts are journaled as their records, and read back the same after a crash', () =>
   inTempDir(async (dir) => {
@@ -158,7 +167,7 @@ test('messages recorded with their texts are journaled as their records, and rea
     const histories = new Histories(store);
     const conversation = conversationOf('ann', 'bob');
     const sent = [record('m1', 'ann', 'bob'), { ...record('m2', 'bob', 'ann'), text: 'a "quoted" \\ reply 🎉' }];
-    for (const r of sent) await histories.append(conversation, r, false, recordTextOf(JSON.stringify({ type: 'msg', ...r })));
+    for (const r of sent) await histories.append(conversation, r, false, JSON.stringify({ type: 'msg', ...r }));
     // Not flushed: the records are in the journal only, as a killed server leaves them.
     const journaled = readFileSync(join(dir, 'journal', '0.jsonl'), 'utf8').trim().split('\n').flatMap((line) => JSON.parse(line) as Array<{ i: unknown }>);
     assert.equal(journaled.map((entry) => entry.i), sent.map((entry, seq) => ({ seq, entry })));

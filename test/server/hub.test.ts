@@ -5,6 +5,7 @@ import { Hub, LaterReply, NO_REPLY, type HandlerResult } from '../../src/server/
 import { createLogger } from '../../src/server/log.ts';
 import { RecordingSession } from '../../src/server/session.ts';
 import { Store } from '../../src/store/store.ts';
+import { jsonText } from '../../src/protocol/json-bytes.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { rejectsCode } from '../helpers/codes.ts';
 import type { ClientMessage, UserStatus } from '../../src/protocol/messages.ts';
@@ -520,11 +521,11 @@ test('sweepIdle does nothing when the timeout is 0', async () => {
 
 test('every history record goes to the store with its text, cut from the message sent (one serialisation)', async () => {
   const { store, handle, online } = await setup();
-  const recorded: Array<{ collection: string; item: unknown; text: string | undefined }> = [];
+  const recorded: Array<{ collection: string; item: unknown; entryText: string; leaveOut: number }> = [];
   const appendText = store.appendText.bind(store);
-  store.appendText = (collection, key, item, itemText) => {
-    if (collection.startsWith('history/')) recorded.push({ collection, item, text: itemText });
-    return appendText(collection, key, item, itemText);
+  store.appendText = (collection, key, item, entryText, leaveOut = 0) => {
+    if (collection.startsWith('history/')) recorded.push({ collection, item, entryText: jsonText(entryText), leaveOut });
+    return appendText(collection, key, item, entryText, leaveOut);
   };
   const alice = await online('alice');
   const bob = await online('bob');
@@ -532,22 +533,23 @@ test('every history record goes to the store with its text, cut from the message
   for (const session of [alice, bob]) {
     const sendSerialized = session.sendSerialized.bind(session);
     session.sendSerialized = (json) => {
-      raw.push(json);
+      raw.push(jsonText(json));
       sendSerialized(json);
     };
   }
   await reply(handle(alice, { type: 'group_create', name: 'lab' }));
   await reply(handle(bob, { type: 'group_join', name: 'lab' }));
   // Texts JSON must escape: quotes, backslashes, control characters, a lone surrogate; and emoji.
-  const texts = ['a "quoted" \\ hello 😄', 'tab\there\u0001 and \ud800 alone', '</script>\u2028'];
+  const texts = ['a "quoted" \\ hello 😄', 'tab\there\u0001 and \ud800 alone', '</script>\u2028', 'nothing to escape, é 中'];
   for (const text of texts) await handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text });
   await reply(handle(alice, { type: 'broadcast', msgId: msgId(), text: 'to all\n' }));
   await reply(handle(bob, { type: 'group_send', msgId: msgId(), group: 'lab', text: 'to the lab' }));
   await until(() => recorded.length === texts.length + 2, 'every record');
   assert.equal(recorded.map((r) => r.collection), [...texts.map(() => 'history/private/alice.bob'), 'history/lobby', 'history/group/lab']);
-  for (const { item, text } of recorded) assert.is(text, JSON.stringify(item));
-  const sent = [...bob.of('msg'), ...alice.of('msg')];
-  for (const { item } of recorded) assert.ok(sent.some((msg) => JSON.stringify({ type: 'msg', ...(item as { entry: object }).entry }) === JSON.stringify(msg)), 'the record is the message less its type');
+  for (const { item, entryText, leaveOut } of recorded) {
+    assert.ok(raw.includes(entryText), 'the text is the message as sent');
+    assert.is(`{${entryText.slice(1 + leaveOut)}`, JSON.stringify((item as { entry: object }).entry), 'the record is the message less its type');
+  }
   assert.equal(bob.of('msg').slice(0, texts.length).map((msg) => msg.text), texts);
   for (const json of raw) assert.is(json, JSON.stringify(JSON.parse(json)), 'sent as JSON.stringify writes it');
 });

@@ -247,24 +247,25 @@ test('checkpoints: lazy documents reach their files and old journals go; flush l
 test('an item text given with an append is copied into the journal line and, at the checkpoint, into the segment file', async () => {
   const dir = freshDir();
   const store = await Store.open(dir, NO_CHECKPOINT);
-  // Key order differs from JSON.stringify's, so a copied text can be told from a serialised item.
-  const textOf = (seq: number, n: number) => `{"entry":{"n":${n}},"seq":${seq}}`;
+  // A space JSON.stringify would not write, so a copied text can be told from a serialised item.
+  const entryOf = (n: number) => `{"n": ${n}}`;
+  const textOf = (seq: number, n: number) => `{"seq":${seq},"entry":${entryOf(n)}}`;
   const items = [{ seq: 0, entry: { n: 0 } }];
-  await store.append('c', 's0', items, textOf(0, 0));
+  await store.append('c', 's0', items, entryOf(0));
   items.push({ seq: 1, entry: { n: 1 } });
-  await store.append('c', 's0', items, textOf(1, 1));
+  await store.append('c', 's0', items, entryOf(1));
   const file = join(dir, 'c', 's0.json');
   assert.equal(journalTexts(dir), [`[{"c":"c","k":"s0","i":${textOf(0, 0)}}]`, `[{"c":"c","k":"s0","i":${textOf(1, 1)}}]`]);
   await store.flush(); // the checkpoint: a new file, its first line after a newline (createWith), the texts copied
   assert.is(readFileSync(file, 'utf8'), `\n[${textOf(0, 0)},${textOf(1, 1)}]\n`);
   // The next checkpoint appends only what the file lacks, from the texts.
   items.push({ seq: 2, entry: { n: 2 } });
-  await store.append('c', 's0', items, textOf(2, 2));
+  await store.append('c', 's0', items, entryOf(2));
   await store.flush();
   assert.is(readFileSync(file, 'utf8'), `\n[${textOf(0, 0)},${textOf(1, 1)}]\n[${textOf(2, 2)}]\n`);
   // An append without a text breaks the run: the checkpoint serialises what the file lacks.
   items.push({ seq: 3, entry: { n: 3 } });
-  await store.append('c', 's0', items, textOf(3, 3));
+  await store.append('c', 's0', items, entryOf(3));
   items.push({ seq: 4, entry: { n: 4 } });
   await store.append('c', 's0', items);
   assert.equal(journalLines(dir).at(-1), { c: 'c', k: 's0', i: items[4] }, 'no text: the journal serialises the item');
@@ -272,7 +273,7 @@ test('an item text given with an append is copied into the journal line and, at 
   assert.is(readFileSync(file, 'utf8').split('\n').at(-2), JSON.stringify(items.slice(3)));
   // An edit in place (a put of the same array) is not undone by an old text.
   items.push({ seq: 5, entry: { n: 5 } });
-  await store.append('c', 's0', items, textOf(5, 5));
+  await store.append('c', 's0', items, entryOf(5));
   items[5] = { seq: 5, entry: { n: 50 } };
   await store.put('c', 's0', items);
   await store.flush();
@@ -280,7 +281,7 @@ test('an item text given with an append is copied into the journal line and, at 
   // Replay reads what the journal holds, texts included.
   const replayed = freshDir();
   const abandoned = await Store.open(replayed, NO_CHECKPOINT);
-  await abandoned.append('c', 's0', [{ seq: 0, entry: { n: 7 } }], textOf(0, 7));
+  await abandoned.append('c', 's0', [{ seq: 0, entry: { n: 7 } }], entryOf(7));
   const reopened = await Store.open(replayed);
   assert.equal(await reopened.get('c', 's0', Items), [{ seq: 0, entry: { n: 7 } }]);
 });
@@ -560,12 +561,13 @@ test('a log segment whose entries come with their texts is held only as the text
 test('a document appended to with texts from its first item is shelved when evicted: its items let go, read back and written from the texts', async () => {
   const dir = freshDir();
   const store = await Store.open(dir, NO_CHECKPOINT);
-  const textOf = (n: number) => `{"entry":{"n":${n}},"seq":${n}}`; // not JSON.stringify's key order
+  const entryOf = (n: number) => `{"n": ${n}}`; // not as JSON.stringify writes it
+  const textOf = (n: number) => `{"seq":${n},"entry":${entryOf(n)}}`;
   let items: Array<{ seq: number; entry: { n: number } }> | undefined = [];
   const firstItem = new WeakRef(itemOf(0));
   for (let n = 0; n < 3; n++) {
     items.push(n === 0 ? firstItem.deref()! : itemOf(n));
-    await store.append('c', 's0', items, textOf(n));
+    await store.append('c', 's0', items, entryOf(n));
   }
   items = undefined;
   store.evict('c', 's0'); // still to be written: kept, as its texts

@@ -1,0 +1,83 @@
+/**
+ * JSON written straight into bytes. A relayed private message's `msg` is written, part by part,
+ * into the frame its recipient gets and into its conversation's history (src/store/item-texts.ts):
+ * as a string it was a template of six parts, one more string per part, flattened (copied) before
+ * its first encoding and encoded twice, ~700 bytes a message for the garbage collector, whose
+ * scavenges cost in proportion to what is allocated (docs/BENCHMARKS.md, twenty-second session).
+ */
+
+/**
+ * A JSON text that writes itself as UTF-8, the same bytes every time (a fan-out's members share
+ * one packed plaintext by the identity of what they were sent: src/protocol/records.ts).
+ */
+export interface JsonBytes {
+  /** The most bytes writeTo writes. */
+  readonly maxBytes: number;
+  /** Writes the text into `out` at `at` (room for maxBytes); returns the offset after it. */
+  writeTo(out: Buffer, at: number): number;
+}
+
+/** An outgoing JSON message: serialised already, or written as it is packed into a frame. */
+export type JsonOut = string | JsonBytes;
+
+/** UTF-8 bytes of `json`, or at most that many (a JsonBytes measures no closer). */
+export function maxBytesOf(json: JsonOut): number {
+  return typeof json === 'string' ? Buffer.byteLength(json) : json.maxBytes;
+}
+
+/** Writes `json` into `out` at `at` (room for maxBytesOf); returns the offset after it. */
+export function writeJson(json: JsonOut, out: Buffer, at: number): number {
+  return typeof json === 'string' ? at + out.write(json, at) : json.writeTo(out, at);
+}
+
+/** The text of `json` (tests, logs). */
+export function jsonText(json: JsonOut): string {
+  if (typeof json === 'string') return json;
+  const bytes = Buffer.allocUnsafe(json.maxBytes);
+  return bytes.toString('utf8', 0, json.writeTo(bytes, 0));
+}
+
+/** Copies `bytes` into `out` at `at`; returns the offset after them. */
+export function putBytes(out: Buffer, at: number, bytes: Uint8Array): number {
+  out.set(bytes, at);
+  return at + bytes.length;
+}
+
+/**
+ * Writes `text`, which must be ASCII (ids and names their patterns restrict), one byte a
+ * character; returns the offset after it. A loop, not Buffer.write: these are a dozen characters,
+ * shorter than a call into Node's encoder takes to set up.
+ */
+export function putAscii(out: Buffer, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) out[at + i] = text.charCodeAt(i);
+  return at + text.length;
+}
+
+/**
+ * Writes `value` as a JSON string: `escaped` where escapedJsonString gave one, else the value in
+ * quotes. Returns the offset after it.
+ */
+export function putJsonString(out: Buffer, at: number, value: string, escaped: string | null): number {
+  if (escaped !== null) return at + out.write(escaped, at);
+  out[at] = 0x22; // "
+  at += 1 + out.write(value, at + 1);
+  out[at] = 0x22;
+  return at + 1;
+}
+
+/** The most bytes putJsonString writes (UTF-8 is at most 3 bytes a UTF-16 unit). */
+export function jsonStringBytesMax(value: string, escaped: string | null): number {
+  return escaped === null ? 3 * value.length + 2 : 3 * escaped.length;
+}
+
+/** The most bytes putNumber writes: a safe integer's digits and sign, or any number's JSON. */
+export const NUMBER_BYTES_MAX = 24;
+
+/** Writes `n` as JSON.stringify does (a time stamp, a seq); returns the offset after it. */
+export function putNumber(out: Buffer, at: number, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) return at + out.write(JSON.stringify(n), at, 'latin1');
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  for (let i = at + digits - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) out[i] = 0x30 + (rest % 10);
+  return at + digits;
+}
