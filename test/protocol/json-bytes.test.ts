@@ -33,10 +33,17 @@ const expected = (value: string, n: number) => JSON.stringify({ s: value, n });
 
 test('numbers are written as JSON.stringify writes them: integers digit by digit, anything else as its JSON', () => {
   const out = Buffer.alloc(NUMBER_BYTES_MAX);
-  for (const n of [0, 7, 10, 99, 100, 1_795_615_925_372, Number.MAX_SAFE_INTEGER, -1, -Number.MAX_SAFE_INTEGER, 0.5, 1e21, 2 ** 53, -0, NaN, Infinity]) {
+  const edges = [0, 7, 9, 10, 99, 100, 101, 999_999_999, 1e9, 1e9 + 1, 1_795_615_900_000, 1_795_615_925_372, Number.MAX_SAFE_INTEGER];
+  for (const n of [...edges, -1, -Number.MAX_SAFE_INTEGER, 0.5, 1e21, 2 ** 53, -0, NaN, Infinity]) {
     const end = putNumber(out, 0, n);
     assert.is(out.toString('latin1', 0, end), JSON.stringify(n), String(n));
   }
+  fc.assert(
+    fc.property(fc.oneof(fc.integer({ min: 0, max: 2 ** 31 }), fc.maxSafeNat()), (n) => {
+      assert.is(out.toString('latin1', 0, putNumber(out, 0, n)), String(n));
+    }),
+    fuzzOptions(),
+  );
 });
 
 test('a JsonBytes of any string writes the UTF-8 of JSON.stringify, within its maxBytes', () => {
