@@ -53,6 +53,9 @@ export interface DeliveryWaiter {
 /** How far past the oldest live delivery an acknowledgement out of order is looked for. */
 const OUT_OF_ORDER_WINDOW = 64;
 
+/** A ring bigger than this, emptied, is let go (a burst's), to start small again. */
+const RING_KEEP = 1024;
+
 /**
  * One session's live deliveries, oldest first. A client acknowledges in the order it receives,
  * which is the order they were sent, so an acknowledgement is nearly always for the oldest entry
@@ -60,29 +63,43 @@ const OUT_OF_ORDER_WINDOW = 64;
  * busy group's messages, was an eighth of a fan-out's server time. One out of order is looked for
  * among the next OUT_OF_ORDER_WINDOW entries, so that ids a client makes up cost it little; one
  * not found there stays, and times out into the mailbox like any unacknowledged delivery.
+ *
+ * The entries are a ring, twice as big as it ever had to be: arrays pushed onto at the back and
+ * cut at the front every thousand entries (a busy conversation's queue is never empty) grew and
+ * were copied again and again, and each copy outlived two scavenges and was promoted, for the
+ * major GC to collect.
  */
 export class LiveQueue {
+  /** The ring's slots ('' when free or acknowledged); its length is a power of two (or 0). */
   private ids: string[] = [];
-  /** null once acknowledged (out of order: the front moves past it later) */
+  /** null when free, or once acknowledged (out of order: the front moves past it later) */
   private records: Array<LiveDelivery | null> = [];
+  /** The oldest slot in use. */
   private front = 0;
+  /** Slots in use from the front, acknowledged ones the front has not passed yet included. */
+  private used = 0;
   /** Entries not yet acknowledged. */
   size = 0;
 
   push(ackId: string, record: LiveDelivery): void {
-    this.ids.push(ackId);
-    this.records.push(record);
+    if (this.used === this.ids.length) this.grow();
+    const at = (this.front + this.used) & (this.ids.length - 1);
+    this.ids[at] = ackId;
+    this.records[at] = record;
+    this.used++;
     this.size++;
   }
 
   /** Removes and returns the entry `ackId` acknowledges, if it is near the front. */
   take(ackId: string): LiveDelivery | undefined {
-    const end = Math.min(this.ids.length, this.front + OUT_OF_ORDER_WINDOW);
-    for (let i = this.front; i < end; i++) {
+    const mask = this.ids.length - 1;
+    const end = Math.min(this.used, OUT_OF_ORDER_WINDOW);
+    for (let k = 0; k < end; k++) {
+      const i = (this.front + k) & mask;
       const record = this.records[i];
       if (record === null || this.ids[i] !== ackId) continue;
       this.forget(i);
-      if (i === this.front) this.advance();
+      if (k === 0) this.advance();
       return record;
     }
     return undefined;
@@ -90,7 +107,7 @@ export class LiveQueue {
 
   /** Removes the entries sent before `cutoff`, oldest first, handing each to `each`. */
   takeOlderThan(cutoff: number, each: (ackId: string, record: LiveDelivery) => void): void {
-    while (this.front < this.ids.length) {
+    while (this.used > 0) {
       const record = this.records[this.front]!; // the front is never an acknowledged entry
       if (record.sentAt > cutoff) return; // oldest first: the rest are younger
       const ackId = this.ids[this.front];
@@ -105,30 +122,40 @@ export class LiveQueue {
     this.takeOlderThan(Infinity, each);
   }
 
-  /**
-   * Lets go of entry `i`'s record and id. Its slot stays until the front moves past it, which may
-   * be a thousand messages later (a busy conversation's queue is never empty): an id held until
-   * then outlived two scavenges and was promoted, every message's, for the major GC to collect.
-   */
+  /** Lets go of slot `i`'s entry, acknowledged or handed on. */
   private forget(i: number): void {
     this.records[i] = null;
     this.ids[i] = '';
     this.size--;
   }
 
-  /** Moves the front past acknowledged entries; the arrays start over once all are. */
+  /** Moves the front past acknowledged entries; a big ring, emptied, is let go. */
   private advance(): void {
-    while (this.front < this.ids.length && this.records[this.front] === null) this.front++;
-    if (this.front === this.ids.length) {
-      this.ids.length = 0;
-      this.records.length = 0;
-      this.front = 0;
-    } else if (this.front >= 1024 && 2 * this.front >= this.ids.length) {
-      // A client that lets some wait while acknowledging later ones: drop the dead front.
-      this.ids.splice(0, this.front);
-      this.records.splice(0, this.front);
+    const mask = this.ids.length - 1;
+    while (this.used > 0 && this.records[this.front] === null) {
+      this.front = (this.front + 1) & mask;
+      this.used--;
+    }
+    if (this.used === 0 && this.ids.length > RING_KEEP) {
+      this.ids = [];
+      this.records = [];
       this.front = 0;
     }
+  }
+
+  /** Doubles the ring (16 slots at first), its entries moved to the start in order. */
+  private grow(): void {
+    const capacity = Math.max(16, 2 * this.ids.length);
+    const ids = new Array<string>(capacity).fill('');
+    const records = new Array<LiveDelivery | null>(capacity).fill(null);
+    for (let k = 0; k < this.used; k++) {
+      const i = (this.front + k) & (this.ids.length - 1);
+      ids[k] = this.ids[i];
+      records[k] = this.records[i];
+    }
+    this.ids = ids;
+    this.records = records;
+    this.front = 0;
   }
 }
 

@@ -40,6 +40,17 @@ test('a busy queue, never empty, holds no acknowledged id or record while its fr
   assert.is(held(), 1);
 });
 
+test('a burst\'s big ring is let go once emptied; a small one is kept for the next messages', () => {
+  const slots = (queue: LiveQueue) => (queue as unknown as { ids: string[] }).ids.length;
+  const { queue } = filled(5000);
+  assert.ok(slots(queue) >= 5000);
+  for (let i = 0; i < 5000; i++) queue.take(`m${i}`);
+  assert.is(slots(queue), 0, 'the burst\'s ring let go');
+  const small = filled(10).queue;
+  for (let i = 0; i < 10; i++) small.take(`m${i}`);
+  assert.is(slots(small), 16, 'kept');
+});
+
 test('out of order near the front: found, and the front moves past it later', () => {
   const { queue, records } = filled(4);
   assert.is(queue.take('m2'), records[2]);
