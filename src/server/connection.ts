@@ -465,16 +465,14 @@ const RESULT_KEY = Buffer.from(',"result":');
 class OkJson implements JsonBytes {
   /** JSON.stringify(ref) where it must escape something; null where it is the ref in quotes */
   private readonly escapedRef: string | null;
+  readonly maxBytes: number;
 
   constructor(
     private readonly ref: string,
     private readonly result: JsonBytes,
   ) {
     this.escapedRef = escapedJsonString(ref);
-  }
-
-  get maxBytes(): number {
-    return OK_HEAD.length + jsonStringBytesMax(this.ref, this.escapedRef) + RESULT_KEY.length + this.result.maxBytes + 1;
+    this.maxBytes = OK_HEAD.length + jsonStringBytesMax(ref, this.escapedRef) + RESULT_KEY.length + result.maxBytes + 1;
   }
 
   writeTo(out: Buffer, at: number): number {

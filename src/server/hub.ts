@@ -132,6 +132,8 @@ class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, Re
   private recorded = false;
   /** JSON.stringify(text) where it must escape something; null where it is the text in quotes */
   private readonly escapedText: string | null;
+  /** JsonBytes: measured once, as packing asks for each frame and the history for its chunk */
+  readonly maxBytes: number;
 
   constructor(
     private readonly log: Logger,
@@ -140,12 +142,9 @@ class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, Re
     private readonly route: PrivateRoute,
   ) {
     super();
-    this.escapedText = escapedJsonString(record.text);
-  }
-
-  get maxBytes(): number {
-    const { msgId, text } = this.record;
-    return MSG_HEAD.length + msgId.length + this.route.msgFieldBytes.length + jsonStringBytesMax(text, this.escapedText) + TS_KEY.length + NUMBER_BYTES_MAX + 1;
+    const { msgId, text } = record;
+    this.escapedText = escapedJsonString(text);
+    this.maxBytes = MSG_HEAD.length + msgId.length + route.msgFieldBytes.length + jsonStringBytesMax(text, this.escapedText) + TS_KEY.length + NUMBER_BYTES_MAX + 1;
   }
 
   /** JsonBytes: JSON.stringify(this.message), written out (test/server/hub.test.ts holds the two equal). */
