@@ -38,7 +38,10 @@ const DRAIN_BYTES = 2 * 1024 * 1024;
 export interface LiveDelivery {
   /** the message as sent (a fan-out's recipients share one object), read when it is stored */
   readonly message: Record<string, unknown>;
-  /** performance.now() when it was queued, for the ack timeout */
+  /**
+   * performance.now() when it was queued, in whole ms, for the ack timeout: a small integer, held
+   * in the record itself, where a fraction needed a number of its own for every message in flight
+   */
   sentAt: number;
   /** told the outcome when someone waits for it (a 1:1 send); null for fan-outs */
   readonly waiter: DeliveryWaiter | null;
@@ -210,7 +213,7 @@ export class Delivery {
    * ack. `delivery` is the live record from here on (its sentAt is set now).
    */
   deliver(user: string, ackId: string, json: JsonOut, delivery: LiveDelivery & { readonly waiter: DeliveryWaiter }): void {
-    delivery.sentAt = performance.now();
+    delivery.sentAt = Math.floor(performance.now());
     const { waiter } = delivery;
     this.send(user, this.online.get(user), ackId, json, delivery)?.then(
       (status) => waiter.deliveryEnded(status),
@@ -227,7 +230,7 @@ export class Delivery {
   fanOut(user: string, session: Session | undefined, ackId: string, message: Record<string, unknown>, json: string): Promise<DeliveryStatus> | null {
     // A fan-out's calls come one after another: its members share one record (it never changes).
     let record = this.fanOutRecord;
-    if (record === null || record.message !== message) this.fanOutRecord = record = { message, sentAt: performance.now(), waiter: null };
+    if (record === null || record.message !== message) this.fanOutRecord = record = { message, sentAt: Math.floor(performance.now()), waiter: null };
     return this.send(user, session, ackId, json, record);
   }
 

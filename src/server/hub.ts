@@ -127,7 +127,6 @@ const TS_KEY = Buffer.from(',"ts":');
  */
 class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, RecordWaiter, JsonBytes {
   sentAt = 0;
-  readonly waiter: DeliveryWaiter = this;
   private status: DeliveryStatus | null = null;
   private recorded = false;
   /** JSON.stringify(text) where it must escape something; null where it is the text in quotes */
@@ -135,35 +134,43 @@ class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, Re
   /** JsonBytes: measured once, as packing asks for each frame and the history for its chunk */
   readonly maxBytes: number;
 
+  /**
+   * The message's parts, not its history record: the record goes to the store and dies young,
+   * and each field less that a message keeps until its acknowledgement is less for every
+   * scavenge to copy (what survives a scavenge is the messages in flight: docs/BENCHMARKS.md).
+   */
   constructor(
-    private readonly log: Logger,
     private readonly session: Session,
-    private readonly record: HistoryRecord,
     private readonly route: PrivateRoute,
+    readonly msgId: string,
+    private readonly text: string,
+    readonly ts: number,
   ) {
     super();
-    const { msgId, text } = record;
     this.escapedText = escapedJsonString(text);
     this.maxBytes = MSG_HEAD.length + msgId.length + route.msgFieldBytes.length + jsonStringBytesMax(text, this.escapedText) + TS_KEY.length + NUMBER_BYTES_MAX + 1;
   }
 
+  /** LiveDelivery: the send hears its own delivery's outcome. */
+  get waiter(): DeliveryWaiter {
+    return this;
+  }
+
   /** JsonBytes: JSON.stringify(this.message), written out (test/server/hub.test.ts holds the two equal). */
   writeTo(out: Buffer, at: number): number {
-    const { msgId, text, ts } = this.record;
-    at = putBytes(out, putAscii(out, putBytes(out, at, MSG_HEAD), msgId), this.route.msgFieldBytes);
-    at = putNumber(out, putBytes(out, putJsonString(out, at, text, this.escapedText), TS_KEY), ts);
+    at = putBytes(out, putAscii(out, putBytes(out, at, MSG_HEAD), this.msgId), this.route.msgFieldBytes);
+    at = putNumber(out, putBytes(out, putJsonString(out, at, this.text, this.escapedText), TS_KEY), this.ts);
     out[at] = 0x7d; // }
     return at + 1;
   }
 
   /**
    * The `msg` as sent, made when a delivery needs it as an object (one that goes to the mailbox:
-   * the recipient is offline, or did not acknowledge in time), not for every message: the record
-   * is what a message keeps until its acknowledgement.
+   * the recipient is offline, or did not acknowledge in time), not for every message.
    */
   get message(): ServerMessageOf<'msg'> {
-    const { msgId, from, to, text, ts } = this.record;
-    return { type: 'msg', msgId, scope: 'private', from, to: to!, text, ts };
+    const { msgId, text, ts, route } = this;
+    return { type: 'msg', msgId, scope: 'private', from: route.from, to: route.to, text, ts };
   }
 
   deliveryEnded(status: DeliveryStatus, err?: ParleyError): void {
@@ -179,9 +186,9 @@ class PrivateSend extends LaterReply implements LiveDelivery, DeliveryWaiter, Re
   }
 
   private answer(status: DeliveryStatus): void {
-    const { record } = this;
-    if (this.log.enabled('info')) this.log.info(`conn#${this.session.id} msg ${record.from} → ${record.to} ${Buffer.byteLength(record.text)} B ${status}`);
-    this.resolveJson(new SendResultJson(record, status));
+    const { log, from, to } = this.route;
+    if (log.enabled('info')) log.info(`conn#${this.session.id} msg ${from} → ${to} ${Buffer.byteLength(this.text)} B ${status}`);
+    this.resolveJson(new SendResultJson(this, status));
   }
 }
 
@@ -195,17 +202,17 @@ const STATUS_END = Buffer.from('","ts":');
  */
 class SendResultJson implements JsonBytes {
   constructor(
-    private readonly record: HistoryRecord,
+    private readonly sent: { readonly msgId: string; readonly ts: number },
     private readonly status: DeliveryStatus,
   ) {}
 
   get maxBytes(): number {
-    return RESULT_HEAD.length + this.record.msgId.length + STATUS_KEY.length + this.status.length + STATUS_END.length + NUMBER_BYTES_MAX + 1;
+    return RESULT_HEAD.length + this.sent.msgId.length + STATUS_KEY.length + this.status.length + STATUS_END.length + NUMBER_BYTES_MAX + 1;
   }
 
   writeTo(out: Buffer, at: number): number {
-    at = putBytes(out, putAscii(out, putBytes(out, at, RESULT_HEAD), this.record.msgId), STATUS_KEY);
-    at = putNumber(out, putBytes(out, putAscii(out, at, this.status), STATUS_END), this.record.ts);
+    at = putBytes(out, putAscii(out, putBytes(out, at, RESULT_HEAD), this.sent.msgId), STATUS_KEY);
+    at = putNumber(out, putBytes(out, putAscii(out, at, this.status), STATUS_END), this.sent.ts);
     out[at] = 0x7d; // }
     return at + 1;
   }
@@ -220,9 +227,11 @@ class PrivateRoute {
   readonly msgFieldBytes: Buffer;
 
   constructor(
-    from: string,
-    to: string,
+    readonly from: string,
+    readonly to: string,
     readonly conversation: string,
+    /** the hub's, for the messages' log lines */
+    readonly log: Logger,
   ) {
     this.msgFieldBytes = Buffer.from(`","scope":"private","from":"${from}","to":"${to}","text":`);
   }
@@ -505,9 +514,9 @@ export class Hub {
     let route = peers.get(peer);
     if (route === undefined) {
       const conversation = conversationOf(user, peer);
-      peers.set(peer, (route = new PrivateRoute(user, peer, conversation)));
+      peers.set(peer, (route = new PrivateRoute(user, peer, conversation, this.log)));
       const back = this.contactsOf(peer);
-      if (!back.has(user)) back.set(user, new PrivateRoute(peer, user, conversation));
+      if (!back.has(user)) back.set(user, new PrivateRoute(peer, user, conversation, this.log));
     }
     return route;
   }
@@ -549,10 +558,9 @@ export class Hub {
     const route = this.privateRoute(from, to);
     const ts = this.now();
     const { msgId, text } = message;
-    const record: HistoryRecord = { msgId, scope: 'private', from, to, text, ts };
     // The `msg` writes itself, for the recipient and (less its type, the record) for the store.
-    const send = new PrivateSend(this.log, session, record, route);
-    this.histories.appendFor(route.conversation, record, message.resend === true, send, send);
+    const send = new PrivateSend(session, route, msgId, text, ts);
+    this.histories.appendFor(route.conversation, { msgId, scope: 'private', from, to, text, ts }, message.resend === true, send, send);
     this.delivery.deliver(to, msgId, send, send);
     return send;
   }
