@@ -30,7 +30,7 @@ export function writeJson(json: JsonOut, out: Buffer, at: number): number {
   return typeof json === 'string' ? at + out.write(json, at) : json.writeTo(out, at);
 }
 
-/** The text of `json` (tests, logs). */
+/** The text of `json` (test stubs: RecordingSession, LaterReply.result). */
 export function jsonText(json: JsonOut): string {
   if (typeof json === 'string') return json;
   const bytes = Buffer.allocUnsafe(json.maxBytes);
