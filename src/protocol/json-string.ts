@@ -1,17 +1,14 @@
 /**
- * JSON.stringify of a string, for the hot paths that write JSON out by hand (a relayed message's
- * text, a reply's ref). JSON.stringify escapes only `"`, `\`, the control characters U+0000 to
- * U+001F and lone surrogates; a string with none of them (most chat texts) is that string in
- * quotes, which skips the escaping pass and the copy it makes: ~90 ns of a 100-character text's
- * ~320 ns to build and write (docs/BENCHMARKS.md, twenty-first session). Anything with a character
- * that might need escaping, including every surrogate, paired or not, goes to JSON.stringify
- * (test/protocol/json-string.test.ts holds the two equal on any string).
+ * JSON.stringify of a string, for the hot paths that write JSON out as bytes (a relayed message's
+ * text, a reply's ref: protocol/json-bytes.ts). JSON.stringify escapes only `"`, `\`, the control
+ * characters U+0000 to U+001F and lone surrogates; a string with none of them (most chat texts) is
+ * that string in quotes, written as it is, which skips the escaping pass and the copy it makes:
+ * ~90 ns of a 100-character text's ~320 ns to build and write (docs/BENCHMARKS.md, twenty-first
+ * session). Anything with a character that might need escaping, including every surrogate, paired
+ * or not, goes to JSON.stringify (test/protocol/json-string.test.ts holds the two equal on any
+ * string).
  */
 const MIGHT_NEED_ESCAPING = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-export function jsonString(value: string): string {
-  return escapedJsonString(value) ?? `"${value}"`;
-}
 
 /** JSON.stringify(value) where it might escape something; null where it is `value` in quotes. */
 export function escapedJsonString(value: string): string | null {

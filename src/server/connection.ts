@@ -13,7 +13,7 @@ import type { Hellos } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
 import { encodeFrame, FrameDecoder, type FrameSink } from '../protocol/frame.ts';
 import { jsonStringBytesMax, putBytes, putJsonString, type JsonBytes, type JsonOut } from '../protocol/json-bytes.ts';
-import { escapedJsonString, jsonString } from '../protocol/json-string.ts';
+import { escapedJsonString } from '../protocol/json-string.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
 import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { Scratch } from '../protocol/scratch.ts';
@@ -338,8 +338,8 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   replySettled(reply: LaterReply): void {
     if (reply.err !== null) this.replyError(reply.ref, toParleyError(reply.err), reply.requestType);
     else if (reply.json === null) this.reply(reply.ref, reply.value!);
-    // JSON.stringify({ type: 'ok', ref, result }) with the result already serialised, or writing itself.
-    else if (reply.ref !== undefined) this.sendSerialized(typeof reply.json === 'string' ? `{"type":"ok","ref":${jsonString(reply.ref)},"result":${reply.json}}` : new OkJson(reply.ref, reply.json));
+    // JSON.stringify({ type: 'ok', ref, result }) around a result that writes itself.
+    else if (reply.ref !== undefined) this.sendSerialized(new OkJson(reply.ref, reply.json));
   }
 
   private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../protocol/errors.ts';
-import { jsonStringBytesMax, jsonText, NUMBER_BYTES_MAX, putAscii, putBytes, putJsonString, putNumber, type JsonBytes, type JsonOut } from '../protocol/json-bytes.ts';
+import { jsonStringBytesMax, jsonText, NUMBER_BYTES_MAX, putAscii, putBytes, putJsonString, putNumber, type JsonBytes } from '../protocol/json-bytes.ts';
 import { escapedJsonString } from '../protocol/json-string.ts';
 import {
   normalizeUsername,
@@ -48,8 +48,8 @@ export class LaterReply {
   err: unknown = null;
   /** the `ok` result (once settled without an error), or null where it came serialised (`json`) */
   value: Record<string, unknown> | null = null;
-  /** the `ok` result as JSON, where the handler wrote it out or has it write itself (resolveJson); else null */
-  json: JsonOut | null = null;
+  /** the `ok` result as JSON that writes itself, where the handler gave it so (resolveJson); else null */
+  json: JsonBytes | null = null;
   /** the id of the request this answers, for the reply (replyTo) */
   ref: string | undefined = undefined;
   /** the type of the request this answers, for the log (replyTo) */
@@ -68,11 +68,11 @@ export class LaterReply {
   }
 
   /**
-   * The `ok` result, serialised (JSON of an object) by the handler, or writing itself (JsonBytes):
-   * the 1:1 send path has its result written out, as its `msg` is, rather than have
-   * JSON.stringify walk an object per message.
+   * The `ok` result as JSON that writes itself (JsonBytes): the 1:1 send path has its result
+   * written out, as its `msg` is, rather than have JSON.stringify walk an object per message and
+   * the connection build the `ok` line around its text.
    */
-  resolveJson(json: JsonOut): void {
+  resolveJson(json: JsonBytes): void {
     this.settle(null, null, json);
   }
 
@@ -81,7 +81,7 @@ export class LaterReply {
     this.settle(err ?? new Error('rejected without a reason'), null, null);
   }
 
-  private settle(err: unknown, value: Record<string, unknown> | null, json: JsonOut | null): void {
+  private settle(err: unknown, value: Record<string, unknown> | null, json: JsonBytes | null): void {
     if (this.settled) return;
     this.settled = true;
     this.err = err;

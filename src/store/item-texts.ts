@@ -1,8 +1,9 @@
 /**
  * The JSON texts of a log segment's newest items, as UTF-8 bytes, for a checkpoint to append to
  * the segment's file instead of serialising the items again. An appended item comes with its
- * text (a relayed message is serialised once, for its recipient: Store.append); serialising the
- * items a second time at the checkpoint was ~1.2 µs of a pipelined relay's ~18 µs a message.
+ * entry's text, or with what writes it (a relayed message's `msg`, written for its recipient too:
+ * Store.append); serialising the items a second time at the checkpoint was ~1.2 µs of a pipelined
+ * relay's ~18 µs a message.
  * The bytes are off the V8 heap, so holding a checkpoint's worth (two seconds of a busy relay)
  * adds nothing for the garbage collector to trace; a conversation's tail segment is held as its
  * texts alone (Store.appendText).

@@ -1,11 +1,14 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { jsonString } from '../../src/protocol/json-string.ts';
+import { escapedJsonString } from '../../src/protocol/json-string.ts';
+
+/** The JSON of `text` as the writers make it: escaped, or in quotes as it is. */
+const jsonString = (text: string) => escapedJsonString(text) ?? `"${text}"`;
 import { fuzzOptions } from '../fuzz/settings.ts';
 import { anyUtf16 } from '../helpers/utf16.ts';
 
-test('jsonString is JSON.stringify of a string: plain texts, each character JSON escapes, emoji, lone surrogates', () => {
+test('a string escaped where it might need it, else in quotes as it is, is JSON.stringify of it: plain texts, each character JSON escapes, emoji, lone surrogates', () => {
   const cases = [
     '',
     'hello, world',
@@ -25,7 +28,7 @@ test('jsonString is JSON.stringify of a string: plain texts, each character JSON
   for (const text of cases) assert.is(jsonString(text), JSON.stringify(text), JSON.stringify(text));
 });
 
-test('jsonString equals JSON.stringify on any string', () => {
+test('escaped or quoted as it is, any string is JSON.stringify of it', () => {
   fc.assert(
     fc.property(fc.oneof(anyUtf16, fc.string({ unit: 'binary', maxLength: 200 })), (text) => {
       assert.is(jsonString(text), JSON.stringify(text));
