@@ -142,21 +142,24 @@ test('bad JSON, unknown types and wrong fields get coded replies and the connect
 test('a send is answered with the ok JSON.stringify would write, whatever its request id', async () => {
   const bob = await registered(served.port, 'okbob');
   const raw = new RawClient(served.port, { open: 'on-arrival' });
-  await raw.handshake();
-  raw.send([{ type: 'register', id: 'r', user: 'okann', password: PASSWORD }]);
-  await raw.expect((m) => m.ref === 'r');
-  // The server writes this reply out (hub.ts, PrivateSend.answer): the id must still be escaped.
-  const id = 'q "1" \\ \u0001 \u2028 😄';
-  raw.send([{ type: 'send', id, msgId: 'okmsg-0001', to: 'okbob', text: 'hi' }]);
-  const ok = await raw.expect((m) => m.ref === id, 5000);
-  assert.is(ok.result.status, 'delivered');
-  const text = raw.texts[raw.messages.indexOf(ok)];
-  assert.is(text, JSON.stringify({ type: 'ok', ref: id, result: { msgId: 'okmsg-0001', status: 'delivered', ts: ok.result.ts } }));
-  raw.send([{ type: 'send', id: 's2', msgId: 'okmsg-0002', to: 'okbob', text: 'hi' }]);
-  const plain = await raw.expect((m) => m.ref === 's2', 5000);
-  assert.is(raw.texts[raw.messages.indexOf(plain)], JSON.stringify({ type: 'ok', ref: 's2', result: { msgId: 'okmsg-0002', status: 'delivered', ts: plain.result.ts } }));
-  raw.destroy();
-  bob.close();
+  try {
+    await raw.handshake();
+    raw.send([{ type: 'register', id: 'r', user: 'okann', password: PASSWORD }]);
+    await raw.expect((m) => m.ref === 'r');
+    // The server writes this reply out (connection.ts, OkJson): the id must still be escaped.
+    const id = 'q "1" \\ \u0001 \u2028 😄';
+    raw.send([{ type: 'send', id, msgId: 'okmsg-0001', to: 'okbob', text: 'hi' }]);
+    const ok = await raw.expect((m) => m.ref === id, 5000);
+    const text = raw.texts[raw.messages.indexOf(ok)];
+    assert.is(text, JSON.stringify({ type: 'ok', ref: id, result: { msgId: 'okmsg-0001', status: 'delivered', ts: ok.result.ts } }));
+    raw.send([{ type: 'send', id: 's2', msgId: 'okmsg-0002', to: 'okbob', text: 'hi' }]);
+    const plain = await raw.expect((m) => m.ref === 's2', 5000);
+    assert.is(raw.texts[raw.messages.indexOf(plain)], JSON.stringify({ type: 'ok', ref: 's2', result: { msgId: 'okmsg-0002', status: 'delivered', ts: plain.result.ts } }));
+  } finally {
+    // A failed assertion must not leave clients reconnecting to a stopped server: the file would never end.
+    raw.destroy();
+    bob.close();
+  }
 });
 
 test('frames of several clients, arriving in pieces between each other\'s reads, are each read intact', async () => {
