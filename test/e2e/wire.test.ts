@@ -239,15 +239,18 @@ test('a half-open peer that stops answering pings is dropped and leaves presence
   const watcher = await registered(served.port, 'watcher');
   const presence = record(watcher, 'presence');
   const raw = new RawClient(served.port);
-  await raw.handshake();
-  raw.send([{ type: 'register', id: 'r', user: 'ghost', password: 'ghost password' }]);
-  await raw.expect((m) => m.type === 'ok');
-  await waitFor(() => presence.some((p) => p.user === 'ghost' && p.event === 'joined'), 2000, 'ghost joined');
-  raw.socket.pause(); // stops reading and answering, like a peer whose network vanished
-  await waitFor(() => presence.some((p) => p.user === 'ghost' && p.event === 'left'), 3000, 'ghost dropped');
-  assert.ok(watcher.loggedIn, 'a client that answers pings stays');
-  raw.destroy();
-  watcher.close();
+  try {
+    await raw.handshake();
+    raw.send([{ type: 'register', id: 'r', user: 'ghost', password: 'ghost password' }]);
+    await raw.expect((m) => m.type === 'ok');
+    await waitFor(() => presence.some((p) => p.user === 'ghost' && p.event === 'joined'), 2000, 'ghost joined');
+    raw.socket.pause(); // stops reading and answering, like a peer whose network vanished
+    await waitFor(() => presence.some((p) => p.user === 'ghost' && p.event === 'left'), 3000, 'ghost dropped');
+    assert.ok(watcher.loggedIn, 'a client that answers pings stays');
+  } finally {
+    raw.destroy();
+    watcher.close();
+  }
 });
 
 test('the server survives a storm of abrupt disconnects mid-handshake and mid-login', async () => {
@@ -255,8 +258,11 @@ test('the server survives a storm of abrupt disconnects mid-handshake and mid-lo
   await Promise.all(raws.slice(0, 20).map((r) => r.nextFrame()));
   for (const r of raws) r.destroy();
   const survivor = await registered(served.port, 'survivor');
-  assert.ok(survivor.loggedIn);
-  survivor.close();
+  try {
+    assert.ok(survivor.loggedIn);
+  } finally {
+    survivor.close();
+  }
 });
 
 // The server writes frames to sockets that take them at once from one shared buffer
