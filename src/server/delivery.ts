@@ -67,10 +67,10 @@ const RING_KEEP = 1024;
  * among the next OUT_OF_ORDER_WINDOW entries, so that ids a client makes up cost it little; one
  * not found there stays, and times out into the mailbox like any unacknowledged delivery.
  *
- * The entries are a ring, twice as big as it ever had to be: arrays pushed onto at the back and
- * cut at the front every thousand entries (a busy conversation's queue is never empty) grew and
- * were copied again and again, and each copy outlived two scavenges and was promoted, for the
- * major GC to collect.
+ * The entries are a ring, doubled when full, so it holds at most twice what was ever in flight
+ * at once: arrays pushed onto at the back and cut at the front every thousand entries (a busy
+ * conversation's queue is never empty) were grown and copied again and again, a thousand
+ * entries and more each, where a few dozen are in flight.
  */
 export class LiveQueue {
   /** The ring's slots ('' when free or acknowledged); its length is a power of two (or 0). */

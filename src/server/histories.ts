@@ -28,11 +28,12 @@ export const MSG_TYPE = '"type":"msg",';
 
 /**
  * The characters the store leaves out of a `msg`'s JSON, after its brace, to make its history
- * record's (ItemTexts.add): the record is the message without its type, in the same key order,
- * so a message is serialised once, for its recipients, and the store copies that text (or writes
- * it once more, where it writes itself: JsonBytes).
+ * record's (ItemTexts.add; none without a `msg`): the record is the message without its type, in
+ * the same key order, so a message is serialised once, for its recipients, and the store copies
+ * that text (or writes it once more, where it writes itself: JsonBytes).
  */
-function typeLength(msg: JsonOut): number {
+function typeLength(msg: JsonOut | undefined): number {
+  if (msg === undefined) return 0;
   if (typeof msg === 'string' && !msg.startsWith(MSG_TYPE, 1)) throw new ParleyError('E_INTERNAL', 'a history record text must be cut from a msg');
   return MSG_TYPE.length;
 }
@@ -127,7 +128,7 @@ export class Histories {
   appendFor(conversation: string, record: HistoryRecord, resend: boolean, waiter: RecordWaiter, msgText?: JsonOut): void {
     if (resend ? !this.rememberResend(conversation, record.msgId) : this.resentLately(conversation, record.msgId)) return waiter.recordEnded(null);
     const log = this.logs.peek(conversation);
-    if (log !== undefined && !resend) return this.waitForBatch(this.logs.append(log, record, msgText, msgText === undefined ? 0 : typeLength(msgText)).written, waiter);
+    if (log !== undefined && !resend) return this.waitForBatch(this.logs.append(log, record, msgText, typeLength(msgText)).written, waiter);
     this.appendSlowly(conversation, record, resend, msgText).then(
       () => waiter.recordEnded(null),
       (err: unknown) => waiter.recordEnded(err),
@@ -157,7 +158,7 @@ export class Histories {
   private appendSlowly(conversation: string, record: HistoryRecord, resend: boolean, msgText: JsonOut | undefined): Promise<void> {
     return this.logs.with(conversation, async (log) => {
       if (resend && (await log.findLast((r) => r.msgId === record.msgId, DUPLICATE_WINDOW))) return;
-      await this.logs.append(log, record, msgText, msgText === undefined ? 0 : typeLength(msgText)).written;
+      await this.logs.append(log, record, msgText, typeLength(msgText)).written;
     });
   }
 
