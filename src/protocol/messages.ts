@@ -287,33 +287,173 @@ const isText = (value: unknown): value is string => isString(value, 1, TEXT_MAX)
 const isOptionalFlag = (value: unknown): value is boolean | undefined => value === undefined || typeof value === 'boolean';
 const areAckIds = (value: unknown): value is string[] => Array.isArray(value) && value.length >= 1 && value.length <= 4096 && value.every((id) => isString(id, 1, 64));
 
+// Acceptors for what a busy server reads most, given a message's fields: the message with only
+// its schema's fields, or null where the schema must say what is wrong.
+function acceptSend(id: unknown, msgId: unknown, to: unknown, text: unknown, resend: unknown): ClientMessageOf<'send'> | null {
+  if (!(isRequestId(id) && isMessageId(msgId) && isString(to, 1, 64) && isText(text) && isOptionalFlag(resend))) return null;
+  return resend === undefined ? { type: 'send', id, msgId, to, text } : { type: 'send', id, msgId, to, text, resend };
+}
+function acceptGroupSend(id: unknown, msgId: unknown, group: unknown, text: unknown, resend: unknown): ClientMessageOf<'group_send'> | null {
+  if (!(isRequestId(id) && isMessageId(msgId) && isString(group, 1, 80) && isText(text) && isOptionalFlag(resend))) return null;
+  return resend === undefined ? { type: 'group_send', id, msgId, group, text } : { type: 'group_send', id, msgId, group, text, resend };
+}
+function acceptBroadcast(id: unknown, msgId: unknown, text: unknown, resend: unknown): ClientMessageOf<'broadcast'> | null {
+  if (!(isRequestId(id) && isMessageId(msgId) && isText(text) && isOptionalFlag(resend))) return null;
+  return resend === undefined ? { type: 'broadcast', id, msgId, text } : { type: 'broadcast', id, msgId, text, resend };
+}
+const acceptReceived = (ids: unknown): ClientMessageOf<'received'> | null => (areAckIds(ids) ? { type: 'received', ids } : null);
+
 /**
- * Hand-written acceptors for what a busy server reads most: chat messages, acknowledgements and
- * pings. A zod parse builds a result object per field; per relayed message that was a tenth of
- * the server's garbage (docs/BENCHMARKS.md). A quick check only ever accepts: a message it passes
- * is one its schema accepts, with the same fields (test/protocol/messages.test.ts holds each to
- * its schema on generated messages); anything it does not pass goes through the schema, which
- * tells what is wrong.
+ * Hand-written checks of a parsed message, for what a busy server reads most: chat messages,
+ * acknowledgements and pings. A zod parse builds a result object per field; per relayed message
+ * that was a tenth of the server's garbage (docs/BENCHMARKS.md). A quick check only ever accepts:
+ * a message it passes is one its schema accepts, with the same fields
+ * (test/fuzz/messages-fuzz.test.ts holds each to its schema on generated messages); anything it
+ * does not pass goes through the schema, which tells what is wrong.
  */
 const clientQuickChecks: Partial<Record<ClientMessage['type'], QuickCheck>> = {
-  send: ({ id, msgId, to, text, resend }) =>
-    isRequestId(id) && isMessageId(msgId) && isString(to, 1, 64) && isText(text) && isOptionalFlag(resend)
-      ? resend === undefined ? { type: 'send', id, msgId, to, text } : { type: 'send', id, msgId, to, text, resend }
-      : null,
-  group_send: ({ id, msgId, group, text, resend }) =>
-    isRequestId(id) && isMessageId(msgId) && isString(group, 1, 80) && isText(text) && isOptionalFlag(resend)
-      ? resend === undefined ? { type: 'group_send', id, msgId, group, text } : { type: 'group_send', id, msgId, group, text, resend }
-      : null,
-  broadcast: ({ id, msgId, text, resend }) =>
-    isRequestId(id) && isMessageId(msgId) && isText(text) && isOptionalFlag(resend)
-      ? resend === undefined ? { type: 'broadcast', id, msgId, text } : { type: 'broadcast', id, msgId, text, resend }
-      : null,
-  received: ({ ids }) => (areAckIds(ids) ? { type: 'received', ids } : null),
+  send: ({ id, msgId, to, text, resend }) => acceptSend(id, msgId, to, text, resend),
+  group_send: ({ id, msgId, group, text, resend }) => acceptGroupSend(id, msgId, group, text, resend),
+  broadcast: ({ id, msgId, text, resend }) => acceptBroadcast(id, msgId, text, resend),
+  received: ({ ids }) => acceptReceived(ids),
   ping: ({ id }) => (id === undefined ? { type: 'ping' } : isRequestId(id) ? { type: 'ping', id } : null),
   pong: ({ id }) => (id === undefined ? { type: 'pong' } : isRequestId(id) ? { type: 'pong', id } : null),
 };
 /** For the tests that hold each quick check to its schema. */
 export const CLIENT_QUICK_CHECKS: Readonly<typeof clientQuickChecks> = clientQuickChecks;
+
+// ---- the chat messages and acknowledgements, read without JSON.parse ------------------------
+
+/** The types readWrittenAsClientsWrite reads, each with the fields its schema has. */
+const READ_TYPES = ['send', 'received', 'group_send', 'broadcast'] as const;
+/** Each field as it starts in a client's JSON, and the types that have it (bits: READ_TYPES' order). */
+const READ_FIELDS = [
+  { key: '"id":', types: 0b1101 },
+  { key: '"msgId":', types: 0b1101 },
+  { key: '"to":', types: 0b0001 },
+  { key: '"group":', types: 0b0100 },
+  { key: '"text":', types: 0b1101 },
+  { key: '"resend":', types: 0b1101 },
+  { key: '"ids":', types: 0b0010 },
+] as const;
+const [ID, MSG_ID, TO, GROUP, TEXT, RESEND, IDS] = [0, 1, 2, 3, 4, 5, 6];
+/** Characters a JSON string may not hold as they are: what would make it not a plain copy of its value. */
+const ESCAPED_OR_CONTROL = /[\\\u0000-\u001f]/;
+/** The offset after the last value readString or readIds read. */
+let readEnd = 0;
+
+/**
+ * A send, group_send, broadcast or received message, read from its JSON where it is written as
+ * clients write it (JSON.stringify: the type first, no space, no escape in any string); null for
+ * anything else, which JSON.parse and the checks above then read. JSON.parse builds an object of
+ * every field, looks up each short string in V8's string table (type names, ids, user names),
+ * and the quick check builds the message again: a 100-byte send took ~520 ns that way and ~350
+ * this way, and an acknowledgement one string-table lookup per id (docs/BENCHMARKS.md,
+ * twenty-third session). Whatever this reads, the other way reads alike
+ * (test/fuzz/messages-fuzz.test.ts holds the two equal on generated and mutated texts).
+ */
+export function readWrittenAsClientsWrite(json: string): ClientMessage | null {
+  if (!json.startsWith('{"type":"')) return null;
+  let typeIndex = 0;
+  while (typeIndex < READ_TYPES.length && !(json.startsWith(READ_TYPES[typeIndex], 9) && json.charCodeAt(9 + READ_TYPES[typeIndex].length) === 0x22)) typeIndex++;
+  if (typeIndex === READ_TYPES.length) return null;
+  const typeBit = 1 << typeIndex;
+  let at = 10 + READ_TYPES[typeIndex].length;
+  let id, msgId, target, text, resend, ids;
+  let seen = 0;
+  for (;;) {
+    const c = json.charCodeAt(at);
+    if (c === 0x7d /* } */) {
+      if (at + 1 !== json.length) return null;
+      break;
+    }
+    if (c !== 0x2c /* , */) return null;
+    at++;
+    const field = fieldAt(json, at);
+    if (field < 0 || !(READ_FIELDS[field].types & typeBit) || seen & (1 << field)) return null;
+    seen |= 1 << field;
+    at += READ_FIELDS[field].key.length;
+    if (field === RESEND) {
+      resend = json.startsWith('true', at) ? true : json.startsWith('false', at) ? false : undefined;
+      if (resend === undefined) return null;
+      at += resend ? 4 : 5;
+      continue;
+    }
+    const value = field === IDS ? readIds(json, at) : readString(json, at);
+    if (value === undefined) return null;
+    at = readEnd;
+    if (field === ID) id = value;
+    else if (field === MSG_ID) msgId = value;
+    else if (field === TEXT) text = value;
+    else if (field === IDS) ids = value;
+    else if (field === TO || field === GROUP) target = value;
+  }
+  switch (READ_TYPES[typeIndex]) {
+    case 'send':
+      return acceptSend(id, msgId, target, text, resend);
+    case 'group_send':
+      return acceptGroupSend(id, msgId, target, text, resend);
+    case 'broadcast':
+      return acceptBroadcast(id, msgId, text, resend);
+    case 'received':
+      return acceptReceived(ids);
+  }
+}
+
+/** Which of READ_FIELDS has its key at `at`, or -1. Keys are told apart by their first letter before they are compared. */
+function fieldAt(json: string, at: number): number {
+  const first = json.charCodeAt(at + 1);
+  for (let field = 0; field < READ_FIELDS.length; field++) {
+    const { key } = READ_FIELDS[field];
+    if (key.charCodeAt(1) === first && json.startsWith(key, at)) return field;
+  }
+  return -1;
+}
+
+/** The string whose JSON starts at `at`, where it has no escape and no control character. */
+function readString(json: string, at: number): string | undefined {
+  if (json.charCodeAt(at) !== 0x22) return undefined;
+  const end = json.indexOf('"', at + 1);
+  if (end < 0) return undefined;
+  const value = json.slice(at + 1, end);
+  if (!isPlain(value)) return undefined;
+  readEnd = end + 1;
+  return value;
+}
+
+/** A value with nothing JSON.stringify escapes but lone surrogates (which JSON.parse reads as they are). */
+function isPlain(value: string): boolean {
+  // A regular expression costs a call; for a short id, looking at each character is cheaper.
+  if (value.length > 16) return !ESCAPED_OR_CONTROL.test(value);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** The array of strings whose JSON starts at `at`. */
+function readIds(json: string, at: number): string[] | undefined {
+  if (json.charCodeAt(at) !== 0x5b /* [ */) return undefined;
+  const ids: string[] = [];
+  at++;
+  if (json.charCodeAt(at) === 0x5d /* ] */) {
+    readEnd = at + 1;
+    return ids;
+  }
+  for (;;) {
+    const id = readString(json, at);
+    if (id === undefined) return undefined;
+    ids.push(id);
+    const c = json.charCodeAt(readEnd);
+    if (c === 0x5d) {
+      readEnd++;
+      return ids;
+    }
+    if (c !== 0x2c) return undefined;
+    at = readEnd + 1;
+  }
+}
 
 /** A message that could not be parsed, with the request id when one could be read. */
 export class MessageError extends ParleyError {
@@ -355,7 +495,7 @@ function parseWith<T>(schemas: Record<string, z.ZodType>, json: string, quick?: 
 
 /** Parses and validates one message a client sent. Throws MessageError. */
 export function parseClientMessage(json: string): ClientMessage {
-  return parseWith<ClientMessage>(clientSchemas, json, clientQuickChecks);
+  return readWrittenAsClientsWrite(json) ?? parseWith<ClientMessage>(clientSchemas, json, clientQuickChecks);
 }
 
 /** Parses and validates one message the server sent. Throws MessageError. */

@@ -14,6 +14,7 @@ import {
   MessageError,
   parseClientMessage,
   parseServerMessage,
+  readWrittenAsClientsWrite,
   ServerMessage,
   serverSchemas,
   TEXT_MAX,
@@ -174,6 +175,94 @@ test('the quick checks of hot client messages accept exactly what their schemas 
     fuzzOptions(3),
   );
   assert.ok(seen.accepted > 0 && seen.refused > 0, `both sides reached: ${JSON.stringify(seen)}`);
+});
+
+/** Types readWrittenAsClientsWrite reads, with their fields. */
+const READ_TYPES = ['send', 'received', 'group_send', 'broadcast'] as const;
+const readFields = (type: (typeof READ_TYPES)[number]) => Object.keys(clientSchemas[type].shape).filter((k) => k !== 'type');
+/** Characters that never need escaping, and a few that JSON.stringify escapes or that parse differently. */
+const plainString = (constraints: { minLength?: number; maxLength?: number }) => fc.string({ unit: fc.constantFrom('a', 'Z', '0', '_', '-', ' ', 'é', '😄', '/', '{', '}', ',', ':', '[', ']'), ...constraints });
+const awkwardString = fc.oneof(anyString({ maxLength: 20 }), fc.constantFrom('"', '\\', '\\"', '\n', '\u001b[31m', '\ud800', 'x'.repeat(65)));
+
+/** How clients write a message of a read type: JSON.stringify of its fields in some order, mostly plain. */
+const clientWritten = fc.constantFrom(...READ_TYPES).chain((type) => {
+  const value = (field: string): fc.Arbitrary<unknown> => {
+    if (field === 'resend') return fc.constantFrom(undefined, true, false, 'yes', 1, null);
+    if (field === 'ids') return fc.oneof(fc.array(plainString({ minLength: 1, maxLength: 16 }), { minLength: 1, maxLength: 5 }), fc.array(awkwardString, { maxLength: 3 }), fc.constantFrom('abc', null, [1]));
+    if (field === 'msgId') return fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{6,12}$/) }, { weight: 1, arbitrary: awkwardString });
+    if (field === 'text') return fc.oneof({ weight: 4, arbitrary: plainString({ minLength: 1, maxLength: 120 }) }, { weight: 1, arbitrary: awkwardString }, { weight: 1, arbitrary: fc.constantFrom(7, null, '') });
+    return fc.oneof({ weight: 4, arbitrary: plainString({ minLength: 1, maxLength: 12 }) }, { weight: 1, arbitrary: awkwardString }, { weight: 1, arbitrary: fc.constantFrom(undefined, 5) });
+  };
+  const fields = readFields(type);
+  return fc
+    .tuple(fc.tuple(...fields.map(value)), fc.shuffledSubarray(fields, { minLength: fields.length }), fc.array(fc.tuple(fc.constantFrom('extra', 'type', 'to', 'ids', 'text'), anyJson), { maxLength: 1 }))
+    .map(([values, order, extra]) => objectText([['type', type], ...order.map((f) => [f, values[fields.indexOf(f)]] as const), ...extra]));
+});
+
+/** What JSON.parse and the quick checks make of `json`: the message, or null. */
+function readTheOtherWay(json: string): ClientMessage | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const type = (raw as Record<string, unknown>).type as keyof typeof CLIENT_QUICK_CHECKS;
+  return typeof type === 'string' && Object.hasOwn(CLIENT_QUICK_CHECKS, type) ? CLIENT_QUICK_CHECKS[type]!(raw as Record<string, unknown>) : null;
+}
+
+test('readWrittenAsClientsWrite reads a text as JSON.parse and the quick checks do, or leaves it to them', () => {
+  const seen = { read: 0, leftOver: 0 };
+  fc.assert(
+    fc.property(fc.oneof(clientWritten, mutatedText(clientWritten), shapedClientMessage), (json) => {
+      const read = readWrittenAsClientsWrite(json);
+      if (read === null) {
+        seen.leftOver++;
+        return;
+      }
+      seen.read++;
+      assert.equal(read, readTheOtherWay(json), json.slice(0, 200));
+      assert.equal(Object.keys(read), Object.keys(parseClientMessage(json)), 'the same fields in the same order');
+    }),
+    fuzzOptions(4),
+  );
+  assert.ok(seen.read > 0 && seen.leftOver > 0, `both reached: ${JSON.stringify(seen)}`);
+});
+
+test('readWrittenAsClientsWrite reads every valid message a client writes, and leaves each unusual spelling to JSON.parse', () => {
+  const messages: ClientMessage[] = [
+    { type: 'send', id: 'r1', msgId: 'msg_0001', to: 'bob', text: 'hi 👋 {a:[1]}, /o/' },
+    { type: 'send', id: 'r2', msgId: 'msg_0002', to: 'bob', text: 'again', resend: true },
+    { type: 'group_send', id: 'r3', msgId: 'msg_0003', group: 'club', text: 'x'.repeat(TEXT_MAX) },
+    { type: 'broadcast', id: 'r4', msgId: 'msg_0004', text: 'all', resend: false },
+    { type: 'received', ids: ['abcdef', 'ghijkl'] },
+  ];
+  for (const message of messages) {
+    const json = JSON.stringify(message);
+    assert.equal(readWrittenAsClientsWrite(json), message, json.slice(0, 80));
+    const spellings = [
+      json.replace(':', ': '), // a space
+      json.replace(/}$/, ' }'),
+      json.replace('"id"', '"\\u0069d"'), // an escaped key
+      json.replace(/"(msgId|ids)":/, '"extra":1,"$1":'), // a field clients do not write
+      json.replace(/,"(text|ids)":/, ',"text":"a","$1":'), // a field twice (the last counts)
+      json.replace('{"type":"', '{"type" :"'),
+      `${json} `,
+    ].filter((spelling) => spelling !== json);
+    for (const spelling of spellings) {
+      assert.is(readWrittenAsClientsWrite(spelling), null, spelling.slice(0, 80));
+      assert.equal(parseClientMessage(spelling), message, `${spelling.slice(0, 80)} is read the other way`);
+    }
+    const malformed = [json.replace(`"${message.type}",`, `"${message.type}x,`), json.slice(0, -1), `${json}}`, json.replace(/"\]?}$/, '}'), json.replace('",', ',')].filter((text) => text !== json);
+    for (const text of malformed) {
+      assert.is(readWrittenAsClientsWrite(text), null, text.slice(0, 80));
+      assert.throws(() => parseClientMessage(text), (err: MessageError) => err.code === 'E_BAD_JSON', text.slice(0, 80));
+    }
+  }
+  const escaped = '{"type":"send","id":"r1","msgId":"msg_0001","to":"bob","text":"a \\"quote\\" and \\u001b"}';
+  assert.is(readWrittenAsClientsWrite(escaped), null, 'a text with escapes is left to JSON.parse');
+  assert.equal(parseClientMessage(escaped), { type: 'send', id: 'r1', msgId: 'msg_0001', to: 'bob', text: 'a "quote" and \u001b' });
 });
 
 test.run();
