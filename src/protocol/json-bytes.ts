@@ -65,6 +65,29 @@ export function putJsonString(out: Buffer, at: number, value: string, escaped: s
   return at + 1;
 }
 
+/**
+ * Writes JSON.stringify(value) for a short value (a request id, echoed as a reply's `ref`);
+ * returns the offset after it. ASCII with nothing to escape, what clients send, is copied in a
+ * loop as it is checked; anything else goes through JSON.stringify. For a few characters, a
+ * regular expression's test and a call into Node's encoder cost more than the loop (~90 ns an
+ * `ok`, docs/BENCHMARKS.md, twenty-third session).
+ */
+export function putShortJsonString(out: Buffer, at: number, value: string): number {
+  out[at] = 0x22; // "
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c >= 0x80 || c === 0x22 || c === 0x5c) return at + out.write(JSON.stringify(value), at);
+    out[at + 1 + i] = c;
+  }
+  out[at + 1 + value.length] = 0x22;
+  return at + value.length + 2;
+}
+
+/** The most bytes putShortJsonString writes: JSON.stringify spells a UTF-16 unit in at most 6 (\u001f). */
+export function shortJsonStringBytesMax(value: string): number {
+  return 6 * value.length + 2;
+}
+
 /** The most bytes putJsonString writes (UTF-8 is at most 3 bytes a UTF-16 unit). */
 export function jsonStringBytesMax(value: string, escaped: string | null): number {
   return escaped === null ? 3 * value.length + 2 : 3 * escaped.length;

@@ -12,8 +12,7 @@ import { Channel } from '../crypto/channel.ts';
 import type { Hellos } from '../crypto/handshake.ts';
 import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../protocol/errors.ts';
 import { encodeFrame, FrameDecoder, type FrameSink } from '../protocol/frame.ts';
-import { jsonStringBytesMax, putBytes, putJsonString, type JsonBytes, type JsonOut } from '../protocol/json-bytes.ts';
-import { escapedJsonString } from '../protocol/json-string.ts';
+import { putBytes, putShortJsonString, shortJsonStringBytesMax, type JsonBytes, type JsonOut } from '../protocol/json-bytes.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
 import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
 import { Scratch } from '../protocol/scratch.ts';
@@ -463,20 +462,17 @@ const RESULT_KEY = Buffer.from(',"result":');
  * a message): written around it, with no string made for the line.
  */
 class OkJson implements JsonBytes {
-  /** JSON.stringify(ref) where it must escape something; null where it is the ref in quotes */
-  private readonly escapedRef: string | null;
   readonly maxBytes: number;
 
   constructor(
     private readonly ref: string,
     private readonly result: JsonBytes,
   ) {
-    this.escapedRef = escapedJsonString(ref);
-    this.maxBytes = OK_HEAD.length + jsonStringBytesMax(ref, this.escapedRef) + RESULT_KEY.length + result.maxBytes + 1;
+    this.maxBytes = OK_HEAD.length + shortJsonStringBytesMax(ref) + RESULT_KEY.length + result.maxBytes + 1;
   }
 
   writeTo(out: Buffer, at: number): number {
-    at = this.result.writeTo(out, putBytes(out, putJsonString(out, putBytes(out, at, OK_HEAD), this.ref, this.escapedRef), RESULT_KEY));
+    at = this.result.writeTo(out, putBytes(out, putShortJsonString(out, putBytes(out, at, OK_HEAD), this.ref), RESULT_KEY));
     out[at] = 0x7d; // }
     return at + 1;
   }

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { jsonStringBytesMax, jsonText, NUMBER_BYTES_MAX, putAscii, putJsonString, putNumber, type JsonBytes } from '../../src/protocol/json-bytes.ts';
+import { jsonStringBytesMax, jsonText, NUMBER_BYTES_MAX, putAscii, putJsonString, putNumber, putShortJsonString, shortJsonStringBytesMax, type JsonBytes } from '../../src/protocol/json-bytes.ts';
 import { escapedJsonString } from '../../src/protocol/json-string.ts';
 import { eachJsonBatch, packJson, unpackRecords } from '../../src/protocol/records.ts';
 import { fuzzOptions } from '../fuzz/settings.ts';
@@ -59,6 +59,18 @@ test('a JsonBytes of any string writes the UTF-8 of JSON.stringify, within its m
     }),
     fuzzOptions(),
   );
+});
+
+test('a short string is written as JSON.stringify writes it, within its bound, whatever it holds', () => {
+  const check = (value: string) => {
+    const out = Buffer.alloc(shortJsonStringBytesMax(value) + 8, 0xee);
+    const end = putShortJsonString(out, 3, value);
+    assert.ok(end - 3 <= shortJsonStringBytesMax(value), 'within the bound');
+    assert.is(out.toString('utf8', 3, end), Buffer.from(JSON.stringify(value)).toString('utf8'), JSON.stringify(value));
+    assert.ok(out.subarray(end).every((b) => b === 0xee), 'nothing written past the end');
+  };
+  for (const value of ['', 'r1', 's12345', '~\x7f', 'a"b', 'a\\b', '\u0000', '\u001f', 'é', '😄', '\ud800', 'x'.repeat(64)]) check(value);
+  fc.assert(fc.property(fc.oneof(anyUtf16, fc.string({ maxLength: 64 })), check), fuzzOptions());
 });
 
 test('frames mix serialised texts and JsonBytes in order; one bigger than the frame travels alone', () => {
