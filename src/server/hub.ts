@@ -596,7 +596,14 @@ export class Hub {
     const sends = this.unrecorded;
     if (sends.length === 0) return;
     this.unrecorded = [];
-    for (const send of sends) send.recordIn(this.histories);
+    for (const send of sends) {
+      // One message's failure is its own (its sender hears it), not the rest's, and not the server's.
+      try {
+        send.recordIn(this.histories);
+      } catch (err) {
+        send.recordEnded(err);
+      }
+    }
   }
 
   private broadcast(from: string, message: ClientMessageOf<'broadcast'>): HandlerResult {

@@ -610,6 +610,22 @@ test('a private message is sent on before it is recorded, and a history read, an
   assert.equal(texts, ['zero', 'one', 'TWO', 'three', 'four']);
 });
 
+test('a private message whose recording throws fails alone: its sender hears why, the others are recorded', async () => {
+  const { hub, handle, online } = await setup();
+  const alice = await online('alice');
+  await online('bob');
+  const appendFor = hub.histories.appendFor.bind(hub.histories);
+  hub.histories.appendFor = (conversation, record, resend, waiter, msgText) => {
+    if (record.text === 'bad') throw new ParleyError('E_INTERNAL', 'the log is closed');
+    appendFor(conversation, record, resend, waiter, msgText);
+  };
+  const sent = ['good', 'bad', 'also good'].map((text) => reply(handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text })));
+  await rejectsCode(sent[1], 'E_INTERNAL');
+  hub.histories.appendFor = appendFor;
+  const page = (await reply(handle(alice, { type: 'history', with: 'bob' }))) as HistoryResult;
+  assert.equal(page.messages.map((m) => m.text), ['good', 'also good']);
+});
+
 test('a group message reaches each member\'s session of the moment, through logins, replacements, departures, joins, leaves and kicks', async () => {
   const { hub, handle, online, now } = await setup();
   const alice = await online('alice');
