@@ -68,6 +68,8 @@ export class Histories {
   private ringNext = 0;
   /** The store batch the latest appends went into, and who waits for it to be on disk. */
   private batch: { written: Promise<void>; waiters: RecordWaiter[] } | null = null;
+  /** Appends waiting for their log to open (or for a resend to be looked for): `appended` waits for them. */
+  private readonly opening = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -129,10 +131,21 @@ export class Histories {
     if (resend ? !this.rememberResend(conversation, record.msgId) : this.resentLately(conversation, record.msgId)) return waiter.recordEnded(null);
     const log = this.logs.peek(conversation);
     if (log !== undefined && !resend) return this.waitForBatch(this.logs.append(log, record, msgText, typeLength(msgText)).written, waiter);
-    this.appendSlowly(conversation, record, resend, msgText).then(
+    const appending = this.appendSlowly(conversation, record, resend, msgText);
+    this.opening.add(appending);
+    appending.then(
       () => waiter.recordEnded(null),
       (err: unknown) => waiter.recordEnded(err),
-    );
+    ).finally(() => this.opening.delete(appending));
+  }
+
+  /**
+   * Settles once every append made so far is in the store (its batch may not be written yet: a
+   * store flush writes it). The server waits for this before its last flush: an append whose log
+   * had to be opened first would otherwise come after the flush, and be lost with the process.
+   */
+  async appended(): Promise<void> {
+    while (this.opening.size > 0) await Promise.allSettled([...this.opening]);
   }
 
   private waitForBatch(written: Promise<void>, waiter: RecordWaiter): void {

@@ -587,10 +587,16 @@ export class Hub {
     this.unrecorded.push(send);
   }
 
+  /** Records every private message accepted so far, and settles once their appends are in the store (the server, stopping). */
+  async recordAll(): Promise<void> {
+    this.recordPending();
+    await this.histories.appended();
+  }
+
   /**
    * Records the private messages accepted and not recorded yet, in order. Anything that reads or
    * changes a conversation's history calls it first, as does the server before it writes the
-   * store and stops, so none of them can tell that recording waited.
+   * store and stops (recordAll), so none of them can tell that recording waited.
    */
   recordPending(): void {
     const sends = this.unrecorded;

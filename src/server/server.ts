@@ -351,7 +351,7 @@ export class ParleyServer {
         c.flush();
       } else c.destroy();
     }
-    this.hub.recordPending();
+    await this.hub.recordAll();
     await this.accounts.saveTouched();
     await this.store.flush();
     if (this.store.dir !== null) releaseStore(this.store.dir);

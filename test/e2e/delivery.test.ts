@@ -271,6 +271,39 @@ test('with every idle history and mailbox closed at once, nothing is lost: mailb
   }
 });
 
+test('a server stopped in the very pass that accepted a message has it in history after a restart', async () => {
+  const dir = tempDir().path;
+  let server = await startServer({}, dir, false);
+  const bob = await registered(server.port, 'bob');
+  const alice = await registered(server.port, 'alice');
+  // The stop starts in the pass that handles the send, before the pass's deferred recording (Hub.recordLater).
+  const { hub } = server.server;
+  const handle = hub.handle.bind(hub);
+  let stopped: Promise<void> | null = null;
+  hub.handle = (session, message) => {
+    const outcome = handle(session, message);
+    if (message.type === 'send') stopped ??= server.stop();
+    return outcome;
+  };
+  try {
+    void alice.sendPrivate('bob', 'last words').catch(() => undefined);
+    await waitFor(() => stopped, 3000, 'the stop');
+    await stopped;
+    alice.close();
+    bob.close();
+    server = await startServer({}, dir, false);
+    const c = client(server.port);
+    await c.connect();
+    await c.login('bob', PASSWORD);
+    assert.equal((await c.history('alice')).messages.map((m) => m.text), ['last words']);
+    await c.quit();
+  } finally {
+    alice.close();
+    bob.close();
+    await server.stop();
+  }
+});
+
 test('a message sent twice is recorded in history once, whichever copy comes first', async () => {
   // A reconnecting client resends its outbox; a message it was still writing to its disk could
   // then also go out as a first send, after its own resend. The server keeps one copy either way.
