@@ -347,9 +347,9 @@ let readEnd = 0;
  * clients write it (JSON.stringify: the type first, no space, no escape in any string); null for
  * anything else, which JSON.parse and the checks above then read. JSON.parse builds an object of
  * every field, looks up each short string in V8's string table (type names, ids, user names),
- * and the quick check builds the message again: a 100-byte send took ~520 ns that way and ~350
- * this way, and an acknowledgement one string-table lookup per id (docs/BENCHMARKS.md,
- * twenty-third session). Whatever this reads, the other way reads alike
+ * and the quick check builds the message again: a 100-byte send took ~470 ns that way and ~275
+ * this way, an acknowledgement of 25 ids ~1,200 and ~840 (docs/BENCHMARKS.md, twenty-third
+ * session). Whatever this reads, the other way reads alike
  * (test/fuzz/messages-fuzz.test.ts holds the two equal on generated and mutated texts).
  */
 export function readWrittenAsClientsWrite(json: string): ClientMessage | null {

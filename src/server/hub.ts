@@ -578,9 +578,9 @@ export class Hub {
    * Records `send` once this event-loop pass's writes have left: its recording (the history's
    * texts and journal) then no longer stands between the messages read in this pass and their
    * delivery. The pass's flush was scheduled by the first write queued in it (setImmediate runs
-   * in order), so it goes first. Pipelined relay, a throwaway that did this against one that did
-   * not (docs/BENCHMARKS.md, twenty-third session): p50 latency 0.93x, server CPU a message
-   * 0.97x, as a server that answers sooner is sent more between its wake-ups.
+   * in order), so it goes first. Pipelined relay against the same server recording at once
+   * (docs/BENCHMARKS.md, twenty-third session): p50 latency 0.93x, p99 0.69x, server CPU a
+   * message 0.94x, as a server that answers sooner is sent more between its wake-ups.
    */
   private recordLater(send: PrivateSend): void {
     if (this.unrecorded.length === 0) setImmediate(() => this.recordPending());

@@ -222,8 +222,9 @@ test('readWrittenAsClientsWrite reads a text as JSON.parse and the quick checks 
         return;
       }
       seen.read++;
-      assert.equal(read, readTheOtherWay(json), json.slice(0, 200));
-      assert.equal(Object.keys(read), Object.keys(parseClientMessage(json)), 'the same fields in the same order');
+      const other = readTheOtherWay(json);
+      assert.equal(read, other, json.slice(0, 200));
+      assert.equal(Object.keys(read), Object.keys(other!), 'the same fields in the same order');
     }),
     fuzzOptions(4),
   );
