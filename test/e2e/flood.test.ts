@@ -28,58 +28,66 @@ test('a client faster than the rate gets E_RATE_LIMITED with retryAfter; its exc
   const bobInbox = record(bob, 'message');
   const carol = await registered(chat.port, 'carol');
   const alice = new RawClient(chat.port, { open: 'on-arrival' });
-  await alice.handshake();
-  // register + 9 sends + pings in one frame. register is paid from the connection's own
-  // bucket (nobody is logged in yet); the sends from alice's, whose burst of 5 covers 5 of them
-  alice.send([{ type: 'register', id: 'r', user: 'alice', password: PASSWORD }, ...sends(9, 'bob', 'a'), { type: 'ping', id: 'p1' }, { type: 'received', ids: ['nothing'] }, { type: 'ping', id: 'p2' }]);
-  await alice.expect((m) => m.type === 'pong' && m.id === 'p2');
-  await waitFor(() => alice.messages.filter((m) => m.ref?.startsWith('a')).length === 9, 2000, 'an answer to every send');
-  // sends answer when delivered, so refusals may come first: order the answers by request
-  const answers = alice.messages.filter((m) => m.ref?.startsWith('a')).sort((x, y) => Number(x.ref.slice(1)) - Number(y.ref.slice(1)));
-  assert.equal(answers.map((m) => m.type), ['ok', 'ok', 'ok', 'ok', 'ok', 'error', 'error', 'error', 'error']);
-  for (const refused of answers.filter((m) => m.type === 'error')) {
-    assert.is(refused.code, 'E_RATE_LIMITED');
-    assert.ok(refused.details.retryAfter > 0 && refused.details.retryAfter <= 0.1, `retryAfter ${refused.details.retryAfter}`);
-    assert.match(refused.message, /at most 10 messages per second/);
+  // Closed in finally: a failed assertion must not leave bob and carol reconnecting to the stopped server (the file would hang).
+  try {
+    await alice.handshake();
+    // register + 9 sends + pings in one frame. register is paid from the connection's own
+    // bucket (nobody is logged in yet); the sends from alice's, whose burst of 5 covers 5 of them
+    alice.send([{ type: 'register', id: 'r', user: 'alice', password: PASSWORD }, ...sends(9, 'bob', 'a'), { type: 'ping', id: 'p1' }, { type: 'received', ids: ['nothing'] }, { type: 'ping', id: 'p2' }]);
+    await alice.expect((m) => m.type === 'pong' && m.id === 'p2');
+    await waitFor(() => alice.messages.filter((m) => m.ref?.startsWith('a')).length === 9, 2000, 'an answer to every send');
+    // sends answer when delivered, so refusals may come first: order the answers by request
+    const answers = alice.messages.filter((m) => m.ref?.startsWith('a')).sort((x, y) => Number(x.ref.slice(1)) - Number(y.ref.slice(1)));
+    assert.equal(answers.map((m) => m.type), ['ok', 'ok', 'ok', 'ok', 'ok', 'error', 'error', 'error', 'error']);
+    for (const refused of answers.filter((m) => m.type === 'error')) {
+      assert.is(refused.code, 'E_RATE_LIMITED');
+      assert.ok(refused.details.retryAfter > 0 && refused.details.retryAfter <= 0.1, `retryAfter ${refused.details.retryAfter}`);
+      assert.match(refused.message, /at most 10 messages per second/);
+    }
+    assert.ok(alice.messages.some((m) => m.type === 'pong' && m.id === 'p1'), 'pings are never limited');
+
+    // the normal client is not slowed by alice's flood
+    const fromCarol = await carol.sendPrivate('bob', 'still here?');
+    assert.is(fromCarol.status, 'delivered');
+    await waitFor(() => bobInbox.some((m) => m.text === 'still here?'), 2000, 'carol reaches bob');
+    await sleep(100);
+    assert.equal(bobInbox.filter((m) => m.from === 'alice').map((m) => m.text), ['a 0', 'a 1', 'a 2', 'a 3', 'a 4'], 'the refused sends went nowhere');
+    const history = await bob.history('alice');
+    assert.is(history.messages.length, 5, 'and were not stored');
+
+    // after retryAfter, alice may send again
+    await sleep(150);
+    alice.send(sends(1, 'bob', 'later'));
+    assert.is((await alice.expect((m) => m.ref === 'later0')).type, 'ok');
+    assert.not.ok(alice.closed);
+  } finally {
+    alice.destroy();
+    bob.close();
+    carol.close();
   }
-  assert.ok(alice.messages.some((m) => m.type === 'pong' && m.id === 'p1'), 'pings are never limited');
-
-  // the normal client is not slowed by alice's flood
-  const fromCarol = await carol.sendPrivate('bob', 'still here?');
-  assert.is(fromCarol.status, 'delivered');
-  await waitFor(() => bobInbox.some((m) => m.text === 'still here?'), 2000, 'carol reaches bob');
-  await sleep(100);
-  assert.equal(bobInbox.filter((m) => m.from === 'alice').map((m) => m.text), ['a 0', 'a 1', 'a 2', 'a 3', 'a 4'], 'the refused sends went nowhere');
-  const history = await bob.history('alice');
-  assert.is(history.messages.length, 5, 'and were not stored');
-
-  // after retryAfter, alice may send again
-  await sleep(150);
-  alice.send(sends(1, 'bob', 'later'));
-  assert.is((await alice.expect((m) => m.ref === 'later0')).type, 'ok');
-  assert.not.ok(alice.closed);
-  alice.destroy();
-  bob.close();
-  carol.close();
 });
 
 test('a client that keeps flooding is disconnected with an E_RATE_LIMITED notice', async () => {
   const dave = await registered(chat.port, 'dave');
   const eve = new RawClient(chat.port, { open: 'on-arrival' });
-  await eve.handshake();
-  eve.send([{ type: 'register', id: 'r', user: 'eve', password: PASSWORD }, ...sends(100, 'dave', 'e')]);
-  const notice = await eve.expect((m) => m.type === 'notice');
-  assert.is(notice.code, 'E_RATE_LIMITED');
-  assert.match(notice.message, /flooding/);
-  await waitFor(() => eve.closed, 3000, 'the server to close the flood');
-  const refused = eve.messages.filter((m) => m.type === 'error');
-  assert.is(refused.length, 15, 'the strikes, then the notice, then nothing');
-  assert.ok(refused.every((m) => m.code === 'E_RATE_LIMITED'));
-  assert.ok(chat.lines.some((l) => /flooding: 15 requests refused in a row/.test(l)));
-  assert.ok(chat.lines.filter((l) => /rate limited/.test(l)).length <= 2, 'one log line per run of refusals, not one per request');
-  assert.ok(dave.loggedIn, 'dave is fine');
-  assert.not.ok((await dave.who()).users.some((u) => u.user === 'eve'), 'eve is gone');
-  dave.close();
+  try {
+    await eve.handshake();
+    eve.send([{ type: 'register', id: 'r', user: 'eve', password: PASSWORD }, ...sends(100, 'dave', 'e')]);
+    const notice = await eve.expect((m) => m.type === 'notice');
+    assert.is(notice.code, 'E_RATE_LIMITED');
+    assert.match(notice.message, /flooding/);
+    await waitFor(() => eve.closed, 3000, 'the server to close the flood');
+    const refused = eve.messages.filter((m) => m.type === 'error');
+    assert.is(refused.length, 15, 'the strikes, then the notice, then nothing');
+    assert.ok(refused.every((m) => m.code === 'E_RATE_LIMITED'));
+    assert.ok(chat.lines.some((l) => /flooding: 15 requests refused in a row/.test(l)));
+    assert.ok(chat.lines.filter((l) => /rate limited/.test(l)).length <= 2, 'one log line per run of refusals, not one per request');
+    assert.ok(dave.loggedIn, 'dave is fine');
+    assert.not.ok((await dave.who()).users.some((u) => u.user === 'eve'), 'eve is gone');
+  } finally {
+    eve.destroy();
+    dave.close();
+  }
 });
 
 test('a logged-in user has one bucket across connections: reconnecting does not refill it', async () => {
