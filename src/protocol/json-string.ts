@@ -1,7 +1,8 @@
 /**
  * JSON.stringify of a string, for the hot paths that write JSON out as bytes (a relayed message's
- * text, a reply's ref: protocol/json-bytes.ts). JSON.stringify escapes only `"`, `\`, the control
- * characters U+0000 to U+001F and lone surrogates; a string with none of them (most chat texts) is
+ * text, protocol/json-bytes.ts; a reply's ref, a few characters, is checked as it is copied there
+ * instead, putShortJsonString). JSON.stringify escapes only `"`, `\`, the control characters
+ * U+0000 to U+001F and lone surrogates; a string with none of them (most chat texts) is
  * that string in quotes, written as it is, which skips the escaping pass and the copy it makes:
  * ~90 ns of a 100-character text's ~320 ns to build and write (docs/BENCHMARKS.md, twenty-first
  * session). Anything with a character that might need escaping, including every surrogate, paired

@@ -598,7 +598,7 @@ export class Hub {
    * changes a conversation's history calls it first, as does the server before it writes the
    * store and stops (recordAll), so none of them can tell that recording waited.
    */
-  recordPending(): void {
+  private recordPending(): void {
     const sends = this.unrecorded;
     if (sends.length === 0) return;
     this.unrecorded = [];

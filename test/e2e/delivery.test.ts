@@ -280,6 +280,7 @@ test('a server stopped in the very pass that accepted a message has it in histor
   const { hub } = server.server;
   const handle = hub.handle.bind(hub);
   let stopped: Promise<void> | null = null;
+  let reader: ReturnType<typeof client> | undefined;
   hub.handle = (session, message) => {
     const outcome = handle(session, message);
     if (message.type === 'send') stopped ??= server.stop();
@@ -292,14 +293,14 @@ test('a server stopped in the very pass that accepted a message has it in histor
     alice.close();
     bob.close();
     server = await startServer({}, dir, false);
-    const c = client(server.port);
-    await c.connect();
-    await c.login('bob', PASSWORD);
-    assert.equal((await c.history('alice')).messages.map((m) => m.text), ['last words']);
-    await c.quit();
+    reader = client(server.port);
+    await reader.connect();
+    await reader.login('bob', PASSWORD);
+    assert.equal((await reader.history('alice')).messages.map((m) => m.text), ['last words']);
   } finally {
     alice.close();
     bob.close();
+    reader?.close();
     await server.stop();
   }
 });

@@ -602,8 +602,9 @@ test('a private message is sent on before it is recorded, and a history read, an
   handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text: 'three' });
   await until(() => events.includes('recorded three'), 'recorded once the pass is over, with nothing asking');
   handle(alice, { type: 'send', msgId: msgId(), to: 'bob', text: 'four' });
-  hub.recordPending(); // what the server does before it writes the store and stops
+  const all = hub.recordAll(); // what the server does before it writes the store and stops
   assert.equal(events.slice(4), ['sent TWO', 'sent three', 'recorded three', 'sent four', 'recorded four'], 'the edit went out; then each message sent on, then recorded');
+  await all;
   await handle(bob, { type: 'received', ids: bob.of('msg').map((m) => m.msgId) });
   for (const ok of [one, two]) assert.is(((await ok) as SendResult).status, 'delivered', 'answered once both delivered and recorded');
   const texts = ((await reply(handle(alice, { type: 'history', with: 'bob' }))) as HistoryResult).messages.map((m) => m.text);
