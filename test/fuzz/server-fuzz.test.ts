@@ -7,8 +7,6 @@
  * well-behaved clients can still register and chat.
  */
 import { connect, type Socket } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,6 +18,7 @@ import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
 import { MessageError, parseClientMessage, parseServerMessage } from '../../src/protocol/messages.ts';
 import { packJson, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
 import { record, registered, startServer, waitFor, type TestServer } from '../e2e/helpers.ts';
+import { collectGarbage } from '../helpers/gc.ts';
 import { anyJson, mutatedText, shapedClientMessage } from './arbitraries.ts';
 import { chunk, fuzzOptions, runs } from './settings.ts';
 
@@ -275,21 +274,10 @@ async function runSealed(c: RawClient, hello: Buffer, frames: FrameSpec[], cuts:
 
 // ---- heap measurement -------------------------------------------------------------------
 
-/** A real gc(): --expose-gc when given, else turned on at run time (V8 allows it before first use). */
-function findGc(): (() => void) | null {
-  if (typeof globalThis.gc === 'function') return globalThis.gc;
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
-}
-
-async function settledHeap(gc: () => void): Promise<number> {
+async function settledHeap(): Promise<number> {
   for (let i = 0; i < 3; i++) {
     await new Promise((resolve) => setImmediate(resolve));
-    gc();
+    collectGarbage();
   }
   return process.memoryUsage().heapUsed;
 }
@@ -312,14 +300,13 @@ test.after(() => served.stop());
 
 test('the server survives arbitrary bytes, mutated handshakes and arbitrary sealed frames', async () => {
   const total = runs(2 / 3);
-  const gc = findGc();
   const warmUp = Math.min(50, Math.floor(total / 4));
   let count = 0;
   let baseline: number | null = null;
   const lines = served.lines;
   await fc.assert(
     fc.asyncProperty(anyCase, async (spec) => {
-      if (gc && ++count === warmUp + 1) baseline = await settledHeap(gc);
+      if (++count === warmUp + 1) baseline = await settledHeap();
       const c = new RawClient(served.port);
       try {
         const hello = await c.nextFrame();
@@ -343,15 +330,13 @@ test('the server survives arbitrary bytes, mutated handshakes and arbitrary seal
   );
   await waitFor(() => served.server.connectionCount === 0, 5000, 'every fuzz connection to close');
 
-  if (gc && baseline !== null) {
-    const growth = (await settledHeap(gc)) - baseline;
+  if (baseline !== null) {
+    const growth = (await settledHeap()) - baseline;
     // Accounts, mailboxes and history the cases created are real state; a leak per connection
     // (decoder buffers, sessions, timers) would grow with every case instead.
     const allowance = 8 * 1024 * 1024 + (total - warmUp) * 4 * 1024;
     console.log(`server-fuzz: ${total} cases, heap ${(growth / 1048576).toFixed(1)} MB after the first ${warmUp} (allowed ${(allowance / 1048576).toFixed(1)} MB)`);
     assert.ok(growth < allowance, `heap grew ${(growth / 1048576).toFixed(1)} MB over ${total - warmUp} cases (allowed ${(allowance / 1048576).toFixed(1)} MB)`);
-  } else if (!gc) {
-    console.log('server-fuzz: no gc() available (run node with --expose-gc): heap growth not checked');
   }
 
   // After all that, two well-behaved people can still register and chat.
