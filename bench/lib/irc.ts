@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import { listeningPort, sleep } from './proc.ts';
 import type { BenchPeer, BenchTarget, DeliverySink } from './target.ts';
 
@@ -135,6 +136,13 @@ export async function startNgircd(root: string): Promise<IrcTarget> {
   throw lastError ?? new Error('ngircd did not start');
 }
 
+/**
+ * Where every peer's socket reads (Node's `onread` option), as the Parley light client reads
+ * (light-client.ts): both generators' clients read the same way, with no buffer per read for the
+ * generator's collector. Reads run one at a time; each is decoded before the next.
+ */
+const sharedRead = Buffer.allocUnsafe(64 * 1024);
+
 /** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -160,6 +168,7 @@ export class IrcPeer implements BenchPeer {
   private out: string[] = [];
   private flushQueued = false;
   private tail = '';
+  private readonly utf8 = new StringDecoder('utf8');
   private closing = false;
   private lastError = '';
   private welcome: Waiter | null = null;
@@ -178,8 +187,6 @@ export class IrcPeer implements BenchPeer {
     this.welcomed = new Promise((resolve, reject) => (this.welcome = { resolve, reject }));
     this.welcomed.catch(() => undefined);
     socket.setNoDelay(true);
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => this.onData(chunk));
     socket.on('error', (e) => (this.lastError = e.message));
     socket.on('close', () => this.onClose());
     this.queue(`NICK ${name}\r\nUSER ${name} 0 * :${name}\r\n`);
@@ -242,6 +249,12 @@ export class IrcPeer implements BenchPeer {
     const data = this.out.length === 1 ? this.out[0] : this.out.join('');
     this.out = [];
     this.socket.write(data);
+  }
+
+  /** What a read put into the shared buffer (see `sharedRead`): decoded at once, as it is reused. */
+  onRead(buffer: Uint8Array, bytes: number): boolean {
+    this.onData(this.utf8.write(Buffer.from(buffer.buffer, buffer.byteOffset, bytes)));
+    return true;
   }
 
   private onData(chunk: string): void {
@@ -386,7 +399,9 @@ export class IrcTarget implements BenchTarget {
     const worker = async () => {
       while (!failed && next < names.length) {
         const i = next++;
-        const peer = new IrcPeer(names[i], connect({ host: HOST, port: this.port, noDelay: true }), this);
+        let peer!: IrcPeer;
+        const socket = connect({ host: HOST, port: this.port, noDelay: true, onread: { buffer: sharedRead, callback: (bytes, buffer) => peer.onRead(buffer, bytes) } });
+        peer = new IrcPeer(names[i], socket, this);
         peers[i] = peer;
         await peer.welcomed;
         welcomed++;

@@ -12,6 +12,17 @@ import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
 import { AckPacer } from '../../src/client/ack-pacer.ts';
 import { HELLO_TIMEOUT_MS } from '../../src/client/connection.ts';
 import { packJson, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
+import { writeFrame } from '../../src/crypto/sealed-writes.ts';
+
+/**
+ * Where every client's socket reads (Node's `onread` option), as the server reads its sockets
+ * (src/server/shared-reads.ts) and the IRC peers read (irc.ts): no array buffer per read for
+ * the generator's collector. Its collections run on the generator's one core and stall every
+ * client at once; in the relay with 1 in flight the server sits idle through them (a perf
+ * timeline of both processes, BENCHMARKS.md). Reads run one at a time, and the decoder copies
+ * what it keeps (`transient`).
+ */
+const sharedRead = Buffer.allocUnsafe(64 * 1024);
 
 export type Json = Record<string, any>;
 
@@ -74,7 +85,13 @@ export class LightClient {
     this.opened = new Promise((resolve, reject) => (this.ready = { resolve, reject }));
     this.opened.catch(() => undefined);
     this.decoder = new FrameDecoder({ onFrame: (f) => this.onFrame(f), onFrameError: (e) => this.fail(e) }, 1 << 24);
-    this.socket = connect({ host: options.host ?? '127.0.0.1', port: options.port, noDelay: true, ...(options.localAddress && { localAddress: options.localAddress }) });
+    this.socket = connect({
+      host: options.host ?? '127.0.0.1',
+      port: options.port,
+      noDelay: true,
+      ...(options.localAddress && { localAddress: options.localAddress }),
+      onread: { buffer: sharedRead, callback: (bytes: number, buffer: Uint8Array) => this.socketOnRead(buffer as Buffer, bytes) },
+    });
     const helloTimeoutMs = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
     this.socket.on('connect', () => {
       this.stage = 'awaiting hello';
@@ -84,7 +101,6 @@ export class LightClient {
         this.socket.destroy();
       }, helloTimeoutMs);
     });
-    this.socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     this.socket.on('error', (e) => this.fail(e));
     this.ended = new Promise((resolve) =>
       this.socket.on('close', () => {
@@ -96,9 +112,11 @@ export class LightClient {
     );
   }
 
-  private socketOnData(chunk: Buffer): void {
+  /** true: keep reading (false would pause the socket) */
+  private socketOnRead(buffer: Buffer, bytes: number): boolean {
     this.receivedAt = performance.now();
-    this.decoder.write(chunk);
+    this.decoder.write(buffer.subarray(0, bytes), true);
+    return true;
   }
 
   private onFrame(payload: Buffer): void {
@@ -106,7 +124,7 @@ export class LightClient {
       if (this.helloTimer) clearTimeout(this.helloTimer);
       let hello;
       try {
-        hello = parseHello(payload);
+        hello = parseHello(Buffer.from(payload)); // the payload is a view of the shared read buffer
       } catch (err) {
         // A refusal before the handshake comes in clear.
         const text = payload.toString('utf8').slice(0, 300);
@@ -183,7 +201,7 @@ export class LightClient {
     const texts = this.outbox;
     this.outbox = [];
     if (this.closed || this.channel === null || texts.length === 0) return;
-    this.socket.write(this.channel.sealFrame(packJson(texts)));
+    writeFrame(this.socket, this.channel, packJson(texts));
   }
 
   request(message: Json): Promise<Json> {

@@ -1,12 +1,12 @@
 /**
- * writeFrame (src/server/connection.ts): frames for sockets that take them at once share one
+ * writeFrame (src/crypto/sealed-writes.ts): frames for sockets that take them at once share one
  * buffer; a frame a socket keeps (the kernel took only part of it) must never be written over.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Channel, deriveKeys } from '../../src/crypto/channel.ts';
 import { FrameDecoder } from '../../src/protocol/frame.ts';
-import { writeFrame } from '../../src/server/connection.ts';
+import { writeFrame } from '../../src/crypto/sealed-writes.ts';
 
 const keys = deriveKeys(Buffer.alloc(32, 1), Buffer.alloc(32, 2), 'chacha20-poly1305');
 
