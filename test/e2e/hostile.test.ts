@@ -310,7 +310,8 @@ async function retainedMb(): Promise<number> {
  */
 async function survivors(sockets: Array<WeakRef<Socket>>): Promise<number> {
   let alive = sockets.length;
-  for (let round = 0; round < 5 && alive > 0; round++) {
+  // Up to 4 s: a refused socket the server is still closing is reachable until it has closed.
+  for (let round = 0; round < 20 && alive > 0; round++) {
     await sleep(round === 0 ? 0 : 200);
     collectGarbage();
     await sleep(0);
