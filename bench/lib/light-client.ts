@@ -11,7 +11,8 @@ import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
 import { AckPacer } from '../../src/client/ack-pacer.ts';
 import { HELLO_TIMEOUT_MS } from '../../src/client/connection.ts';
-import { packJson, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
+import { eachRecord, packJson, RECORD_JSON } from '../../src/protocol/records.ts';
+import { Scratch } from '../../src/protocol/scratch.ts';
 import { writeFrame } from '../../src/crypto/sealed-writes.ts';
 
 /**
@@ -23,6 +24,8 @@ import { writeFrame } from '../../src/crypto/sealed-writes.ts';
  * what it keeps (`transient`).
  */
 const sharedRead = Buffer.allocUnsafe(64 * 1024);
+/** Where every client's frames are opened, for the same reason: each frame's records are read before the next frame is opened. */
+const openedPlaintexts = new Scratch(1 << 24);
 
 export type Json = Record<string, any>;
 
@@ -137,47 +140,46 @@ export class LightClient {
       this.stage = 'awaiting welcome';
       return;
     }
-    let records;
     try {
-      records = unpackRecords(this.channel.open(payload));
+      eachRecord(this.channel.open(payload, openedPlaintexts), this.onRecord, this);
     } catch (err) {
       this.fail(err as Error);
       this.socket.destroy();
-      return;
     }
-    for (const record of records) {
-      if (record.kind !== RECORD_JSON) continue;
-      const m = JSON.parse(record.body.toString('utf8')) as Json;
-      switch (m.type) {
-        case 'msg':
-          this.acks.add(m.msgId, this.lazyAcks && m.scope !== 'private', m.text.length);
-          if (this.sink) this.sink.delivered(m.msgId, m.text, this.receivedAt);
-          else this.strays++;
-          break;
-        case 'ok':
-        case 'error': {
-          const waiter = this.pending.get(m.ref);
-          if (!waiter) break;
-          this.pending.delete(m.ref);
-          clearTimeout(waiter.timer);
-          if (m.type === 'ok') waiter.resolve(m.result ?? {});
-          else waiter.reject(new Error(`${m.code}: ${m.message}`));
-          break;
-        }
-        case 'welcome':
-          if (m.ackTimeout !== undefined) this.acks.fitWithin(m.ackTimeout);
-          this.stage = 'open';
-          this.ready.resolve();
-          break;
-        case 'ping':
-          this.send({ type: 'pong', ...(m.id !== undefined && { id: m.id }) });
-          break;
-        case 'notice':
-          this.notice = `${m.code} ${m.message}`;
-          break;
-        default:
-          break; // presence, group events: not what is measured
+  }
+
+  private onRecord(plaintext: Buffer, kind: number, start: number, end: number): void {
+    if (kind !== RECORD_JSON) return;
+    const m = JSON.parse(plaintext.toString('utf8', start, end)) as Json;
+    switch (m.type) {
+      case 'msg':
+        this.acks.add(m.msgId, this.lazyAcks && m.scope !== 'private', m.text.length);
+        if (this.sink) this.sink.delivered(m.msgId, m.text, this.receivedAt);
+        else this.strays++;
+        break;
+      case 'ok':
+      case 'error': {
+        const waiter = this.pending.get(m.ref);
+        if (!waiter) break;
+        this.pending.delete(m.ref);
+        clearTimeout(waiter.timer);
+        if (m.type === 'ok') waiter.resolve(m.result ?? {});
+        else waiter.reject(new Error(`${m.code}: ${m.message}`));
+        break;
       }
+      case 'welcome':
+        if (m.ackTimeout !== undefined) this.acks.fitWithin(m.ackTimeout);
+        this.stage = 'open';
+        this.ready.resolve();
+        break;
+      case 'ping':
+        this.send({ type: 'pong', ...(m.id !== undefined && { id: m.id }) });
+        break;
+      case 'notice':
+        this.notice = `${m.code} ${m.message}`;
+        break;
+      default:
+        break; // presence, group events: not what is measured
     }
   }
 

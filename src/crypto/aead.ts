@@ -36,8 +36,12 @@ export interface Aead {
   readonly name: CipherName;
   /** Writes the ciphertext and tag of `plaintext` into `out` at `offset` (room for both). */
   sealInto(key: Buffer, nonce: Buffer, plaintext: Uint8Array, out: Buffer, offset: number): void;
-  /** The plaintext of `sealed` (ciphertext, then tag), or null when it does not authenticate. */
-  open(key: Buffer, nonce: Buffer, sealed: Buffer): Buffer | null;
+  /**
+   * The plaintext of `sealed` (ciphertext, then tag), or null when it does not authenticate. It
+   * is written into `out` when given (exactly the plaintext's length; it may hold garbage after a
+   * null), else into a new buffer.
+   */
+  open(key: Buffer, nonce: Buffer, sealed: Buffer, out?: Buffer): Buffer | null;
 }
 
 /** An AEAD on node:crypto: a cipher object per frame. */
@@ -57,17 +61,21 @@ export class NodeAead implements Aead {
     cipher.getAuthTag().copy(out, offset + head.length + tail.length);
   }
 
-  open(key: Buffer, nonce: Buffer, sealed: Buffer): Buffer | null {
+  open(key: Buffer, nonce: Buffer, sealed: Buffer, out?: Buffer): Buffer | null {
     if (sealed.length < AEAD_TAG_BYTES) return null;
     const decipher = createDecipheriv(this.algorithm as CipherGCMTypes, key, nonce, { authTagLength: AEAD_TAG_BYTES });
     decipher.setAuthTag(sealed.subarray(sealed.length - AEAD_TAG_BYTES));
     const body = decipher.update(sealed.subarray(0, sealed.length - AEAD_TAG_BYTES));
+    let plain;
     try {
       const tail = decipher.final();
-      return tail.length ? Buffer.concat([body, tail]) : body;
+      plain = tail.length ? Buffer.concat([body, tail]) : body;
     } catch {
       return null;
     }
+    if (out === undefined) return plain;
+    plain.copy(out);
+    return out;
   }
 }
 
@@ -87,9 +95,9 @@ export class SodiumChaCha implements Aead {
     this.sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out.subarray(offset, offset + plaintext.length + AEAD_TAG_BYTES), plaintext, null, null, nonce, key);
   }
 
-  open(key: Buffer, nonce: Buffer, sealed: Buffer): Buffer | null {
+  open(key: Buffer, nonce: Buffer, sealed: Buffer, out?: Buffer): Buffer | null {
     if (sealed.length < AEAD_TAG_BYTES) return null;
-    const plain = Buffer.allocUnsafe(sealed.length - AEAD_TAG_BYTES);
+    const plain = out ?? Buffer.allocUnsafe(sealed.length - AEAD_TAG_BYTES);
     try {
       this.sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plain, null, sealed, null, nonce, key);
       return plain;
@@ -134,9 +142,9 @@ export class NativeAead implements Aead {
     this.native.seal(this.cipher, key, nonce, plaintext, out, offset);
   }
 
-  open(key: Buffer, nonce: Buffer, sealed: Buffer): Buffer | null {
+  open(key: Buffer, nonce: Buffer, sealed: Buffer, out?: Buffer): Buffer | null {
     if (sealed.length < AEAD_TAG_BYTES) return null;
-    const plain = Buffer.allocUnsafe(sealed.length - AEAD_TAG_BYTES);
+    const plain = out ?? Buffer.allocUnsafe(sealed.length - AEAD_TAG_BYTES);
     return this.native.open(this.cipher, key, nonce, sealed, plain) ? plain : null;
   }
 }

@@ -118,13 +118,17 @@ export class Channel {
     return out;
   }
 
-  /** Decrypts one frame payload; any failure is fatal for the connection (E_DECRYPT). */
-  open(sealed: Buffer): Buffer {
+  /**
+   * Decrypts one frame payload, into a fresh buffer or into `into` (valid until its next take:
+   * a reader that is done with the plaintext before it reads the next frame); any failure is fatal
+   * for the connection (E_DECRYPT).
+   */
+  open(sealed: Buffer, into?: Scratch): Buffer {
     if (sealed.length < TAG_BYTES) {
       throw new ParleyError('E_DECRYPT', 'sealed frame shorter than its tag', { fatal: true });
     }
     writeCounter(sharedNonce, this.receiveCounter);
-    const plain = this.aead.open(this.receiveKey, sharedNonce, sealed);
+    const plain = this.aead.open(this.receiveKey, sharedNonce, sealed, into?.take(sealed.length - TAG_BYTES));
     if (plain === null) throw new ParleyError('E_DECRYPT', undefined, { fatal: true });
     this.receiveCounter++;
     return plain;

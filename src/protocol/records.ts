@@ -111,20 +111,36 @@ function sameTexts(a: readonly JsonOut[], b: readonly JsonOut[]): boolean {
   return true;
 }
 
-/** Splits a plaintext into records. A record running past the end is a broken frame. */
+/** Splits a plaintext into records (views of it). A record running past the end is a broken frame. */
 export function unpackRecords(plaintext: Buffer): RawRecord[] {
   const records: RawRecord[] = [];
+  eachRecord(plaintext, (_, kind, start, end) => records.push({ kind, body: plaintext.subarray(start, end) }));
+  return records;
+}
+
+/**
+ * Calls `each(plaintext, kind, start, end)` for every record of `plaintext` in order, its body
+ * being plaintext[start, end), on `thisArg` as eachJsonBatch does. Every record is checked whole
+ * before the first is handed out, so a broken frame (E_BAD_FRAME) hands out none. It makes no
+ * array, object or view a record: with the plaintext opened into a scratch buffer, the load
+ * generator made 14% fewer scavenges in the relay with 1 in flight (docs/BENCHMARKS.md,
+ * "Twenty-fifth session").
+ */
+export function eachRecord<T>(plaintext: Buffer, each: (this: T, plaintext: Buffer, kind: number, start: number, end: number) => void, thisArg?: T): void {
   let offset = 0;
   while (offset < plaintext.length) {
     if (plaintext.length - offset < RECORD_HEADER) throw brokenRecord();
-    const kind = plaintext.readUInt8(offset);
     const length = plaintext.readUInt32BE(offset + 1);
-    const start = offset + RECORD_HEADER;
-    if (length > plaintext.length - start) throw brokenRecord();
-    records.push({ kind, body: plaintext.subarray(start, start + length) });
-    offset = start + length;
+    if (length > plaintext.length - offset - RECORD_HEADER) throw brokenRecord();
+    offset += RECORD_HEADER + length;
   }
-  return records;
+  offset = 0;
+  while (offset < plaintext.length) {
+    const start = offset + RECORD_HEADER;
+    const end = start + plaintext.readUInt32BE(offset + 1);
+    each.call(thisArg as T, plaintext, plaintext[offset], start, end);
+    offset = end;
+  }
 }
 
 function brokenRecord(): ParleyError {

@@ -14,7 +14,8 @@ import { ERROR_TEXT, ParleyError, toParleyError, type ErrorCode } from '../proto
 import { encodeFrame, FrameDecoder, type FrameSink } from '../protocol/frame.ts';
 import { putBytes, putShortJsonString, shortJsonStringBytesMax, type JsonBytes, type JsonOut } from '../protocol/json-bytes.ts';
 import { MessageError, parseClientMessage, PROTOCOL_VERSION, TEXT_MAX, type ClientMessage, type ServerMessage } from '../protocol/messages.ts';
-import { eachJsonBatch, RECORD_JSON, unpackRecords } from '../protocol/records.ts';
+import { eachJsonBatch, eachRecord, RECORD_JSON } from '../protocol/records.ts';
+import { Scratch } from '../protocol/scratch.ts';
 import { TAG_BYTES } from '../crypto/channel.ts';
 import { writeFrame } from '../crypto/sealed-writes.ts';
 import { LaterReply, NO_REPLY, type Hub, type Replier } from './hub.ts';
@@ -70,6 +71,13 @@ const SLOW_CONSUMER_GRACE_MS = 2000;
  * (1024 x ~24 KB of non-ASCII text).
  */
 const HARD_QUEUE_FLOOR = 32 * 1024 * 1024;
+/**
+ * Where every connection's frames are opened: a frame's records are read into messages (the
+ * inbox) before any of them is handled, so the plaintext is done with before the next frame is
+ * opened, whichever connection it comes from. A fresh buffer a frame was an array buffer for the
+ * scavenges to sweep. Frames over 1 MiB (a server may allow them) get a buffer of their own.
+ */
+const openedPlaintexts = new Scratch(1024 * 1024);
 /** Protocol housekeeping: never rate limited, or a busy client could not keep its link alive. */
 const HOUSEKEEPING = new Set(['ping', 'pong', 'received']);
 
@@ -223,25 +231,26 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   }
 
   private onSealedFrame(payload: Buffer): void {
-    let records;
     try {
-      records = unpackRecords(this.channel!.open(payload));
+      eachRecord(this.channel!.open(payload, openedPlaintexts), this.readRecord, this);
     } catch (err) {
       this.fail(toParleyError(err));
       return;
     }
-    for (const record of records) {
-      if (record.kind !== RECORD_JSON) {
-        this.inbox.push(new MessageError('E_UNKNOWN_TYPE', `record kind ${record.kind} is not supported by this server`, undefined));
-        continue;
-      }
-      try {
-        this.inbox.push(parseClientMessage(record.body.toString('utf8')));
-      } catch (err) {
-        this.inbox.push(err instanceof MessageError ? err : new MessageError('E_INVALID', toParleyError(err).message, undefined));
-      }
-    }
     this.drainInbox();
+  }
+
+  /** Queues one record of a frame's plaintext as a message, or as the error that answers it. */
+  private readRecord(plaintext: Buffer, kind: number, start: number, end: number): void {
+    if (kind !== RECORD_JSON) {
+      this.inbox.push(new MessageError('E_UNKNOWN_TYPE', `record kind ${kind} is not supported by this server`, undefined));
+      return;
+    }
+    try {
+      this.inbox.push(parseClientMessage(plaintext.toString('utf8', start, end)));
+    } catch (err) {
+      this.inbox.push(err instanceof MessageError ? err : new MessageError('E_INVALID', toParleyError(err).message, undefined));
+    }
   }
 
   /**

@@ -30,6 +30,20 @@ function seal(aead: Pick<Aead, 'sealInto'>, plaintext: Buffer, offset = 0): Buff
   return out;
 }
 
+test('every implementation opens into the buffer it is given, and reports a forgery there as null', () => {
+  for (const aead of everyAead) {
+    for (const size of [0, 1, 300, 5000]) {
+      const plaintext = randomBytes(size);
+      const out = Buffer.alloc(size, 0xee);
+      assert.is(aead.open(key, nonce, seal(aead, plaintext), out), out, `${label(aead)}, ${size} bytes: into out`);
+      assert.equal(out, plaintext, `${label(aead)}, ${size} bytes`);
+    }
+    const forged = seal(aead, Buffer.from('pay alice 10 coins'));
+    forged[0] ^= 1;
+    assert.is(aead.open(key, nonce, forged, Buffer.alloc(forged.length - AEAD_TAG_BYTES)), null, `${label(aead)}: forged`);
+  }
+});
+
 test('the fastest implementation that loads runs each cipher: native/aead.cc once `make` has built it, and the server prefers AES-256-GCM on AES instructions', () => {
   // `make` builds native/aead.cc with Node's own headers, where its installation has them (the Makefile's NODEDIR).
   const headers = existsSync(resolve(process.execPath, '../../include/node/node_api.h'));

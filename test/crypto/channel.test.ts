@@ -5,6 +5,7 @@ import { CIPHERS, type CipherName } from '../../src/crypto/aead.ts';
 import { Channel, counterNonce, deriveKeys, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from '../../src/crypto/channel.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 import { FrameDecoder } from '../../src/protocol/frame.ts';
+import { Scratch } from '../../src/protocol/scratch.ts';
 
 function throwsDecrypt(fn: () => unknown, what: string): void {
   try {
@@ -86,6 +87,22 @@ for (const cipher of CIPHERS) {
     }
     // empty plaintext works too
     assert.is(server.open(client.seal(Buffer.alloc(0))).length, 0);
+  });
+
+  test(`${cipher}: frames opened into a scratch buffer, one after another, each in the scratch's memory; a failure there still advances nothing`, () => {
+    const { server, client } = pair(cipher);
+    const scratch = new Scratch(1 << 20, 64);
+    for (const size of [10, 40, 5000, 0, 300]) {
+      const text = randomBytes(size);
+      const opened = server.open(client.seal(text), scratch);
+      assert.equal(opened, text, `${size} bytes`);
+      assert.is(opened.buffer, scratch.take(0).buffer, `${size} bytes: in the scratch`);
+    }
+    const forged = client.seal(Buffer.from('pay alice 10 coins'));
+    forged[3] ^= 1;
+    throwsDecrypt(() => server.open(forged, scratch), 'forged, into the scratch');
+    // The forgery did not advance the counter: the frame sealed after it does not open.
+    throwsDecrypt(() => server.open(client.seal(Buffer.from('next')), scratch), 'the frame after a forgery');
   });
 
   test(`${cipher}: counters advance: the same plaintext seals differently each time`, () => {

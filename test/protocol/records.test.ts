@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { eachJsonBatch, packJson, RECORD_BINARY, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
+import { eachJsonBatch, eachRecord, packJson, RECORD_BINARY, RECORD_JSON, unpackRecords } from '../../src/protocol/records.ts';
 import { ParleyError } from '../../src/protocol/errors.ts';
 
 function throwsCode(fn: () => unknown, code: string, fatal?: boolean): ParleyError {
@@ -58,6 +58,29 @@ test('a length past the end is a fatal E_BAD_FRAME', () => {
   const lying = Buffer.from(packed);
   lying.writeUInt32BE(0xffffffff, 1);
   throwsCode(() => unpackRecords(lying), 'E_BAD_FRAME', true);
+});
+
+test('eachRecord hands out each record as its kind and bounds in the plaintext, and none of a frame broken at its end', () => {
+  const plaintext = Buffer.concat([packJson(['{"a":1}']), Buffer.from([RECORD_BINARY, 0, 0, 0, 2, 7, 8]), packJson(['😄'])]);
+  const seen: Array<[number, number, number]> = [];
+  const owner = { seen };
+  eachRecord(
+    plaintext,
+    function (this: typeof owner, whole, kind, start, end) {
+      assert.is(whole, plaintext);
+      this.seen.push([kind, start, end]);
+    },
+    owner,
+  );
+  assert.equal(seen, [
+    [RECORD_JSON, 5, 12],
+    [RECORD_BINARY, 17, 19],
+    [RECORD_JSON, 24, 28],
+  ]);
+  assert.is(plaintext.toString('utf8', 24, 28), '😄');
+  const handed: number[] = [];
+  throwsCode(() => eachRecord(plaintext.subarray(0, plaintext.length - 1), (_, kind) => handed.push(kind)), 'E_BAD_FRAME', true);
+  assert.equal(handed, [], 'a broken frame hands out none of its records, not the ones before the break');
 });
 
 test('unknown kinds come back with their kind, alongside known ones', () => {
