@@ -13,6 +13,7 @@ import { AckPacer } from '../../src/client/ack-pacer.ts';
 import { HELLO_TIMEOUT_MS } from '../../src/client/connection.ts';
 import { eachRecord, packJson, RECORD_JSON } from '../../src/protocol/records.ts';
 import { Scratch } from '../../src/protocol/scratch.ts';
+import { ParleyError } from '../../src/protocol/errors.ts';
 import { writeFrame } from '../../src/crypto/sealed-writes.ts';
 
 /**
@@ -143,7 +144,11 @@ export class LightClient {
     try {
       eachRecord(this.channel.open(payload, openedPlaintexts), this.onRecord, this);
     } catch (err) {
-      this.fail(err as Error);
+      // A frame that does not open or hold whole records ends the connection; anything else thrown
+      // while its records are handled is the generator's own bug, and stops the run as it would
+      // have before records were handled inside this try.
+      if (!(err instanceof ParleyError)) throw err;
+      this.fail(err);
       this.socket.destroy();
     }
   }
