@@ -25,11 +25,27 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
 import { ParleyTarget } from './lib/parley-target.ts';
 import { profileTop } from './lib/profile.ts';
 import { arg, exitAfter, fmt, listArg, loadAverage, lpad, machine, median, pad, pin } from './lib/proc.ts';
 import type { BenchPeer, BenchTarget } from './lib/target.ts';
 import { fanout, relay, type WorkloadResult } from './lib/workloads.ts';
+
+/**
+ * The generator's V8 does not pretenure (allocate straight into the old generation) what its
+ * allocation sites made that survived a scavenge. Each client's sends wait in its outbox for the
+ * pass's end, and a scavenge that fell while a pass's reads were being handled found most of them
+ * alive: V8 then allocated every later outbox, packed frame and `received` list in the old
+ * generation, where only a mark-compact frees them, and each scavenge had their pointers into
+ * the young generation to follow. Whether it happened was chance, per run and per server: in
+ * rounds where it had, the generator's scavenges took 2-3.8 ms and promoted 1.3-2 MB each, where
+ * they otherwise took 0.4-1 ms and promoted nothing, and every message in flight waited through
+ * them (ngircd's p99 with 1 in flight 3.9-5.0 ms in such a run, 1.6-2.5 in others).
+ * docs/BENCHMARKS.md, twenty-sixth session. `node --allocation-site-pretenuring --import tsx
+ * bench/compare.ts` keeps V8's default, to compare.
+ */
+if (!process.execArgv.some((flag) => flag.endsWith('allocation-site-pretenuring'))) setFlagsFromString('--no-allocation-site-pretenuring');
 
 const TEXT_BYTES = 100;
 const PAIRS = 100;
