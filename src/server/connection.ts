@@ -46,8 +46,10 @@ export interface ConnectionContext {
   unwraps: KeyUnwraps;
   /** Told when a connection's handshake completes (its channel made): scavenges are paced by it (scavenges.ts). */
   keyed(): void;
-  /** Asks the server to call `flush` on this connection in this event-loop pass's check phase. */
-  scheduleFlush(connection: ServerConnection): void;
+  /** Asks the server to call `flush` on this connection in this event-loop pass, or (`later`) in one of the next few (flushes.ts). */
+  scheduleFlush(connection: ServerConnection, later: boolean): void;
+  /** Told after each sealed frame is handled: in a long pass, what was queued so far may leave before it ends (flushes.ts). */
+  frameHandled(): void;
   /** Counts what is written, for the server's stats. */
   sent: { frames: number; messages: number };
   now(): number;
@@ -87,6 +89,11 @@ function isEmpty(record: Record<string, unknown>): boolean {
   return true;
 }
 
+/** The `ok` answering request `ref`, without a `result` where there is nothing in it. */
+function okMessage(ref: string, result: Record<string, unknown>): ServerMessage {
+  return isEmpty(result) ? { type: 'ok', ref } : { type: 'ok', ref, result };
+}
+
 export class ServerConnection implements Session, FrameSink, SharedReader, UnwrapRequester, Replier {
   private static nextId = 1;
   readonly id = ServerConnection.nextId++;
@@ -109,6 +116,8 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   private helloNonce: Buffer | null;
   private earlyFrames: Buffer[] = [];
   private outbox: JsonOut[] = [];
+  /** Whether a flush is asked for this pass ('now'), for a later one ('later': the outbox holds only answers that can wait), or not at all. */
+  private flushAsked: 'no' | 'now' | 'later' = 'no';
   /** Messages (or why one could not be read) in arrival order: replies keep that order. */
   private inbox: Array<ClientMessage | MessageError> = [];
   private handling = false;
@@ -238,6 +247,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
       return;
     }
     this.drainInbox();
+    this.ctx.frameHandled();
   }
 
   /** Queues one record of a frame's plaintext as a message, or as the error that answers it. */
@@ -319,17 +329,21 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
     return false;
   }
 
-  /** A LaterReply's outcome, as the reply to its request. */
+  /**
+   * A LaterReply's outcome, as the reply to its request. Its `ok` already waited for the store or
+   * for another client, and goes out with sendSerializedLater; an error goes at once.
+   */
   replySettled(reply: LaterReply): void {
     if (reply.err !== null) this.replyError(reply.ref, toParleyError(reply.err), reply.requestType);
-    else if (reply.json === null) this.reply(reply.ref, reply.value!);
+    else if (reply.ref === undefined) return;
     // JSON.stringify({ type: 'ok', ref, result }) around a result that writes itself.
-    else if (reply.ref !== undefined) this.sendSerialized(new OkJson(reply.ref, reply.json));
+    else if (reply.json !== null) this.sendSerializedLater(new OkJson(reply.ref, reply.json));
+    else this.sendSerializedLater(JSON.stringify(okMessage(reply.ref, reply.value!)));
   }
 
   private reply(ref: string | undefined, result: Record<string, unknown> | typeof NO_REPLY): void {
     if (result === NO_REPLY || ref === undefined) return;
-    this.send(isEmpty(result) ? { type: 'ok', ref } : { type: 'ok', ref, result });
+    this.send(okMessage(ref, result));
   }
 
   private replyError(ref: string | undefined, err: ParleyError, requestType = 'message'): void {
@@ -350,12 +364,31 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
 
   sendSerialized(json: JsonOut): void {
     if (this.state !== 'open' && this.state !== 'closing') return;
-    if (this.outbox.length === 0) this.ctx.scheduleFlush(this);
+    if (this.flushAsked !== 'now') this.askFlush('now');
     this.outbox.push(json);
+  }
+
+  /**
+   * Queues a message nobody waits for this very millisecond (an `ok` that waited for the store
+   * and the recipient's acknowledgement), to be written within a few event-loop passes, after
+   * the messages of each pass: replies that settle together (every send of a store batch) then
+   * cost the messages in flight a few connections' writes a pass, not all of them at once
+   * (docs/BENCHMARKS.md, twenty-seventh session). Anything else queued before then takes it along.
+   */
+  sendSerializedLater(json: JsonOut): void {
+    if (this.state !== 'open' && this.state !== 'closing') return;
+    if (this.flushAsked === 'no') this.askFlush('later');
+    this.outbox.push(json);
+  }
+
+  private askFlush(when: 'now' | 'later'): void {
+    this.flushAsked = when;
+    this.ctx.scheduleFlush(this, when === 'later');
   }
 
   /** Seals everything queued into as few frames as the frame limit allows, and writes them. */
   flush(): void {
+    this.flushAsked = 'no';
     if (this.state === 'closed') return;
     if (this.outbox.length > 0 && this.channel !== null) this.writeQueued();
     if (this.state === 'closing' && !this.ended) {
@@ -416,7 +449,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   close(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
-    this.ctx.scheduleFlush(this);
+    this.askFlush('now');
   }
 
   /** Closes on a framing, handshake or authentication failure, telling the peer the code. */

@@ -13,6 +13,7 @@ import { Store } from '../store/store.ts';
 import { Accounts } from './accounts.ts';
 import type { ServerConfig } from './config.ts';
 import { ServerConnection, type ConnectionContext } from './connection.ts';
+import { Flushes } from './flushes.ts';
 import { Hub } from './hub.ts';
 import { addressKey, ConnectionLimiter, MessageLimiter, RefusalLog, type ConnectionRefusal } from './limits.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -33,9 +34,6 @@ const LISTEN_BACKLOG = 4096;
 
 /** TCP keepalive's first probe after this long idle; pings (`pingInterval`) usually notice first. */
 const KEEPALIVE_DELAY_MS = 30_000;
-
-/** Connections flushed per event-loop pass (a seal and a write each: ~10-100 µs). */
-const FLUSHES_PER_PASS = 256;
 
 /** Sampling period of the event-loop delay histogram that stats() reads. */
 const LOOP_DELAY_RESOLUTION_MS = 5;
@@ -77,8 +75,8 @@ export class ParleyServer {
   private readonly connections = new Set<ServerConnection>();
   /** What the connections have written (stats): they count into it. */
   readonly sent = { frames: 0, messages: 0 };
-  private readonly toFlush = new Set<ServerConnection>();
-  private flushScheduled = false;
+  /** When the connections' queued writes leave. */
+  private readonly flushes = new Flushes();
   private sweeper: NodeJS.Timeout | null = null;
   private trimmer: NodeJS.Timeout | null = null;
   private readonly refusals = new RefusalLog(REFUSAL_LOG_MS);
@@ -152,7 +150,8 @@ export class ParleyServer {
       ackTimeoutMs: config.ackTimeout * 1000,
       messageLimiter: parley.messageLimiter,
       unwraps: new KeyUnwraps(unwrapKey, keys.modulusBytes, options.cores),
-      scheduleFlush: (connection) => parley.scheduleFlush(connection),
+      scheduleFlush: (connection, later) => parley.flushes.ask(connection, later),
+      frameHandled: () => parley.flushes.frameHandled(),
       keyed: () => parley.scavenges.connectionKeyed(),
       sent: parley.sent,
       now: Date.now,
@@ -253,30 +252,6 @@ export class ParleyServer {
     socket.once('finish', () => socket.destroy());
     socket.end(encodeFrame(Buffer.from(JSON.stringify({ type: 'error', code: 'E_TOO_MANY_CONNECTIONS', message, details }))));
     if (this.refusals.note(address)) this.log.warn(`refused a connection: ${message}`);
-  }
-
-  /**
-   * Writes are gathered per connection and leave once per event-loop pass (one seal, one write),
-   * at most FLUSHES_PER_PASS connections a pass: the rest go in the next passes, in order, so
-   * that an event for thousands (a storm of presence, a big fan-out) never holds the loop for
-   * the whole of it (a storm's flushes of 4,000 connections took 300-500 ms).
-   */
-  private scheduleFlush(connection: ServerConnection): void {
-    this.toFlush.add(connection);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flushSome());
-  }
-
-  private flushSome(): void {
-    let n = 0;
-    for (const c of this.toFlush) {
-      if (n++ === FLUSHES_PER_PASS) break;
-      this.toFlush.delete(c);
-      c.flush();
-    }
-    if (this.toFlush.size > 0) setImmediate(() => this.flushSome());
-    else this.flushScheduled = false;
   }
 
   /** Once a tick: handshake deadlines, pings to silent clients, dead peers, idle logouts. */
