@@ -23,9 +23,9 @@ export const FLUSHES_PER_PASS = 256;
 export const LATER_FLUSHES_PER_PASS = 16;
 /**
  * How long a pass may run before what it queued so far is written. 0.5 ms against waiting for the
- * pass to end (bench/compare.ts --baseline, three runs of all four workloads): p99 0.52-0.61x in
- * the pipelined relay with server CPU 0.86-0.94x, p99 0.68-0.90x with 1 in flight
- * (docs/BENCHMARKS.md, twenty-seventh session).
+ * pass to end (bench/compare.ts --baseline, four runs of all four workloads): p99 0.52-0.76x in
+ * the pipelined relay with server CPU 0.86-0.94x, p99 0.63-0.90x with 1 in flight; 0.25 and 1 ms
+ * did no better (docs/BENCHMARKS.md, twenty-seventh session).
  */
 export const FLUSH_AFTER_MS = 0.5;
 
