@@ -10,26 +10,15 @@
  *
  * Both waits stay within a quarter of the server's ack timeout (`welcome.ackTimeout`), which a
  * server may set lower than ACK_LAZY_MS: past it the server stores the delivery and sends it again.
- *
- * The prompt interval is drawn afresh after each send, ±ACK_JITTER of it: clients that got their
- * first message at the same moment (everyone after a server restart, a class starting a chat)
- * would otherwise acknowledge in step for as long as they chat, and the server would take all of
- * their acknowledgements, and answer all of their senders, in one burst each interval
- * (docs/BENCHMARKS.md, twenty-seventh session).
  */
 import { performance } from 'node:perf_hooks';
 import { ACK_INTERVAL_MS, ACK_LAZY_MS, ACK_PROMPTLY, ACK_PROMPTLY_TEXT } from '../protocol/messages.ts';
-
-/** How far each prompt interval strays from the set one, either way, as a share of it. */
-export const ACK_JITTER = 0.25;
 
 export class AckPacer {
   private ids: string[] = [];
   private textWaiting = 0;
   /** performance.now() of the last send */
   private lastSentAt = -Infinity;
-  /** ms from the last send until prompt ids may go again: intervalMs, jittered at each send */
-  private gapMs: number;
   /** performance.now() when the scheduled send is due; Infinity when none is scheduled */
   private due = Infinity;
   private soon: NodeJS.Immediate | null = null;
@@ -43,16 +32,14 @@ export class AckPacer {
     private readonly intervalLimitMs = ACK_INTERVAL_MS,
     /** ms a lazy id may wait (the protocol's ACK_LAZY_MS) */
     private readonly lazyLimitMs = ACK_LAZY_MS,
-    /** draws the jitter: a number in [0, 1) (tests pass their own) */
-    private readonly random: () => number = Math.random,
   ) {
-    this.intervalMs = this.gapMs = intervalLimitMs;
+    this.intervalMs = intervalLimitMs;
     this.lazyMs = lazyLimitMs;
   }
 
   /** The server stores what is not acknowledged within `ackTimeoutMs`: both waits keep well inside it. */
   fitWithin(ackTimeoutMs: number): void {
-    this.intervalMs = this.gapMs = Math.min(this.intervalLimitMs, ackTimeoutMs / 4);
+    this.intervalMs = Math.min(this.intervalLimitMs, ackTimeoutMs / 4);
     this.lazyMs = Math.min(this.lazyLimitMs, ackTimeoutMs / 4);
   }
 
@@ -64,7 +51,7 @@ export class AckPacer {
     let due;
     if (this.ids.length >= ACK_PROMPTLY || this.textWaiting >= ACK_PROMPTLY_TEXT) due = now;
     else if (lazy) due = now + this.lazyMs;
-    else due = Math.max(now, this.lastSentAt + this.gapMs);
+    else due = Math.max(now, this.lastSentAt + this.intervalMs);
     if (due < this.due) this.schedule(due, now);
   }
 
@@ -76,7 +63,6 @@ export class AckPacer {
     this.ids = [];
     this.textWaiting = 0;
     this.lastSentAt = performance.now();
-    this.gapMs = this.intervalMs * (1 + ACK_JITTER * (2 * this.random() - 1));
     this.send(ids);
   }
 
