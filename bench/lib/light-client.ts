@@ -66,6 +66,25 @@ export function readMsgRecord(record: string, into: MsgFields): boolean {
   return true;
 }
 
+/**
+ * One string for each message id, whichever member read it: each client keeps the ids it is yet
+ * to acknowledge (up to 256, or a second of group messages, as ParleyClient's AckPacer keeps
+ * them), and in a fan-out to 1,000 that was a thousand copies of each id, a quarter of a million
+ * strings alive on this one core, copied and promoted by every scavenge: 5-8 ms every ~55 ms
+ * (`--trace-gc`), with every member's deliveries waiting (docs/BENCHMARKS.md, twenty-eighth
+ * session). Real clients keep their own few. Emptied when it holds SHARED_IDS_MAX.
+ */
+const sharedIds = new Map<string, string>();
+const SHARED_IDS_MAX = 65_536;
+
+function sharedId(id: string): string {
+  const shared = sharedIds.get(id);
+  if (shared !== undefined) return shared;
+  if (sharedIds.size >= SHARED_IDS_MAX) sharedIds.clear();
+  sharedIds.set(id, id);
+  return id;
+}
+
 export type Json = Record<string, any>;
 
 /** Where a client reports the messages it receives (msgId, text, time of the socket read). */
@@ -226,7 +245,8 @@ export class LightClient {
     }
   }
 
-  private onMsg(msgId: string, isPrivate: boolean, text: string): void {
+  private onMsg(received: string, isPrivate: boolean, text: string): void {
+    const msgId = sharedId(received);
     this.acks.add(msgId, this.lazyAcks && !isPrivate, text.length);
     if (this.sink) this.sink.delivered(msgId, text, this.receivedAt);
     else this.strays++;
