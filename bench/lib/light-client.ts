@@ -32,26 +32,29 @@ const openedPlaintexts = new Scratch(1 << 24);
 const MSG_HEAD = '{"type":"msg","msgId":"';
 const PRIVATE_SCOPE = '","scope":"private"';
 const TEXT_KEY = '"text":"';
+const QUOTE = 0x22;
 
-/** What a member needs of a `msg`. */
+/** What a member needs of a `msg`, and the record's text (for JSON.parse, when it is not one). */
 export interface MsgFields {
+  record: string;
   msgId: string;
   isPrivate: boolean;
   text: string;
 }
 
 /** readMsgRecord's answer, reused: records are read one at a time. */
-const lastMsg: MsgFields = { msgId: '', isPrivate: false, text: '' };
+const lastRecord: MsgFields = { record: '', msgId: '', isPrivate: false, text: '' };
 
 /**
- * Reads `record`, if it is a `msg`, into `into`, as the IRC peers read their lines (irc.ts:
- * indexOf and slices of the decoded text), without parsing it whole: its id, scope and text are
- * all a member needs. In a fan-out to 1,000 this one core reads every member's copy, and
- * JSON.parse of each was a third of the generator's time (docs/BENCHMARKS.md, twenty-eighth
- * session). false for any other record, and for a `msg` with a backslash before its text ends
- * (something escaped): the caller then parses it whole.
+ * Decodes the record in `plaintext[start, end)` into `into.record` and, if it is a `msg`, reads
+ * it as the IRC peers read their lines (irc.ts: indexOf and slices of the text), without parsing
+ * it whole: its id, scope and text are all a member needs. In a fan-out to 1,000 this one core
+ * reads every member's copy, and JSON.parse of each was a third of the generator's time
+ * (docs/BENCHMARKS.md, twenty-eighth session). false for any other record, and for a `msg` with a
+ * backslash before its text ends (something escaped): the caller then parses `into.record`.
  */
-export function readMsgRecord(record: string, into: MsgFields): boolean {
+export function readMsgRecord(plaintext: Buffer, start: number, end: number, into: MsgFields): boolean {
+  const record = (into.record = plaintext.toString('utf8', start, end));
   if (!record.startsWith(MSG_HEAD)) return false;
   const idEnd = record.indexOf('"', MSG_HEAD.length);
   const textKey = idEnd < 0 ? -1 : record.indexOf(TEXT_KEY, idEnd);
@@ -60,22 +63,29 @@ export function readMsgRecord(record: string, into: MsgFields): boolean {
   if (textEnd < 0) return false;
   const escape = record.indexOf('\\', MSG_HEAD.length);
   if (escape >= 0 && escape < textEnd) return false;
-  into.msgId = record.slice(MSG_HEAD.length, idEnd);
   into.isPrivate = record.startsWith(PRIVATE_SCOPE, idEnd);
+  // A private message's id waits in its one reader's AckPacer: it gets a string of its own, as a
+  // slice of `record` would keep all of the record alive with it (where the id is ASCII, as ids
+  // are, its bytes end where its characters do, at its closing quote). A group message's id is
+  // kept once for all its readers (sharedId), so a slice costs one record.
+  into.msgId =
+    into.isPrivate && plaintext[start + idEnd] === QUOTE ? plaintext.toString('latin1', start + MSG_HEAD.length, start + idEnd) : record.slice(MSG_HEAD.length, idEnd);
   into.text = record.slice(textStart, textEnd);
   return true;
 }
 
 /**
- * One string for each message id, whichever member read it: each client keeps the ids it is yet
- * to acknowledge (up to 256, or a second of group messages, as ParleyClient's AckPacer keeps
- * them), and in a fan-out to 1,000 that was a thousand copies of each id, a quarter of a million
- * strings alive on this one core, copied and promoted by every scavenge: 5-8 ms every ~55 ms
- * (`--trace-gc`), with every member's deliveries waiting (docs/BENCHMARKS.md, twenty-eighth
- * session). Real clients keep their own few. Emptied when it holds SHARED_IDS_MAX.
+ * One string for each group message's id, whichever member read it: each client keeps the ids it
+ * is yet to acknowledge (up to 256, or a second of group messages, as ParleyClient's AckPacer
+ * keeps them), and in a fan-out to 1,000 that was a thousand copies of each id, a quarter of a
+ * million strings alive on this one core, copied and promoted by every scavenge: 5-8 ms every
+ * ~55 ms (`--trace-gc`), with every member's deliveries waiting (docs/BENCHMARKS.md,
+ * twenty-eighth session). Real clients keep their own few. A private message has one reader, so
+ * its id is not kept here. Emptied when it holds SHARED_IDS_MAX (a fan-out has a few hundred in
+ * flight).
  */
 const sharedIds = new Map<string, string>();
-const SHARED_IDS_MAX = 65_536;
+const SHARED_IDS_MAX = 4_096;
 
 function sharedId(id: string): string {
   const shared = sharedIds.get(id);
@@ -212,9 +222,8 @@ export class LightClient {
 
   private onRecord(plaintext: Buffer, kind: number, start: number, end: number): void {
     if (kind !== RECORD_JSON) return;
-    const record = plaintext.toString('utf8', start, end);
-    if (readMsgRecord(record, lastMsg)) return this.onMsg(lastMsg.msgId, lastMsg.isPrivate, lastMsg.text);
-    const m = JSON.parse(record) as Json;
+    if (readMsgRecord(plaintext, start, end, lastRecord)) return this.onMsg(lastRecord.msgId, lastRecord.isPrivate, lastRecord.text);
+    const m = JSON.parse(lastRecord.record) as Json;
     switch (m.type) {
       case 'msg':
         this.onMsg(m.msgId, m.scope === 'private', m.text);
@@ -246,7 +255,7 @@ export class LightClient {
   }
 
   private onMsg(received: string, isPrivate: boolean, text: string): void {
-    const msgId = sharedId(received);
+    const msgId = isPrivate ? received : sharedId(received);
     this.acks.add(msgId, this.lazyAcks && !isPrivate, text.length);
     if (this.sink) this.sink.delivered(msgId, text, this.receivedAt);
     else this.strays++;

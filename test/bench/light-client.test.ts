@@ -12,10 +12,14 @@ function groupMsg(msgId: string, text: string): string {
   return JSON.stringify({ type: 'msg', msgId, scope: 'group', from: 'alice', group: 'big', text, ts: 1795615925372 });
 }
 
-/** Reads `record` as the light client does. */
-function read(record: string): MsgFields | null {
-  const into: MsgFields = { msgId: '', isPrivate: false, text: '' };
-  return readMsgRecord(record, into) ? into : null;
+/** Reads `record` as the light client does, from inside a frame's plaintext (other records around it). */
+function read(record: string): Omit<MsgFields, 'record'> | null {
+  const before = Buffer.from('{"type":"ping","id":"7"}');
+  const plaintext = Buffer.concat([before, Buffer.from(record), Buffer.from('{"type":"msg","msgId":"z"}')]);
+  const into: MsgFields = { record: '', msgId: '', isPrivate: false, text: '' };
+  const isMsg = readMsgRecord(plaintext, before.length, before.length + Buffer.byteLength(record), into);
+  assert.is(into.record, record, 'the record is decoded whole, for JSON.parse');
+  return isMsg ? { msgId: into.msgId, isPrivate: into.isPrivate, text: into.text } : null;
 }
 
 test('reads a private and a group msg as JSON.parse does, and nothing else', () => {
