@@ -8,6 +8,8 @@
  *   node --import tsx bench/compare.ts --server-flags '--flush-interval 10' --node-flags '--max-semi-space-size=32'
  *   node --import tsx bench/compare.ts --only parley --baseline DIR   (also the server of another checkout, as "base")
  *   node --import tsx bench/compare.ts --rounds 7                     (more measured rounds than 3)
+ *   node --import tsx bench/compare.ts --warm-up 4                    (more unmeasured rounds first than 1)
+ *   BENCH_LATENCY_LOG=FILE node --import tsx bench/compare.ts         (every relay message's latency, for bench/gaps.ts)
  *   node --import tsx bench/compare.ts --only parley --baseline . --ack-interval 200   (clients' ack pacing, against base's default)
  *   node --import tsx bench/compare.ts --only parley --baseline . --base-node-flags '--max-semi-space-size=4'   (node flags for base alone)
  *   node --import tsx bench/compare.ts --only parley --baseline . --base-acks prompt   (base's clients acknowledge group messages as promptly as private ones)
@@ -80,6 +82,8 @@ const WORKLOADS: Workload[] = [
 
 /** Measured rounds per workload and server (--rounds N): more narrow the medians on a noisy machine. */
 const ROUNDS = Number(arg('--rounds') ?? 3);
+/** Unmeasured rounds of every workload first (--warm-up N). */
+const WARM_UP_ROUNDS = Number(arg('--warm-up') ?? 1);
 
 async function main(root: string): Promise<void> {
   const began = performance.now();
@@ -125,7 +129,7 @@ async function main(root: string): Promise<void> {
     console.log(`texts of ${TEXT_BYTES} bytes; a message leaves its sender's window when its recipient (every member) has it; ${ROUNDS} rounds, alternating servers\n`);
 
     // Warm-up (JIT, buffers), then the measured rounds.
-    for (const w of WORKLOADS) for (const target of targets) await w.run(target, peersOf.get(target)!);
+    for (let r = 0; r < WARM_UP_ROUNDS; r++) for (const w of WORKLOADS) for (const target of targets) await w.run(target, peersOf.get(target)!);
     const results = new Map<string, WorkloadResult[]>();
     for (let r = 0; r < ROUNDS; r++) {
       for (const w of WORKLOADS) {

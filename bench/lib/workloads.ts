@@ -3,6 +3,7 @@
  * ngircd run exactly the same load: 1:1 relay (pairs of sender and receiver) and group fan-out.
  * A message leaves its sender's window when its recipient (every member, for a group) has it.
  */
+import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { cpuTimes, monotonicMicros, percentile, sleep } from './proc.ts';
 import type { BenchPeer, BenchTarget } from './target.ts';
@@ -28,6 +29,45 @@ export interface WorkloadResult {
 }
 
 let roundNumber = 0;
+
+/**
+ * BENCH_LATENCY_LOG=FILE: the relay rounds' messages are appended to FILE when the process exits,
+ * a line each (pair, send time, latency; ms), each round after a header that gives its window,
+ * server, both processes' pids and the CLOCK_MONOTONIC time of the generator's performance.now()
+ * origin, so that a `perf record -k CLOCK_MONOTONIC` of the run lines up with it: bench/gaps.ts
+ * says what ran while nothing arrived.
+ */
+const LATENCY_LOG = process.env.BENCH_LATENCY_LOG;
+
+interface LoggedRound {
+  header: string;
+  pair: Int32Array;
+  sentAt: Float64Array;
+  latency: Float64Array;
+}
+
+/**
+ * The rounds logged so far, written when the process exits: formatting a round's 150,000 lines
+ * between rounds left megabytes of strings for the generator to collect in the next round, which
+ * is what the log is for looking at.
+ */
+const loggedRounds: LoggedRound[] = [];
+
+function logRound(round: LoggedRound): void {
+  if (loggedRounds.length === 0) process.once('exit', () => writeLoggedRounds(LATENCY_LOG!));
+  loggedRounds.push(round);
+}
+
+function writeLoggedRounds(file: string): void {
+  for (const { header, pair, sentAt, latency } of loggedRounds) {
+    const lines = [header];
+    for (let k = 0; k < pair.length; k++) lines.push(`${pair[k]} ${sentAt[k].toFixed(3)} ${latency[k].toFixed(3)}`);
+    appendFileSync(file, lines.join('\n') + '\n');
+  }
+}
+
+/** The CLOCK_MONOTONIC ms at which performance.now() was 0 (Node's hrtime is CLOCK_MONOTONIC). */
+const monotonicOrigin = () => Number(process.hrtime.bigint()) / 1e6 - performance.now();
 
 /** `<id> <send time> ` padded with x to `bytes`. */
 function stamp(id: string, bytes: number): string {
@@ -98,6 +138,7 @@ export async function relay(target: BenchTarget, pairs: Array<[BenchPeer, BenchP
   });
   const next = new Int32Array(pairs.length);
   const got = new Uint8Array(total);
+  const log = LATENCY_LOG ? { sentAt: new Float64Array(total), pair: new Int32Array(total) } : null;
   const sendNext = (p: number) => {
     const [sender, receiver] = pairs[p];
     const i = next[p]++;
@@ -110,6 +151,10 @@ export async function relay(target: BenchTarget, pairs: Array<[BenchPeer, BenchP
       const i = id.startsWith(base) ? Number(id.slice(base.length)) : -1;
       if (!(i >= 0 && i < next[p]) || got[p * perPair + i]) return;
       got[p * perPair + i] = 1;
+      if (log) {
+        log.sentAt[received] = sentAt;
+        log.pair[received] = p;
+      }
       latencies[received++] = at - sentAt;
       lastAt = at;
       if (next[p] < perPair) sendNext(p);
@@ -126,6 +171,8 @@ export async function relay(target: BenchTarget, pairs: Array<[BenchPeer, BenchP
     clearTimeout(limit);
     for (const [, receiver] of pairs) receiver.sink = null;
   }
+  // finish sorts the latencies: the log keeps them in arrival order.
+  if (log) logRound({ header: `# relay window=${window} server=${target.name} pid=${target.pid} generator=${process.pid} origin=${monotonicOrigin().toFixed(3)}`, ...log, latency: latencies.slice() });
   return measure.finish(total, total, latencies, start, lastAt);
 }
 
