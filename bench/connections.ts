@@ -489,10 +489,16 @@ function raiseOwnFileLimit(): string | null {
   } catch (err) {
     const stderr = ((err as { stderr?: string }).stderr ?? (err as Error).message).trim();
     const caps = /^CapEff:\s+(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '?';
+    // Raising a hard limit takes CAP_SYS_RESOURCE (capability 24), which uid 0 alone does not give.
+    const sysResource = /^[0-9a-f]+$/i.test(caps) ? ((BigInt(`0x${caps}`) >> 24n) & 1n) === 1n : null;
+    const why =
+      sysResource === false
+        ? 'this process, though uid 0, lacks CAP_SYS_RESOURCE (capability 24 is not in CapEff): the sandbox does not let a hard limit be raised'
+        : 'the sandbox refuses raising RLIMIT_NOFILE above its hard limit even to root';
     return (
       `the hard fd limit is ${count(hard)} (ulimit -Hn) and the server, one process, needs ${count(HUGE_FDS)}; ` +
       `'prlimit --pid ${process.pid} --nofile=${HUGE_LIMIT}:${HUGE_LIMIT}' (uid ${process.getuid?.()}, CapEff ${caps}) failed: ${stderr}. ` +
-      `fs.nr_open=${sysctl('fs.nr_open')}, fs.file-max=${sysctl('fs.file-max')} would allow it: the sandbox refuses raising RLIMIT_NOFILE above its hard limit even to root`
+      `fs.nr_open=${sysctl('fs.nr_open')}, fs.file-max=${sysctl('fs.file-max')} would allow it: ${why}`
     );
   }
   const now = hardFileLimit();
