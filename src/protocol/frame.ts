@@ -59,12 +59,36 @@ export class FrameDecoder {
    */
   write(chunk: Buffer, transient = false): void {
     if (this.failed || chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    // With nothing held from earlier chunks (a read nearly always ends where a frame does), the
+    // whole frames are read where they lie: a view of each payload, where the queue below made
+    // views of each header and of what followed it too (~150 of the ~2,900 bytes a relayed message
+    // allocated, docs/BENCHMARKS.md, twenty-ninth session).
+    const whole = this.buffered === 0 && this.expected < 0 ? this.readWholeFrames(chunk) : 0;
+    if (this.failed || whole === chunk.length) return;
+    const rest = whole === 0 ? chunk : chunk.subarray(whole);
+    this.chunks.push(rest);
+    this.buffered += rest.length;
     this.readFrames();
     // Only the newest chunk can still be the caller's memory: older ones were copied when they came.
     const last = this.chunks.length - 1;
     if (transient && last >= 0 && this.chunks[last].buffer === chunk.buffer) this.chunks[last] = Buffer.from(this.chunks[last]);
+  }
+
+  /** Hands the sink each whole frame at the start of `chunk`; returns where the rest begins. */
+  private readWholeFrames(chunk: Buffer): number {
+    let at = 0;
+    while (!this.failed && chunk.length - at >= FRAME_HEADER_BYTES) {
+      const length = chunk.readUInt32BE(at);
+      if (length > this.maxFrame) {
+        this.fail(frameTooLarge(length, this.maxFrame));
+        return chunk.length;
+      }
+      const start = at + FRAME_HEADER_BYTES;
+      if (chunk.length - start < length) break;
+      at = start + length;
+      this.sink.onFrame(chunk.subarray(start, at));
+    }
+    return at;
   }
 
   private readFrames(): void {
@@ -73,7 +97,7 @@ export class FrameDecoder {
         if (this.buffered < FRAME_HEADER_BYTES) return;
         const length = this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
         if (length > this.maxFrame) {
-          this.fail(new ParleyError('E_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the ${this.maxFrame}-byte limit`, { fatal: true }));
+          this.fail(frameTooLarge(length, this.maxFrame));
           return;
         }
         this.expected = length;
@@ -122,4 +146,8 @@ export class FrameDecoder {
     }
     return out;
   }
+}
+
+function frameTooLarge(length: number, maxFrame: number): ParleyError {
+  return new ParleyError('E_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the ${maxFrame}-byte limit`, { fatal: true });
 }
