@@ -6,7 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Channel } from '../../src/crypto/channel.ts';
+import { Channel, TAG_BYTES } from '../../src/crypto/channel.ts';
 import { clientKeyExchange, parseHello } from '../../src/crypto/handshake.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
 import { AckPacer } from '../../src/client/ack-pacer.ts';
@@ -209,7 +209,7 @@ export class LightClient {
       return;
     }
     try {
-      eachRecord(this.channel.open(payload, openedPlaintexts), this.onRecord, this);
+      eachRecord(this.channel.openInto(payload, openedPlaintexts), this.onRecord, this, payload.length - TAG_BYTES);
     } catch (err) {
       // A frame that does not open or hold whole records ends the connection; anything else thrown
       // while its records are handled is the generator's own bug, and stops the run as it would

@@ -38,8 +38,8 @@ export interface Aead {
   sealInto(key: Buffer, nonce: Buffer, plaintext: Uint8Array, out: Buffer, offset: number): void;
   /**
    * The plaintext of `sealed` (ciphertext, then tag), or null when it does not authenticate. It
-   * is written into `out` when given (exactly the plaintext's length; it may hold garbage after a
-   * null), else into a new buffer.
+   * is written into the start of `out` when given (at least the plaintext's length; it may hold
+   * garbage after a null), which is returned whole, else into a new buffer of its length.
    */
   open(key: Buffer, nonce: Buffer, sealed: Buffer, out?: Buffer): Buffer | null;
 }
@@ -97,9 +97,11 @@ export class SodiumChaCha implements Aead {
 
   open(key: Buffer, nonce: Buffer, sealed: Buffer, out?: Buffer): Buffer | null {
     if (sealed.length < AEAD_TAG_BYTES) return null;
-    const plain = out ?? Buffer.allocUnsafe(sealed.length - AEAD_TAG_BYTES);
+    const length = sealed.length - AEAD_TAG_BYTES;
+    const plain = out ?? Buffer.allocUnsafe(length);
     try {
-      this.sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plain, null, sealed, null, nonce, key);
+      // libsodium takes a plaintext buffer of exactly the plaintext's length.
+      this.sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plain.length === length ? plain : plain.subarray(0, length), null, sealed, null, nonce, key);
       return plain;
     } catch {
       return null; // sodium-native throws when the tag does not verify

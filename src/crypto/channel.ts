@@ -118,17 +118,27 @@ export class Channel {
     return out;
   }
 
+  /** Decrypts one frame payload into a fresh buffer; any failure is fatal for the connection (E_DECRYPT). */
+  open(sealed: Buffer): Buffer {
+    return this.openTo(sealed, undefined);
+  }
+
   /**
-   * Decrypts one frame payload, into a fresh buffer or into `into` (valid until its next take:
-   * a reader that is done with the plaintext before it reads the next frame); any failure is fatal
-   * for the connection (E_DECRYPT).
+   * Decrypts one frame payload into `into` (valid until its next take: a reader that is done with
+   * the plaintext before it reads the next frame), and returns `into`'s buffer whole, the
+   * plaintext being its first `sealed.length - TAG_BYTES` bytes: no view made a frame. Fails as
+   * open does.
    */
-  open(sealed: Buffer, into?: Scratch): Buffer {
+  openInto(sealed: Buffer, into: Scratch): Buffer {
+    return this.openTo(sealed, into.room(sealed.length - TAG_BYTES));
+  }
+
+  private openTo(sealed: Buffer, out: Buffer | undefined): Buffer {
     if (sealed.length < TAG_BYTES) {
       throw new ParleyError('E_DECRYPT', 'sealed frame shorter than its tag', { fatal: true });
     }
     writeCounter(sharedNonce, this.receiveCounter);
-    const plain = this.aead.open(this.receiveKey, sharedNonce, sealed, into?.take(sealed.length - TAG_BYTES));
+    const plain = this.aead.open(this.receiveKey, sharedNonce, sealed, out);
     if (plain === null) throw new ParleyError('E_DECRYPT', undefined, { fatal: true });
     this.receiveCounter++;
     return plain;

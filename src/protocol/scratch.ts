@@ -17,11 +17,20 @@ export class Scratch {
 
   /** `size` bytes of scratch, valid until the next take. */
   take(size: number): Buffer {
+    const room = this.room(size);
+    return room.length === size ? room : room.subarray(0, size);
+  }
+
+  /**
+   * At least `size` bytes of scratch, valid until the next take: the whole buffer, where take
+   * makes a view of it (each view is ~100 bytes of garbage), for a caller that keeps the length.
+   */
+  room(size: number): Buffer {
     if (size > this.buffer.length) {
       if (size > this.max) return Buffer.allocUnsafe(size);
       this.buffer = Buffer.allocUnsafeSlow(Math.min(this.max, Math.max(size, 2 * this.buffer.length, this.min)));
     }
-    return this.buffer.subarray(0, size);
+    return this.buffer;
   }
 
   /** The last take is someone else's now: the next take gets new memory. */

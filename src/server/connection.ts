@@ -25,6 +25,7 @@ import type { SessionDeliveries } from './delivery.ts';
 import type { Session } from './session.ts';
 import { readIntoSharedBuffer, type SharedReader } from './shared-reads.ts';
 import type { KeyUnwraps, UnwrapRequester } from './unwraps.ts';
+import { KeptQueue } from './kept-queue.ts';
 
 export interface ServerIdentity {
   name: string;
@@ -115,11 +116,12 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   /** the nonce of the hello sent, until the key derivation has used it */
   private helloNonce: Buffer | null;
   private earlyFrames: Buffer[] = [];
-  private outbox: JsonOut[] = [];
+  /** What this pass queued, written at its end. */
+  private readonly outbox = new KeptQueue<JsonOut>();
   /** Whether a flush is asked for this pass ('now'), for a later one ('later': the outbox holds only answers that can wait), or not at all. */
   private flushAsked: 'no' | 'now' | 'later' = 'no';
   /** Messages (or why one could not be read) in arrival order: replies keep that order. */
-  private inbox: Array<ClientMessage | MessageError> = [];
+  private readonly inbox = new KeptQueue<ClientMessage | MessageError>();
   private handling = false;
   private ended = false;
   private readonly gate: MessageGate | null;
@@ -181,8 +183,8 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   private socketOnClose(): void {
     const wasUser = this.user;
     this.state = 'closed';
-    this.outbox = [];
-    this.inbox = [];
+    this.outbox.clear();
+    this.inbox.clear();
     this.ctx.hub.detach(this, 'connection closed');
     this.ctx.log.info(`conn#${this.id} disconnected${wasUser ? ` (${wasUser})` : ''}`);
   }
@@ -241,7 +243,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
 
   private onSealedFrame(payload: Buffer): void {
     try {
-      eachRecord(this.channel!.open(payload, openedPlaintexts), this.readRecord, this);
+      eachRecord(this.channel!.openInto(payload, openedPlaintexts), this.readRecord, this, payload.length - TAG_BYTES);
     } catch (err) {
       this.fail(toParleyError(err));
       return;
@@ -268,7 +270,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
    * socket is paused, so a client's messages are handled in the order it sent them.
    */
   private drainInbox(): void {
-    while (!this.handling && this.inbox.length > 0 && this.state === 'open') {
+    while (!this.handling && this.inbox.size > 0 && this.state === 'open') {
       const message = this.inbox.shift()!;
       // Unreadable messages count too: garbage costs the server as much as a command.
       if (!this.admit(message)) continue;
@@ -381,6 +383,12 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
     this.outbox.push(json);
   }
 
+  /** Nothing heard for a while: the queues give up the room they kept (kept-queue.ts). */
+  idle(): void {
+    this.inbox.letGo();
+    this.outbox.letGo();
+  }
+
   private askFlush(when: 'now' | 'later'): void {
     this.flushAsked = when;
     this.ctx.scheduleFlush(this, when === 'later');
@@ -390,7 +398,7 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   flush(): void {
     this.flushAsked = 'no';
     if (this.state === 'closed') return;
-    if (this.outbox.length > 0 && this.channel !== null) this.writeQueued();
+    if (this.outbox.size > 0 && this.channel !== null) this.writeQueued();
     if (this.state === 'closing' && !this.ended) {
       this.ended = true;
       this.socket.end();
@@ -399,11 +407,13 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
   }
 
   private writeQueued(): void {
-    const queued = this.outbox;
-    this.outbox = [];
-    const sent = this.ctx.sent;
-    sent.messages += queued.length;
-    eachJsonBatch(queued, this.ctx.maxFrame - TAG_BYTES, this.writeSealed, this);
+    const { outbox } = this;
+    const count = outbox.size;
+    this.ctx.sent.messages += count;
+    // Sealing and writing queue nothing (a socket reports errors and drains later), so the
+    // outbox is as it was until it is written.
+    eachJsonBatch(outbox.contents(), this.ctx.maxFrame - TAG_BYTES, this.writeSealed, this, count);
+    outbox.clear();
     this.checkBacklog();
   }
 

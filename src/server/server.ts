@@ -35,6 +35,9 @@ const LISTEN_BACKLOG = 4096;
 /** TCP keepalive's first probe after this long idle; pings (`pingInterval`) usually notice first. */
 const KEEPALIVE_DELAY_MS = 30_000;
 
+/** A connection heard nothing from for this long is idle: its queues give up their kept room. */
+const IDLE_MS = 1000;
+
 /** Sampling period of the event-loop delay histogram that stats() reads. */
 const LOOP_DELAY_RESOLUTION_MS = 5;
 
@@ -289,6 +292,7 @@ export class ParleyServer {
         c.pingSent = true;
         c.send({ type: 'ping' });
       }
+      if (silent >= IDLE_MS) c.idle();
       open.push(c);
     }
     this.hub.sweepIdle(open);

@@ -18,11 +18,11 @@ export function withRoom(bytes: Buffer | null, used: number, needed: number, gro
 }
 
 /**
- * Whether `text` as UTF-8 fits in `bytes` after `used` bytes. At most 3 bytes a UTF-16 unit: the
- * exact size (a pass over the text) is counted only when that might not fit.
+ * Whether `text` as UTF-8 fits in `bytes` (up to `end`) after `used` bytes. At most 3 bytes a
+ * UTF-16 unit: the exact size (a pass over the text) is counted only when that might not fit.
  */
-export function fitsAfter(bytes: Buffer, used: number, text: string): boolean {
-  return used + 3 * text.length <= bytes.length || used + Buffer.byteLength(text) <= bytes.length;
+export function fitsAfter(bytes: Buffer, used: number, text: string, end = bytes.length): boolean {
+  return used + 3 * text.length <= end || used + Buffer.byteLength(text) <= end;
 }
 
 /** withRoom for `text` as UTF-8 after `used` bytes. */

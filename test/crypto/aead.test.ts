@@ -69,6 +69,12 @@ test('every implementation of a cipher gives the same bytes, and each opens what
       const sealed = aeads.map((aead) => seal(aead, plaintext));
       for (let i = 1; i < aeads.length; i++) assert.equal(sealed[i], sealed[0], `${label(aeads[i])}, ${size} bytes`);
       for (const opener of aeads) for (const frame of sealed) assert.equal(opener.open(key, nonce, frame), plaintext, `${label(opener)} opens ${size} bytes`);
+      // Into room longer than the plaintext (a scratch buffer): written at its start, returned whole.
+      for (const opener of aeads) {
+        const room = Buffer.alloc(size + 40, 0xee);
+        assert.is(opener.open(key, nonce, sealed[0], room), room, `${label(opener)} returns the room`);
+        assert.equal(room.subarray(0, size), plaintext, `${label(opener)} opens ${size} bytes into longer room`);
+      }
     }
   }
 });

@@ -187,4 +187,17 @@ test('eachJsonBatch reuses one buffer, grown as needed; a plaintext past 1 MB ge
   eachJsonBatch(small, 1000, (p) => assert.equal(unpackRecords(p).map((r) => r.body.toString()), small));
 });
 
+test('eachJsonBatch packs the first `count` texts of an array its caller keeps and overwrites from batch to batch', () => {
+  const bodies = (p: Buffer) => unpackRecords(p).map((r) => r.body.toString());
+  const kept = ['{"a":1}', '{"b":2}', '{"stale":3}'];
+  eachJsonBatch(kept, 1000, (p) => assert.equal(bodies(p), ['{"a":1}', '{"b":2}']), undefined, 2);
+  // The same array with other texts in it is another batch, not the last one again.
+  kept[0] = '{"c":3}';
+  eachJsonBatch(kept, 1000, (p) => assert.equal(bodies(p), ['{"c":3}', '{"b":2}']), undefined, 2);
+  eachJsonBatch(kept, 1000, (p) => assert.equal(bodies(p), ['{"c":3}']), undefined, 1);
+  let called = 0;
+  eachJsonBatch(kept, 1000, () => called++, undefined, 0);
+  assert.is(called, 0);
+});
+
 test.run();
