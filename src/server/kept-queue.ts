@@ -1,10 +1,11 @@
 /**
- * A first-in, first-out queue whose array is kept from one use to the next: a connection's inbox
- * (messages read from a frame, handled in order) and outbox (texts queued in a pass, written at
- * its end). Each empties many times a second. A fresh array, or one emptied by `shift` or by
- * setting its length to 0, gets a new 17-slot store at its next push: ~150 bytes every frame and
- * every flush, together a tenth of what a relayed message allocated (docs/BENCHMARKS.md,
- * "Thirtieth session"). Here the store stays, and an emptied queue writes from its start again.
+ * A first-in, first-out queue whose array is kept from one use to the next: a connection's outbox
+ * (texts queued in a pass, written at its end) and inbox (messages read from a frame, handled in
+ * order). Each empties many times a second. The outbox was a fresh array each flush, and a fresh
+ * array (or one whose length is set to 0) gets a new 17-slot store at its first push: ~150 bytes a
+ * relayed message, a twentieth of what one allocated (docs/BENCHMARKS.md, "Thirtieth session").
+ * Here the store stays, and an emptied queue writes from its start again. (The inbox, emptied by
+ * `shift`, kept its store already; it is one of these so that both work one way.)
  */
 
 /** Slots a queue keeps room for once empty; a store grown past them by a burst is let go. */
