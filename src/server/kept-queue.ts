@@ -50,9 +50,12 @@ export class KeptQueue<T> {
     this.restart();
   }
 
-  /** Gives up the kept store (an idle connection: ~150 bytes); the queue must be empty. */
+  /**
+   * Gives up the kept store (an idle connection: ~150 bytes); the queue must be empty. Called for
+   * every silent connection at every sweep, so a queue with nothing kept makes no new array.
+   */
   letGo(): void {
-    if (this.head === this.tail) this.items = [];
+    if (this.head === this.tail && this.items.length > 0) this.items = [];
   }
 
   private restart(): void {
