@@ -24,6 +24,9 @@ import { fitsAfter } from './room.ts';
 const FIRST_CHUNK = 2048;
 /** Chunks double up to this; a text bigger than it gets a chunk of its own size. */
 const CHUNK_MAX = 64 * 1024;
+/** Room for this many ends at first. */
+const FIRST_ENDS = 32;
+const NO_ENDS = new Uint32Array(0);
 /** What an item's text holds around its entry's. */
 const ITEM_HEAD = Buffer.from('{"seq":');
 const ENTRY_KEY = Buffer.from(',"entry":');
@@ -44,14 +47,22 @@ export class ItemTexts {
   private used = 0;
   /** Where the first text held starts in the first chunk (texts before it were dropped). */
   private headStart = 0;
-  /** Where each text ends in its chunk, in order; a text after another in its chunk starts past a comma. */
-  private ends: number[] = [];
+  /**
+   * Where each text ends in its chunk, in order, in its first `held` places; a text after another
+   * in its chunk starts past a comma. A typed array, whose store is off the V8 heap: a number[]
+   * lives as long as the texts (a checkpoint's two seconds), so each store its growth left behind
+   * had been promoted before it died, 43% of what a relay with 1 in flight promoted
+   * (docs/BENCHMARKS.md, thirty-first session).
+   */
+  private ends = NO_ENDS;
+  /** Texts held. */
+  private held = 0;
   /** seq of the first text held */
   private firstSeq = 0;
 
   /** Texts held. */
   get count(): number {
-    return this.ends.length;
+    return this.held;
   }
 
   /**
@@ -64,8 +75,8 @@ export class ItemTexts {
    * garbage collector.
    */
   add(seq: number, entry: JsonOut, leaveOut = 0): void {
-    if (this.ends.length > 0 && seq !== this.firstSeq + this.ends.length) this.clear();
-    if (this.ends.length === 0) this.firstSeq = seq;
+    if (this.held > 0 && seq !== this.firstSeq + this.held) this.clear();
+    if (this.held === 0) this.firstSeq = seq;
     let last = this.chunks.length === 0 ? null : this.chunks[this.chunks.length - 1];
     // Every chunk holds a text (a chunk starts with one; dropThrough keeps the chunks from the first text kept).
     let at = last === null ? 0 : this.used + 1;
@@ -74,7 +85,7 @@ export class ItemTexts {
       const next = last === null ? FIRST_CHUNK : Math.min(Math.max(2 * last.length, FIRST_CHUNK), CHUNK_MAX);
       last = Buffer.allocUnsafeSlow(Math.max(next, size));
       this.chunks.push(last);
-      this.chunkFirst.push(this.ends.length);
+      this.chunkFirst.push(this.held);
       at = 0;
     } else {
       last[this.used] = 0x2c; // ,
@@ -85,12 +96,20 @@ export class ItemTexts {
     at = end - leaveOut;
     last[at++] = 0x7d; // }
     this.used = at;
-    this.ends.push(at);
+    if (this.held === this.ends.length) this.growEnds();
+    this.ends[this.held++] = at;
+  }
+
+  /** Twice the room for ends (the first store is above V8's 64 bytes for a typed array on its heap). */
+  private growEnds(): void {
+    const grown = new Uint32Array(Math.max(2 * this.ends.length, FIRST_ENDS));
+    grown.set(this.ends);
+    this.ends = grown;
   }
 
   /** UTF-8 bytes of the newest text held (0 when none is). */
   get lastBytes(): number {
-    const k = this.ends.length - 1;
+    const k = this.held - 1;
     return k < 0 ? 0 : this.used - this.startOf(k, this.chunks.length - 1);
   }
 
@@ -99,7 +118,7 @@ export class ItemTexts {
    * The store's journal line takes a message's text from here, encoded once (Store.journalItem).
    */
   copyLast(target: Buffer, at: number): number {
-    const k = this.ends.length - 1;
+    const k = this.held - 1;
     if (k < 0) return 0;
     const c = this.chunks.length - 1;
     return this.chunks[c].copy(target, at, this.startOf(k, c), this.used);
@@ -107,7 +126,7 @@ export class ItemTexts {
 
   /** Whether the texts of the items with seqs `from` to `to` (inclusive) are all held. */
   holds(from: number, to: number): boolean {
-    return this.ends.length > 0 && from >= this.firstSeq && to < this.firstSeq + this.ends.length && from <= to;
+    return this.held > 0 && from >= this.firstSeq && to < this.firstSeq + this.held && from <= to;
   }
 
   /** The chunk holding text `k` (an index into `ends`). */
@@ -157,14 +176,15 @@ export class ItemTexts {
   /** Lets go of the texts of the items up to seq `to` (inclusive): they are in the file. */
   dropThrough(to: number): void {
     const dropped = to - this.firstSeq + 1;
-    if (dropped <= 0 || this.ends.length === 0) return;
-    if (dropped >= this.ends.length) return this.clear();
+    if (dropped <= 0 || this.held === 0) return;
+    if (dropped >= this.held) return this.clear();
     // Whole chunks go; in the chunk that holds the first text kept, the bytes before it stay unused.
     const keep = this.chunkOf(dropped);
     this.headStart = this.startOf(dropped, keep);
     this.chunks = this.chunks.slice(keep);
     this.chunkFirst = this.chunkFirst.slice(keep).map((k) => Math.max(k - dropped, 0));
-    this.ends = this.ends.slice(dropped);
+    this.ends.copyWithin(0, dropped, this.held);
+    this.held -= dropped;
     this.firstSeq += dropped;
   }
 
@@ -188,6 +208,7 @@ export class ItemTexts {
     this.chunkFirst = [];
     this.used = 0;
     this.headStart = 0;
-    this.ends = [];
+    this.ends = NO_ENDS;
+    this.held = 0;
   }
 }
