@@ -26,6 +26,7 @@ const FIRST_CHUNK = 2048;
 const CHUNK_MAX = 64 * 1024;
 /** Room for this many ends at first. */
 const FIRST_ENDS = 32;
+/** What holds no text holds no store for ends either. */
 const NO_ENDS = new Uint32Array(0);
 /** What an item's text holds around its entry's. */
 const ITEM_HEAD = Buffer.from('{"seq":');
