@@ -184,12 +184,15 @@ const readFields = (type: (typeof READ_TYPES)[number]) => Object.keys(clientSche
 const plainString = (constraints: { minLength?: number; maxLength?: number }) => fc.string({ unit: fc.constantFrom('a', 'Z', '0', '_', '-', ' ', 'é', '😄', '/', '{', '}', ',', ':', '[', ']'), ...constraints });
 const awkwardString = fc.oneof(anyString({ maxLength: 20 }), fc.constantFrom('"', '\\', '\\"', '\n', '\u001b[31m', '\ud800', 'x'.repeat(65)));
 
+/** Ids of the lengths and characters at the edges of what a message id may be: each allowed range's ends and their neighbours. */
+const idEdges = fc.string({ unit: fc.constantFrom(...'/09:@AZ[^_`az{-.,'), minLength: 5, maxLength: 65 });
+
 /** How clients write a message of a read type: JSON.stringify of its fields in some order, mostly plain. */
 const clientWritten = fc.constantFrom(...READ_TYPES).chain((type) => {
   const value = (field: string): fc.Arbitrary<unknown> => {
     if (field === 'resend') return fc.constantFrom(undefined, true, false, 'yes', 1, null);
     if (field === 'ids') return fc.oneof(fc.array(plainString({ minLength: 1, maxLength: 16 }), { minLength: 1, maxLength: 5 }), fc.array(awkwardString, { maxLength: 3 }), fc.constantFrom('abc', null, [1]));
-    if (field === 'msgId') return fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{6,12}$/) }, { weight: 1, arbitrary: awkwardString });
+    if (field === 'msgId') return fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{6,12}$/) }, { weight: 1, arbitrary: awkwardString }, { weight: 2, arbitrary: idEdges });
     if (field === 'text') return fc.oneof({ weight: 4, arbitrary: plainString({ minLength: 1, maxLength: 120 }) }, { weight: 1, arbitrary: awkwardString }, { weight: 1, arbitrary: fc.constantFrom(7, null, '') });
     return fc.oneof({ weight: 4, arbitrary: plainString({ minLength: 1, maxLength: 12 }) }, { weight: 1, arbitrary: awkwardString }, { weight: 1, arbitrary: fc.constantFrom(undefined, 5) });
   };
