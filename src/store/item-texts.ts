@@ -56,7 +56,7 @@ export class ItemTexts {
    * (docs/BENCHMARKS.md, thirty-first session).
    */
   private ends = NO_ENDS;
-  /** Texts held. */
+  /** Places of `ends` in use: one a text held. */
   private held = 0;
   /** seq of the first text held */
   private firstSeq = 0;
