@@ -7,7 +7,8 @@
  *   taskset -c 1 node --import tsx bench/text-checks.ts [--rounds 8]
  */
 import { escapedJsonString } from '../src/protocol/json-string.ts';
-import { exitAfter, fmt, numberArg, percentile } from './lib/proc.ts';
+import { printMedians, timeAlternating } from './lib/micro.ts';
+import { exitAfter, numberArg } from './lib/proc.ts';
 
 /** The writer's check before the thirty-first session: the quote in one class with the rest. */
 const ONE_CLASS = /["\\\u0000-\u001f\ud800-\udfff]/;
@@ -20,28 +21,16 @@ async function main(): Promise<void> {
   // Texts as bench/compare's generator sends them: an id and a time, padded to 100 characters.
   const json = JSON.stringify(Array.from({ length: TEXTS }, (_, i) => `relay1p${i} ${(1e6 + i * 1.37).toFixed(3)} `.padEnd(100, 'x')));
   const copies: string[][] = Array.from({ length: COPIES }, () => JSON.parse(json) as string[]);
-  const checks: Record<string, (text: string) => boolean> = {
-    'one class (before)': (text) => ONE_CLASS.test(text),
-    'escapedJsonString': (text) => escapedJsonString(text) !== null,
-  };
-  const ns: Record<string, number[]> = {};
-  for (let round = 0; round < rounds + 2; round++) {
-    for (const [name, check] of Object.entries(checks)) {
-      let escaped = 0;
-      const started = process.hrtime.bigint();
-      for (const texts of copies) for (const text of texts) if (check(text)) escaped++;
-      const each = Number(process.hrtime.bigint() - started) / (COPIES * TEXTS);
-      if (escaped !== 0) throw new Error(`${name} found something to escape in a plain text`);
-      if (round >= 2) (ns[name] ??= []).push(each); // the first two rounds warm the JIT up
-    }
-  }
-  console.log(`ns a 100-character text, median of ${rounds} rounds (after 2 to warm up), ${COPIES * TEXTS} texts a round`);
-  const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
-  const before = median(ns['one class (before)']);
-  for (const [name, values] of Object.entries(ns)) {
-    const each = median(values);
-    console.log(`  ${name.padEnd(20)} ${fmt(each, 0).padStart(5)} ns  (${fmt(each / before, 2)}x)   rounds: ${values.map((v) => fmt(v, 0)).join(' ')}`);
-  }
+  // Each counts the texts it would escape: none of these, so both must say 0.
+  const ns = timeAlternating<string>(
+    {
+      'one class (before)': (text) => (ONE_CLASS.test(text) ? 1 : 0),
+      'escapedJsonString': (text) => (escapedJsonString(text) !== null ? 1 : 0),
+    },
+    copies,
+    rounds,
+  );
+  printMedians(`ns a 100-character text, ${COPIES * TEXTS} texts a round`, ns);
 }
 
 exitAfter(main());
