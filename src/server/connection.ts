@@ -427,13 +427,15 @@ export class ServerConnection implements Session, FrameSink, SharedReader, Unwra
    * Drops a client that stays past maxQueuedBytes: it took nothing for SLOW_CONSUMER_GRACE_MS,
    * or its queue passed the hard bound. Called after each write and by the server's sweeper.
    */
-  checkBacklog(now = this.ctx.now()): void {
+  checkBacklog(now?: number): void {
     if (this.state !== 'open' && this.state !== 'closing') return;
     const queued = this.socket.writableLength;
     if (queued <= this.ctx.maxQueuedBytes) {
       this.stuckSince = null;
       return;
     }
+    // The clock only past the cap: this runs after every write.
+    now ??= this.ctx.now();
     // Read only past the cap: Node's bytesWritten copies the socket's queue into an array each time.
     const handedOn = this.socket.bytesWritten - queued;
     const progressed = handedOn > this.handedOn;
