@@ -356,7 +356,9 @@ export class Hub {
       this.delivery.acknowledge(session, message.ids);
       return NO_REPLY;
     }
-    session.lastActive = this.now();
+    // One clock read a command: its time is also a chat message's time stamp.
+    const now = this.now();
+    session.lastActive = now;
     if (session.presence.autoAway && session.user !== null) this.setPresence(session, session.user, 'available', undefined);
     switch (message.type) {
       case 'register':
@@ -376,9 +378,9 @@ export class Hub {
       case 'who':
         return this.who(user, message.since);
       case 'send':
-        return this.sendPrivate(session, user, message);
+        return this.sendPrivate(session, user, message, now);
       case 'broadcast':
-        return this.broadcast(user, message);
+        return this.broadcast(user, message, now);
       case 'history':
         return LaterReply.of(this.history(user, message));
       case 'edit':
@@ -395,7 +397,7 @@ export class Hub {
       case 'group_members':
         return this.groupMembers(user, message.name);
       case 'group_send':
-        return this.groupSend(session, user, message);
+        return this.groupSend(session, user, message, now);
       case 'block':
       case 'unblock':
         return LaterReply.of(this.block(user, message.user, message.type === 'block'));
@@ -569,11 +571,11 @@ export class Hub {
     return to;
   }
 
-  private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>): HandlerResult {
+  /** `ts`: when the server took the message, its time stamp (the `ok`'s and the `msg`'s). */
+  private sendPrivate(session: Session, from: string, message: ClientMessageOf<'send'>, ts: number): HandlerResult {
     const to = this.checkRecipient(from, message.to);
     if (this.blocks.blocks(to, from)) throw new ParleyError('E_BLOCKED', 'your message could not be delivered as the recipient has blocked you');
     const route = this.privateRoute(from, to);
-    const ts = this.now();
     // The `msg` writes itself, for the recipient and (less its type, the record) for the store.
     const send = new PrivateSend(session, route, message.msgId, message.text, ts, message.resend === true);
     this.delivery.deliver(to, message.msgId, send, send);
@@ -619,8 +621,7 @@ export class Hub {
     }
   }
 
-  private broadcast(from: string, message: ClientMessageOf<'broadcast'>): HandlerResult {
-    const ts = this.now();
+  private broadcast(from: string, message: ClientMessageOf<'broadcast'>, ts: number): HandlerResult {
     const record: HistoryRecord = { msgId: message.msgId, scope: 'broadcast', from, text: message.text, ts };
     const msg: ServerMessageOf<'msg'> = { type: 'msg', ...record };
     const json = JSON.stringify(msg);
@@ -764,9 +765,8 @@ export class Hub {
    * A group message: validated and serialised once, then sent to every member (mailbox for
    * those offline). The sender hears back when the history record and the mailboxes are on disk.
    */
-  private groupSend(session: Session, from: string, message: ClientMessageOf<'group_send'>): HandlerResult {
+  private groupSend(session: Session, from: string, message: ClientMessageOf<'group_send'>, ts: number): HandlerResult {
     const group = this.groups.requireMember(message.group, from);
-    const ts = this.now();
     const record: HistoryRecord = { msgId: message.msgId, scope: 'group', from, group: group.name, text: message.text, ts };
     const msg: ServerMessageOf<'msg'> = { type: 'msg', ...record };
     const json = JSON.stringify(msg);
