@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   };
   for (const [kind, numbers] of Object.entries(kinds)) {
     // Each gives the bytes it wrote, which must agree.
-    const ns = timeAlternating<number>(
+    const { ns } = timeAlternating<number>(
       {
         'before': writing(putNumberBefore),
         'putNumber': writing(putNumber),

@@ -25,14 +25,15 @@ async function main(): Promise<void> {
   for (const [kind, message] of Object.entries(KINDS)) {
     const texts = Array.from({ length: COPIES }, () => Array.from({ length: MESSAGES }, (_, i) => Buffer.from(JSON.stringify(message(i))).toString('utf8')));
     // Each counts the messages it read: all of them.
-    const ns = timeAlternating<string>(
+    const { ns, sum } = timeAlternating<string>(
       {
-        parseClientMessage: (text) => (parseClientMessage(text).type === 'send' ? 1 : 1),
-        'JSON.parse alone': (text) => ((JSON.parse(text) as { type: string }).type === 'send' ? 1 : 1),
+        parseClientMessage: (text) => (parseClientMessage(text) ? 1 : 0),
+        'JSON.parse alone': (text) => (JSON.parse(text) ? 1 : 0),
       },
       texts,
       rounds,
     );
+    if (sum !== COPIES * MESSAGES) throw new Error(`${sum} of ${COPIES * MESSAGES} messages read`);
     printMedians(`ns a ${kind}, ${COPIES * MESSAGES} a round`, ns);
   }
 }

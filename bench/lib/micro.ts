@@ -1,5 +1,5 @@
 /**
- * Timing small functions against each other (bench/text-checks.ts, bench/put-number.ts): every
+ * Timing small functions against each other (bench/text-checks.ts, put-number.ts, read-messages.ts): every
  * variant runs over the same inputs, the variants alternating round by round so that a slow spell
  * of this noisy machine hits them alike, and each is compared with the first in one run.
  */
@@ -9,11 +9,11 @@ import { fmt, percentile } from './proc.ts';
 const WARM_UP_ROUNDS = 2;
 
 /**
- * ns an input for each variant, one figure a measured round. Each variant returns a number for
- * each input, summed and compared across variants, so that none can be optimised away and all
- * are seen to agree.
+ * ns an input for each variant, one figure a measured round (`ns`). Each variant returns a number
+ * for each input, summed so that none can be optimised away; the variants must agree on the sum,
+ * which comes back too (`sum`, the last round's) for the caller to check.
  */
-export function timeAlternating<T>(variants: Record<string, (input: T) => number>, inputs: T[][], rounds: number): Record<string, number[]> {
+export function timeAlternating<T>(variants: Record<string, (input: T) => number>, inputs: T[][], rounds: number): { ns: Record<string, number[]>; sum: number } {
   const ns: Record<string, number[]> = {};
   const sums: Record<string, number> = {};
   const count = inputs.reduce((sum, batch) => sum + batch.length, 0);
@@ -29,7 +29,7 @@ export function timeAlternating<T>(variants: Record<string, (input: T) => number
   }
   const [first, ...others] = Object.keys(variants);
   for (const name of others) if (sums[name] !== sums[first]) throw new Error(`${name} disagrees with ${first}: ${sums[name]} against ${sums[first]}`);
-  return ns;
+  return { ns, sum: sums[first] };
 }
 
 /** Prints each variant's median ns and its ratio to the first variant's, with every round's figure. */
