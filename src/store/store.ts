@@ -167,6 +167,20 @@ interface Journal {
   handle: FileHandle | null;
 }
 
+/** A write batch's share of the store's state (Store.takeBatch). */
+interface TakenBatch {
+  /** its journal line, or null when it has no entries */
+  line: Buffer | null;
+  /** the journal the line goes to (null only without a line) */
+  journal: (Journal & { bytes: number }) | null;
+  /** the documents with entries in the line */
+  entryDocs: Set<Doc>;
+  /** whether the batch starts a checkpoint once written, of `lazy`, retiring `retiring` */
+  checkpoint: boolean;
+  lazy: Doc[];
+  retiring: Journal[];
+}
+
 /** A journal is also checkpointed once it grows past this. */
 const JOURNAL_MAX_BYTES = 8 * 1024 * 1024;
 const JOURNAL_DIR = 'journal';
@@ -755,7 +769,7 @@ export class Store {
    * took 85-99 ms of compiling on the server's core in the middle of a relay (docs/BENCHMARKS.md,
    * thirty-second session).
    */
-  private takeBatch(docs: Doc[]): { journal: Store['journal']; line: Buffer | null; entryDocs: Set<Doc>; checkpoint: boolean; lazy: Doc[]; retiring: Journal[] } {
+  private takeBatch(docs: Doc[]): TakenBatch {
     const line = this.line;
     const entryDocs = this.entryDocs;
     const tombstones = this.entryTombstones;
